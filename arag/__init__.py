@@ -1,0 +1,1 @@
+"""Application entry points: the ``arag`` command line and the bundled sample corpus."""

@@ -1,0 +1,5 @@
+"""``python -m arag`` runs the command line."""
+
+from arag.cli import main
+
+main()

@@ -1,0 +1,122 @@
+"""Wiring: the whole flow on one screen. ``build_graph`` compiles it; ``graph`` is for langgraph.json.
+
+    START → condense_question → translate_question → check_confidence
+    check_confidence → retrieve_documents | web_search | respond (closed-book answer)
+    retrieve_documents → grade_documents → generate_answer | rewrite_query | web_search | respond
+    rewrite_query → retrieve_documents            (at most max_rewrites times)
+    web_search → generate_answer
+    generate_answer → check_answer | respond
+    check_answer → respond | generate_answer (not grounded) | rewrite_query (not useful)
+    respond → END
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, get_type_hints
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Checkpointer
+
+from graph import routing
+from graph.config import Context
+from graph.services import _UNSET, Services
+from graph.state import InputState, OutputState, State
+from nodes.check import check_answer
+from nodes.condense import condense_question
+from nodes.confidence import check_confidence
+from nodes.generate import generate_answer
+from nodes.grade import grade_documents
+from nodes.respond import respond
+from nodes.retrieve import retrieve_documents
+from nodes.rewrite import rewrite_query
+from nodes.translate import translate_question
+from nodes.web_search import web_search
+from tools.index.base import HybridIndex
+from tools.web_search import WebSearch
+
+NodeFn = Callable[[State, Context, Services], dict]
+
+
+def _bind(fn: NodeFn, services: Services) -> Callable[[State, Runtime[Context]], dict]:
+    """Adapt ``fn(state, ctx, services)`` to LangGraph's ``(state, runtime)`` node signature."""
+
+    def node(state: State, runtime: Runtime[Context]) -> dict:
+        return fn(state, Context.resolve(runtime.context), services)
+
+    # Not functools.wraps: LangGraph reads the signature (through __wrapped__) to inject runtime.
+    node.__name__, node.__qualname__, node.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+    return node
+
+
+def _with_context(route: Callable[[State, Context], str]) -> Callable[..., str]:
+    """Adapt a routing function that needs settings (budgets) to LangGraph's signature."""
+
+    def router(state: State, runtime: Runtime[Context]) -> str:
+        return route(state, Context.resolve(runtime.context))
+
+    # LangGraph draws the possible destinations from the return annotation (a Literal).
+    router.__name__ = route.__name__
+    router.__annotations__ = {
+        "state": State,
+        "runtime": Runtime[Context],
+        "return": get_type_hints(route)["return"],
+    }
+    return router
+
+
+def build_graph(
+    *,
+    chat_model: BaseChatModel | None | Any = _UNSET,
+    embeddings: Embeddings | None = None,
+    index: HybridIndex | None = None,
+    web_search_backend: WebSearch | None = None,
+    checkpointer: Checkpointer = None,
+    name: str = "adaptive_rag",
+):
+    """Compile the adaptive RAG graph.
+
+    Args:
+        chat_model: a LangChain chat model to use for every LLM step; ``None`` forces offline
+            mode; omitted, the model comes from ``Context.model`` / the environment per run.
+        embeddings: embeddings matching the index; omitted, from ``Context.embeddings``.
+        index: a ``HybridIndex``; omitted, the embedded index in ``Context.data_dir``.
+        web_search_backend: a ``WebSearch``; omitted, from ``Context.web_search``.
+        checkpointer: a LangGraph checkpointer for multi-turn threads (``langgraph dev`` and the
+            LangGraph API bring their own).
+        name: the compiled graph's name, shown in Studio and traces.
+
+    Returns:
+        A compiled graph taking ``{"messages": [...]}`` and ``context=Context(...)`` (or a dict).
+    """
+    services = Services(
+        chat_model=chat_model, embeddings=embeddings, index=index, web_search=web_search_backend
+    )
+    builder = StateGraph(
+        State, context_schema=Context, input_schema=InputState, output_schema=OutputState
+    )
+    for fn in (
+        condense_question, translate_question, check_confidence, retrieve_documents,
+        grade_documents, rewrite_query, web_search, generate_answer, check_answer, respond,
+    ):
+        builder.add_node(fn.__name__, _bind(fn, services))
+
+    builder.add_edge(START, "condense_question")
+    builder.add_conditional_edges("condense_question", routing.after_condense)
+    builder.add_edge("translate_question", "check_confidence")
+    builder.add_conditional_edges("check_confidence", routing.after_confidence)
+    builder.add_edge("retrieve_documents", "grade_documents")
+    builder.add_conditional_edges("grade_documents", _with_context(routing.after_grading))
+    builder.add_edge("rewrite_query", "retrieve_documents")
+    builder.add_edge("web_search", "generate_answer")
+    builder.add_conditional_edges("generate_answer", routing.after_generation)
+    builder.add_conditional_edges("check_answer", _with_context(routing.after_check))
+    builder.add_edge("respond", END)
+    return builder.compile(checkpointer=checkpointer, name=name)
+
+
+graph = build_graph()
+"""The graph ``langgraph.json`` serves: backends resolved per run from its context."""

@@ -1,0 +1,122 @@
+"""Run-time settings, rendered by LangGraph Studio as the assistant's context form.
+
+Precedence is one documented order: a value passed at run time (``context=...`` or the Studio
+form) wins; otherwise the environment variable named in the field's description; otherwise the
+default shown here. Secrets (API keys) never live here: they come only from the environment and
+are read by the provider clients themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+def _env(name: str, default: Any) -> Any:
+    """A default that the environment may override, typed like ``default``."""
+
+    def factory() -> Any:
+        raw = os.environ.get(name)
+        if raw is None or raw == "":
+            return default
+        return type(default)(raw) if not isinstance(default, bool) else raw.lower() in {
+            "1", "true", "yes", "on"
+        }
+
+    return factory
+
+
+def _setting(env: str, default: Any, description: str) -> Any:
+    return field(
+        default_factory=_env(env, default),
+        metadata={"description": f"{description} (env {env}; default {default!r})"},
+    )
+
+
+@dataclass(kw_only=True)
+class Context:
+    """Settings for one run of the adaptive RAG graph."""
+
+    model: str = _setting(
+        "ARAG_MODEL",
+        "",
+        "Chat model as provider:model, e.g. openai:gpt-4o-mini or groq:llama-3.3-70b-versatile. "
+        "Empty: openai if OPENAI_API_KEY is set, else groq if GROQ_API_KEY is set, else offline "
+        "(no LLM, extractive answers). 'offline' forces offline mode",
+    )
+    base_url: str = _setting(
+        "ARAG_BASE_URL", "", "Base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp)"
+    )
+    embeddings: str = _setting(
+        "ARAG_EMBEDDINGS",
+        "wordllama",
+        "Embedding model: 'wordllama' (offline, bundled) or provider:model such as "
+        "openai:text-embedding-3-small. Must match the model the index was built with",
+    )
+    data_dir: str = _setting(
+        "ARAG_DATA_DIR", ".arag", "Directory holding the index, record manager and threads"
+    )
+    k: int = _setting("ARAG_K", 5, "Documents retrieved per query")
+    max_rewrites: int = _setting(
+        "ARAG_MAX_REWRITES", 2, "Query rewrites allowed per turn when nothing relevant is found"
+    )
+    max_generations: int = _setting(
+        "ARAG_MAX_GENERATIONS", 2, "Answer drafts allowed per turn (first draft included)"
+    )
+    confidence_high: float = _setting(
+        "ARAG_CONFIDENCE_HIGH",
+        0.85,
+        "Closed-book confidence at or above which the model answers without retrieval",
+    )
+    confidence_low: float = _setting(
+        "ARAG_CONFIDENCE_LOW",
+        0.5,
+        "Closed-book confidence below which the closed-book answer is discarded; between low and "
+        "high the graph retrieves and keeps it as a candidate",
+    )
+    probe_strong: float = _setting(
+        "ARAG_PROBE_STRONG",
+        0.6,
+        "Corpus-probe score at or above which the graph retrieves whatever the model thinks",
+    )
+    probe_weak: float = _setting(
+        "ARAG_PROBE_WEAK",
+        0.35,
+        "Corpus-probe score below which the corpus is taken not to cover the question",
+    )
+    relevance_threshold: float = _setting(
+        "ARAG_RELEVANCE_THRESHOLD",
+        0.45,
+        "Calibrated score a document needs to count as relevant when no LLM grades it",
+    )
+    web_search: str = _setting(
+        "ARAG_WEB_SEARCH", "none", "Web search fallback: 'none' (disabled) or 'tavily'"
+    )
+    request_timeout: float = _setting(
+        "ARAG_REQUEST_TIMEOUT", 60.0, "Seconds one LLM request may take"
+    )
+    max_question_chars: int = _setting(
+        "ARAG_MAX_QUESTION_CHARS", 4000, "Longer questions are truncated, with a notice"
+    )
+    prompts: dict[str, str] = field(
+        default_factory=dict,
+        metadata={
+            "description": "Prompt overrides by name (condense, translate, closed_book, grade, "
+            "rewrite, answer, check); see graph/prompts.py for the defaults"
+        },
+    )
+
+    @classmethod
+    def resolve(cls, context: Context | dict[str, Any] | None) -> Context:
+        """Return a full Context from whatever the runtime passed (None, a dict or a Context)."""
+        if isinstance(context, cls):
+            return context
+        if context is None:
+            return cls()
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in dict(context).items() if k in known})
+
+    def prompt(self, name: str, default: str) -> str:
+        """The prompt called ``name``: the configured override, else ``default``."""
+        return self.prompts.get(name) or default

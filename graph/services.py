@@ -1,0 +1,81 @@
+"""The graph's backends: chat model, embeddings, index and web search.
+
+``build_graph`` accepts instances (for chat assistants that embed the graph, and for tests);
+anything not injected is created lazily from the run's ``Context`` and cached, so
+``langgraph dev`` imports the graph without loading models or opening files at import time.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+
+from graph.config import Context
+from tools.index.base import HybridIndex, IndexError_
+from tools.web_search import WebSearch, load_web_search
+
+_UNSET: Any = object()
+
+
+@dataclass
+class Services:
+    """Backends for one compiled graph. ``None`` for ``chat_model`` forces offline mode."""
+
+    chat_model: BaseChatModel | None = _UNSET
+    embeddings: Embeddings | None = None
+    index: HybridIndex | None = None
+    web_search: WebSearch | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _indexes: dict[tuple[str, str], HybridIndex] = field(default_factory=dict, repr=False)
+
+    def llm(self, ctx: Context) -> BaseChatModel | None:
+        """The chat model for this run, or None in offline mode."""
+        if self.chat_model is not _UNSET:
+            return self.chat_model
+        from tools.chat_models import load_chat_model, resolve_model_spec
+
+        spec = resolve_model_spec(ctx.model or None)
+        if spec is None:
+            return None
+        return load_chat_model(
+            spec, base_url=ctx.base_url or None, timeout=ctx.request_timeout
+        )
+
+    def embedder(self, ctx: Context) -> Embeddings:
+        """The embeddings for this run (must match the index's)."""
+        if self.embeddings is not None:
+            return self.embeddings
+        from tools.embeddings import load_embeddings
+
+        return load_embeddings(ctx.embeddings)
+
+    def open_index(self, ctx: Context) -> HybridIndex:
+        """The index for this run; raises an ``IndexError_`` whose message says how to fix it."""
+        if self.index is not None:
+            return self.index
+        key = (ctx.data_dir, ctx.embeddings)
+        with self._lock:
+            if key not in self._indexes:
+                from tools.index import open_index
+
+                self._indexes[key] = open_index(ctx.data_dir, self.embedder(ctx))
+            return self._indexes[key]
+
+    def try_index(self, ctx: Context) -> tuple[HybridIndex | None, str | None]:
+        """The index, or ``(None, message)`` when it is missing or unreadable."""
+        try:
+            return self.open_index(ctx), None
+        except IndexError_ as exc:
+            return None, str(exc)
+        except OSError as exc:
+            return None, f"Cannot open the index in {ctx.data_dir!r}: {exc.strerror or exc}"
+
+    def web(self, ctx: Context) -> WebSearch:
+        """The web search backend (a no-op unless configured)."""
+        if self.web_search is not None:
+            return self.web_search
+        return load_web_search(ctx.web_search)

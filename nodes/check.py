@@ -1,0 +1,74 @@
+"""Check: is the answer grounded in its cited documents, and does it answer the question?"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from graph import prompts
+from graph.config import Context
+from graph.services import Services
+from graph.state import State
+from nodes.common import (
+    describe_error,
+    llm_config,
+    number_documents,
+    provider_errors,
+    relevant_documents,
+    step,
+)
+from nodes.offline import cited_numbers, verify_answer
+
+NODE = "check_answer"
+
+
+class AnswerCheck(BaseModel):
+    """Verdict on an answer."""
+
+    grounded: bool = Field(description="Every claim is supported by the documents it cites")
+    useful: bool = Field(description="The answer addresses the question")
+    unsupported: list[str] = Field(default_factory=list, description="Unsupported claims")
+    reason: str = Field(default="", description="One short sentence")
+
+
+def _verdict(grounded: bool, useful: bool, unsupported: list[str], reason: str, how: str) -> dict:
+    decision = "ok" if grounded and useful else ("not_grounded" if not grounded else "not_useful")
+    check = {"grounded": grounded, "useful": useful, "unsupported": unsupported, "reason": reason}
+    return {"check": check, "path": step(NODE, decision, f"{how}: {reason}"[:240])}
+
+
+def check_answer(state: State, ctx: Context, services: Services) -> dict:
+    """Judge the latest draft. Citations of documents that were never given fail without an LLM.
+
+    With an LLM: one structured call judges grounding and usefulness together. Offline, or when
+    the call fails or returns garbage: each sentence is verified against the document it cites.
+    """
+    docs = relevant_documents(state)
+    answer = state.get("answer", "")
+    question = state["question"]
+    forged = [n for n in cited_numbers(answer) if not 1 <= n <= len(docs)]
+    if forged:
+        return _verdict(False, True, [], f"cites {forged}, which are not among the documents",
+                        "citation check")
+    llm = services.llm(ctx)
+    offline = verify_answer(question, answer, docs)
+    if llm is None:
+        return _verdict(offline.grounded, offline.useful, offline.unsupported, offline.reason,
+                        "sentence check")
+    from tools.structured import invoke_structured
+
+    messages = [
+        ("system", ctx.prompt("check", prompts.CHECK)),
+        ("human", f"<question>{question}</question>\n{number_documents(docs)}\n<answer>{answer}</answer>"),
+    ]
+    try:
+        result = invoke_structured(llm, AnswerCheck, messages, config=llm_config(NODE))
+    except provider_errors() as exc:
+        verdict = _verdict(offline.grounded, offline.useful, offline.unsupported, offline.reason,
+                           f"LLM failed ({describe_error(exc)}); sentence check")
+        return verdict | {"flags": ["check_fallback", "llm_error"]}
+    if not result.ok or result.value is None:
+        verdict = _verdict(offline.grounded, offline.useful, offline.unsupported, offline.reason,
+                           "unusable checker output; sentence check")
+        return verdict | {"flags": ["check_fallback"]}
+    v: AnswerCheck = result.value  # type: ignore[assignment]
+    return _verdict(v.grounded, v.useful, v.unsupported, v.reason or "checked", "LLM check")

@@ -1,0 +1,56 @@
+"""Helpers shared by the nodes: path steps, document formatting and LLM-error degradation."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from langchain_core.runnables import RunnableConfig
+
+from graph.state import Doc, Step
+
+log = logging.getLogger("arag")
+
+
+def step(node: str, decision: str, reason: str) -> Step:
+    """One path entry."""
+    return {"node": node, "decision": decision, "reason": reason}
+
+
+def llm_config(node: str, **metadata: Any) -> RunnableConfig:
+    """Config for an LLM call made by ``node``: a clear run name and tags for traces and fakes."""
+    return {"run_name": node, "tags": [f"arag:{node}"], "metadata": metadata}
+
+
+def provider_errors() -> tuple[type[BaseException], ...]:
+    """Transport and provider errors that make a node fall back instead of failing the run.
+
+    Malformed structured output never raises (``tools.structured`` repairs or reports it); these
+    are the errors left once the client's own bounded retries are spent.
+    """
+    import groq
+    import openai
+
+    return (openai.APIError, groq.APIError, httpx.HTTPError, TimeoutError, ConnectionError)
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line, secret-free description of a provider error."""
+    status = getattr(exc, "status_code", None)
+    kind = type(exc).__name__
+    return f"{kind} (HTTP {status})" if status else kind
+
+
+def number_documents(docs: list[Doc]) -> str:
+    """Documents as numbered, delimited data blocks for a prompt."""
+    return "\n".join(
+        f'<document n="{i}" title="{d["title"]}">\n{d["content"]}\n</document>'
+        for i, d in enumerate(docs, 1)
+    )
+
+
+def relevant_documents(state: dict) -> list[Doc]:
+    """The documents the grader kept, in retrieval order."""
+    keep = set(state.get("relevant_ids") or [])
+    return [d for d in state.get("documents") or [] if d["id"] in keep]

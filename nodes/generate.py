@@ -1,0 +1,101 @@
+"""Answer: write a cited answer in the user's language from the relevant documents."""
+
+from __future__ import annotations
+
+from graph import prompts
+from graph.config import Context
+from graph.services import Services
+from graph.state import State
+from nodes.common import (
+    describe_error,
+    llm_config,
+    number_documents,
+    provider_errors,
+    relevant_documents,
+    step,
+)
+from nodes.condense import message_text
+from nodes.offline import extractive_answer
+from tools.language import insufficient_message, language_name
+
+NODE = "generate_answer"
+
+
+def _no_documents(state: State) -> dict:
+    """Nothing relevant: the closed-book candidate if one was kept, else "insufficient"."""
+    candidate = state.get("candidate_answer") or ""
+    if candidate:
+        return {
+            "answer": candidate,
+            "route": "closed_book",
+            "flags": ["unverified_closed_book"],
+            "path": step(NODE, "closed_book_candidate",
+                         "no relevant documents; using the closed-book answer, unverified"),
+        }
+    return {
+        "answer": insufficient_message(state.get("user_language", "en")),
+        "route": "insufficient",
+        "flags": ["insufficient"],
+        "path": step(NODE, "insufficient", "no relevant documents; not guessing"),
+    }
+
+
+def _revision_note(state: State) -> str:
+    """What the checker said about the previous draft, so a regeneration can fix it."""
+    check = state.get("check") or {}
+    if not state.get("answer") or check.get("grounded", True):
+        return ""
+    unsupported = "; ".join(check.get("unsupported") or [])[:500]
+    return (
+        f"\nA previous draft was rejected as not grounded ({check.get('reason', '')}). "
+        f"Unsupported: {unsupported or 'see reason'}. Use only the documents."
+    )
+
+
+def generate_answer(state: State, ctx: Context, services: Services) -> dict:
+    """Write the answer. One LLM call; offline (or if the call fails), an extractive answer.
+
+    Never guesses: with no relevant documents it returns the kept closed-book candidate, flagged
+    unverified, or says the information is insufficient in the user's language (no LLM call).
+    """
+    docs = relevant_documents(state)
+    if not docs:
+        return _no_documents(state)
+    generations = state.get("generations", 0) + 1
+    language = state.get("user_language", "en")
+    llm = services.llm(ctx)
+    flags: list[str] = []
+    if llm is not None:
+        insufficient = insufficient_message(language)
+        system = ctx.prompt("answer", prompts.ANSWER).format(
+            language=language_name(language), insufficient=insufficient
+        )
+        human = f"<question>{state['question']}</question>\n{number_documents(docs)}"
+        try:
+            reply = llm.invoke(
+                [("system", system + _revision_note(state)), ("human", human)],
+                config=llm_config(NODE, language=language, draft=generations),
+            )
+            answer = message_text(reply).strip()
+            route = "insufficient" if answer.startswith(insufficient.rstrip(".")) else state.get("route", "retrieval")
+            return {
+                "answer": answer,
+                "generations": generations,
+                "route": route,
+                "flags": ["insufficient"] if route == "insufficient" else [],
+                "path": step(NODE, f"draft {generations}", f"from {len(docs)} documents in {language}"),
+            }
+        except provider_errors() as exc:
+            flags = ["llm_error"]
+            reason = f"LLM failed ({describe_error(exc)}); extractive answer"
+    else:
+        reason = f"extractive: best sentences of {len(docs)} documents"
+    answer = extractive_answer(state["question"], docs, services.embedder(ctx))
+    if not answer:
+        return _no_documents(state) | {"generations": generations}
+    return {
+        "answer": answer,
+        "generations": generations,
+        "flags": flags,
+        "path": step(NODE, f"draft {generations}", reason),
+    }

@@ -1,0 +1,69 @@
+"""Grade: judge all retrieved documents' relevance in ONE LLM call (never one call per document)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from graph import prompts
+from graph.config import Context
+from graph.services import Services
+from graph.state import Doc, State
+from nodes.common import describe_error, llm_config, number_documents, provider_errors, step
+
+NODE = "grade_documents"
+# Offline, a document also has to be within this fraction of the best score: it keeps a weak
+# tail of barely-related chunks out of the extractive answer.
+RELATIVE_CUT = 0.75
+
+
+class DocumentGrades(BaseModel):
+    """Which of the numbered documents help answer the question."""
+
+    relevant: list[int] = Field(description="Numbers of the relevant documents; empty if none")
+    reason: str = Field(description="One short sentence")
+
+
+def grade_by_score(docs: list[Doc], threshold: float) -> list[Doc]:
+    """Offline relevance: calibrated score above ``threshold`` and close to the best score."""
+    if not docs:
+        return []
+    top = max(d["score"] for d in docs)
+    return [d for d in docs if d["score"] >= threshold and d["score"] >= RELATIVE_CUT * top]
+
+
+def grade_documents(state: State, ctx: Context, services: Services) -> dict:
+    """Set ``relevant_ids``. One structured LLM call, or calibrated scores offline/on failure."""
+    docs = state.get("documents") or []
+    if not docs:
+        return {"relevant_ids": [], "path": step(NODE, "0 relevant", "nothing was retrieved")}
+    llm = services.llm(ctx)
+    by_score = grade_by_score(docs, ctx.relevance_threshold)
+    fallback_reason = f"calibrated score ≥ {ctx.relevance_threshold}"
+    if llm is None:
+        ids = [d["id"] for d in by_score]
+        return {"relevant_ids": ids, "path": step(NODE, f"{len(ids)} relevant", fallback_reason)}
+    from tools.structured import invoke_structured
+
+    messages = [
+        ("system", ctx.prompt("grade", prompts.GRADE)),
+        ("human", f"<question>{state['retrieval_query']}</question>\n{number_documents(docs)}"),
+    ]
+    try:
+        result = invoke_structured(llm, DocumentGrades, messages, config=llm_config(NODE))
+    except provider_errors() as exc:
+        ids = [d["id"] for d in by_score]
+        return {
+            "relevant_ids": ids,
+            "flags": ["grading_fallback", "llm_error"],
+            "path": step(NODE, f"{len(ids)} relevant", f"LLM failed ({describe_error(exc)}); {fallback_reason}"),
+        }
+    if not result.ok or result.value is None:
+        ids = [d["id"] for d in by_score]
+        return {
+            "relevant_ids": ids,
+            "flags": ["grading_fallback"],
+            "path": step(NODE, f"{len(ids)} relevant", f"unusable grader output; {fallback_reason}"),
+        }
+    grades: DocumentGrades = result.value  # type: ignore[assignment]
+    ids = [docs[n - 1]["id"] for n in dict.fromkeys(grades.relevant) if 1 <= n <= len(docs)]
+    return {"relevant_ids": ids, "path": step(NODE, f"{len(ids)} relevant", grades.reason[:200])}

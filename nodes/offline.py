@@ -1,0 +1,149 @@
+"""The offline "model": what the graph does when no chat model is configured.
+
+These are real, deterministic algorithms, also used as the fallbacks when an LLM call fails:
+
+* :func:`extractive_answer` picks the sentences of the relevant documents that best match the
+  question (lexical coverage plus embedding similarity) and cites each one;
+* :func:`verify_answer` checks every cited sentence against the document it cites;
+* :func:`feedback_query` expands a query with terms from the top documents (pseudo-relevance
+  feedback), the offline stand-in for an LLM rewrite.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from graph.state import Doc
+from tools.index.scoring import lexical_coverage, term_weight, tokenize
+
+OFFLINE_NOTICE = "extractive answer (no LLM configured)"
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+_CITATION = re.compile(r"\[(\d+)\]")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences on terminal punctuation and line breaks."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if len(s.strip()) > 1]
+
+
+def cited_numbers(text: str) -> list[int]:
+    """The ``[n]`` citation numbers in ``text``, in order of first appearance."""
+    return list(dict.fromkeys(int(n) for n in _CITATION.findall(text)))
+
+
+def strip_citations(text: str) -> str:
+    """``text`` without its ``[n]`` markers."""
+    return _CITATION.sub("", text).strip()
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    n: int
+    sentence: str
+    score: float
+
+
+def extractive_answer(
+    question: str, docs: list[Doc], embeddings: Embeddings | None, max_sentences: int = 2
+) -> str:
+    """The best-matching sentences of ``docs`` for ``question``, each followed by ``[n]``.
+
+    ``n`` is the document's 1-based position in ``docs``. A sentence scores
+    ``0.6 * lexical coverage + 0.4 * cosine``; sentences after the first must reach half the best
+    score, so a weak second sentence is not padded in.
+    """
+    candidates: list[tuple[int, str]] = []
+    for n, doc in enumerate(docs, 1):
+        for sentence in split_sentences(doc["content"]):
+            if sentence != doc["title"]:
+                candidates.append((n, sentence))
+    if not candidates:
+        return ""
+    lexical = np.array([lexical_coverage(question, s) for _, s in candidates])
+    if embeddings is not None:
+        vectors = np.array(embeddings.embed_documents([s for _, s in candidates]))
+        query = np.array(embeddings.embed_query(question))
+        norms = np.linalg.norm(vectors, axis=1) * (np.linalg.norm(query) or 1.0)
+        dense = vectors @ query / np.where(norms == 0, 1.0, norms)
+    else:
+        dense = np.zeros(len(candidates))
+    scores = 0.6 * lexical + 0.4 * np.clip(dense, 0.0, 1.0)
+    order = np.argsort(-scores, kind="stable")
+    best = float(scores[order[0]])
+    picked = [
+        _Candidate(candidates[i][0], candidates[i][1], float(scores[i]))
+        for i in order[:max_sentences]
+        if i == order[0] or scores[i] >= 0.5 * best
+    ]
+    return " ".join(f"{c.sentence} [{c.n}]" for c in picked)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Result of checking an answer sentence by sentence."""
+
+    grounded: bool
+    useful: bool
+    unsupported: list[str]
+    reason: str
+
+
+def verify_answer(
+    question: str, answer: str, docs: list[Doc], min_support: float = 0.8
+) -> Verification:
+    """Check each sentence of ``answer`` against the documents it cites.
+
+    A sentence is supported when it cites only existing document numbers and at least
+    ``min_support`` of its content terms occur in the cited documents. The answer is useful when
+    it shares content terms with the question.
+    """
+    unsupported: list[str] = []
+    forged: set[int] = set()
+    for sentence in split_sentences(answer):
+        numbers = cited_numbers(sentence)
+        claim = strip_citations(sentence)
+        if not tokenize(claim):
+            continue  # punctuation or a bare marker: nothing to support
+        bad = [n for n in numbers if not 1 <= n <= len(docs)]
+        forged.update(bad)
+        cited = " ".join(docs[n - 1]["content"] for n in numbers if 1 <= n <= len(docs))
+        if not numbers or bad or lexical_coverage(claim, cited) < min_support:
+            unsupported.append(claim)
+    useful = lexical_coverage(question, strip_citations(answer)) > 0.0
+    if forged:
+        reason = f"cites {', '.join(f'[{n}]' for n in sorted(forged))}, not among the documents"
+    elif unsupported:
+        reason = f"{len(unsupported)} sentence(s) not supported by the cited documents"
+    else:
+        reason = "every sentence is supported by the document it cites"
+    if not useful:
+        reason += "; the answer does not address the question's terms"
+    return Verification(not unsupported, useful, unsupported, reason)
+
+
+def feedback_query(query: str, docs: list[Doc], max_terms: int = 4) -> str:
+    """Pseudo-relevance feedback: ``query`` plus the most telling terms of the top documents.
+
+    Terms are ranked by how many of the top three documents contain them, then by length
+    (:func:`term_weight`); terms already in the query are skipped.
+    """
+    seen = set(tokenize(query))
+    counts: Counter[str] = Counter()
+    words: dict[str, str] = {}
+    for doc in docs[:3]:
+        in_doc: set[str] = set()
+        for word in re.findall(r"\w+", doc["content"]):
+            term = next(iter(tokenize(word)), None)
+            if term and term not in seen and not term.isdigit():
+                in_doc.add(term)
+                words.setdefault(term, word)
+        counts.update(in_doc)
+    ranked = sorted(counts, key=lambda t: (-counts[t], -term_weight(t), t))
+    extra = [words[t] for t in ranked[:max_terms]]
+    return f"{query} {' '.join(extra)}".strip()

@@ -1,0 +1,37 @@
+"""A HybridIndex whose hits and scores are fixed per query, to steer the graph's routes exactly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from langchain_core.documents import Document
+
+from tools.index.base import IndexMeta
+
+
+@dataclass
+class StaticIndex:
+    """Returns ``hits[query]`` (or ``default``) for every search; records the queries it saw.
+
+    Each hit is ``(chunk_id, text, score)``; the source is ``<chunk_id without #n>.md``.
+    """
+
+    hits: dict[str, list[tuple[str, str, float]]] = field(default_factory=dict)
+    default: list[tuple[str, str, float]] = field(default_factory=list)
+    meta: IndexMeta = field(default_factory=lambda: IndexMeta("fake:8", 8, "en", "static"))
+    searches: list[str] = field(default_factory=list)
+
+    def hybrid_search(self, query: str, k: int = 5) -> list[Document]:
+        self.searches.append(query)
+        rows = self.hits.get(query, self.default)[:k]
+        return [
+            Document(
+                page_content=text,
+                metadata={"chunk_id": cid, "source": cid.split("#")[0] + ".md",
+                          "title": cid.split("#")[0].title(), "score": score},
+            )
+            for cid, text, score in rows
+        ]
+
+    def count(self) -> int:
+        return len(self.default) + sum(len(v) for v in self.hits.values())
