@@ -2,7 +2,8 @@
 
 Untrusted text (the user's question, documents, web results) always sits inside XML-style tags and
 every system prompt says that such text is data, not instructions. Prompts are kept short on
-purpose: they are paid for on every request.
+purpose: they are paid for on every request. The closed-book confidence prompts live with the
+confidence code in ``tools/confidence.py`` (override them as ``closed_book``).
 """
 
 DATA_RULE = (
@@ -18,17 +19,6 @@ CONDENSE = (
 TRANSLATE = (
     "Translate the question into {target}. Keep names, numbers and technical terms. Reply with "
     "the translation only.\n" + DATA_RULE
-)
-
-CLOSED_BOOK = (
-    "Answer the question from your own knowledge in one or two sentences, in {language}. If you "
-    "are not sure, reply exactly UNKNOWN.\n" + DATA_RULE
-)
-
-CLOSED_BOOK_VERBALIZED = (
-    "Answer the question from your own knowledge in one or two sentences, in {language}, and "
-    "give your confidence from 0 to 1 that the answer is correct. Use a low confidence for "
-    "anything that could be about private documents or recent events.\n" + DATA_RULE
 )
 
 GRADE = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -32,7 +33,12 @@ def provider_errors() -> tuple[type[BaseException], ...]:
     import groq
     import openai
 
-    return (openai.APIError, groq.APIError, httpx.HTTPError, TimeoutError, ConnectionError)
+    # Some faults escape the SDKs unwrapped: a 200 with a broken JSON body raises
+    # json.JSONDecodeError, a truncated Groq stream raises httpx.RemoteProtocolError.
+    return (
+        openai.APIError, groq.APIError, httpx.HTTPError, json.JSONDecodeError,
+        TimeoutError, ConnectionError,
+    )
 
 
 def describe_error(exc: BaseException) -> str:

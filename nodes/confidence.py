@@ -17,29 +17,14 @@ Two signals, cheapest first:
 from __future__ import annotations
 
 
-from pydantic import BaseModel, Field
-
-from graph import prompts
 from graph.config import Context
 from graph.services import Services
 from graph.state import Doc, State
 from nodes.common import describe_error, llm_config, provider_errors, step
-from nodes.condense import message_text
-from tools.chat_models import supports_logprobs
-from tools.confidence import logprob_confidence
+from tools.confidence import closed_book_answer
 from tools.index.base import HybridIndex
-from tools.language import language_name
-from tools.structured import invoke_structured
 
 NODE = "check_confidence"
-UNKNOWN = "UNKNOWN"
-
-
-class ClosedBookAnswer(BaseModel):
-    """A closed-book answer with the model's own confidence that it is correct."""
-
-    answer: str = Field(description="The answer, or UNKNOWN")
-    confidence: float = Field(ge=0.0, le=1.0, description="Probability the answer is correct")
 
 
 def search(index: HybridIndex, query: str, k: int) -> list[Doc]:
@@ -54,35 +39,6 @@ def search(index: HybridIndex, query: str, k: int) -> list[Doc]:
         }
         for d in index.hybrid_search(query, k=k)
     ]
-
-
-def closed_book(llm, question: str, language: str, ctx: Context) -> tuple[str, float, str]:
-    """Ask for a closed-book answer; return ``(answer, confidence, method)``."""
-    config = llm_config(NODE, language=language)
-    human = ("human", f"<question>{question}</question>")
-    if supports_logprobs(llm):
-        system = ctx.prompt("closed_book", prompts.CLOSED_BOOK).format(
-            language=language_name(language)
-        )
-        reply = llm.bind(logprobs=True).invoke([("system", system), human], config=config)
-        answer = message_text(reply).strip()
-        if not answer or answer.upper().startswith(UNKNOWN):
-            return "", 0.0, "logprobs"
-        confidence = logprob_confidence(reply)
-        if confidence is not None:
-            return answer, confidence, "logprobs"
-        # A compatible server that ignores logprobs: no evidence of confidence, so retrieve.
-        return answer, 0.0, "none"
-    system = ctx.prompt("closed_book", prompts.CLOSED_BOOK_VERBALIZED).format(
-        language=language_name(language)
-    )
-    result = invoke_structured(llm, ClosedBookAnswer, [("system", system), human], config=config)
-    if not result.ok or result.value is None:
-        return "", 0.0, "none"
-    value: ClosedBookAnswer = result.value  # type: ignore[assignment]
-    if value.answer.strip().upper().startswith(UNKNOWN):
-        return "", 0.0, "verbalized"
-    return value.answer.strip(), float(value.confidence), "verbalized"
 
 
 def check_confidence(state: State, ctx: Context, services: Services) -> dict:
@@ -116,7 +72,12 @@ def check_confidence(state: State, ctx: Context, services: Services) -> dict:
         )
 
     try:
-        answer, confidence, method = closed_book(llm, state["question"], state["user_language"], ctx)
+        result = closed_book_answer(
+            llm, state["question"], language=state["user_language"],
+            system_prompt=ctx.prompts.get("closed_book"),
+            config=llm_config(NODE, language=state["user_language"]),
+        )
+        answer, confidence, method = result.answer, result.confidence, result.method
     except provider_errors() as exc:
         update["flags"] = [*update.get("flags", []), "llm_error"]
         answer, confidence, method = "", 0.0, f"failed: {describe_error(exc)}"
@@ -139,4 +100,3 @@ def check_confidence(state: State, ctx: Context, services: Services) -> dict:
     return decide("retrieve", f"{scores}: not confident, retrieving")
 
 
-__all__ = ["check_confidence", "search", "closed_book", "ClosedBookAnswer"]

@@ -1,0 +1,191 @@
+"""Choose and build the chat model from one ``provider:model`` string.
+
+Supported prefixes:
+
+* ``openai:<model>`` -- OpenAI, or any OpenAI-compatible server when a base URL is given.
+* ``groq:<model>`` -- Groq (``ChatGroq``); a base URL points it at a Groq proxy or emulator.
+* ``vllm:``, ``ollama:``, ``llamacpp:``, ``openai-compatible:`` -- an OpenAI-compatible
+  server through ``ChatOpenAI``; each has a conventional local default base URL.
+
+A base URL (the ``base_url`` argument, else ``ARAG_BASE_URL``) always means "talk the OpenAI
+wire format to that server": for every prefix except ``groq`` the model is a ``ChatOpenAI``
+with that ``base_url``, and its api key comes from ``ARAG_API_KEY`` or ``OPENAI_API_KEY``,
+else the placeholder ``"not-needed"`` (local servers ignore it, the SDK insists on one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+from langchain.chat_models import init_chat_model
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableBinding
+
+DEFAULT_OPENAI_SPEC = "openai:gpt-4o-mini"
+DEFAULT_GROQ_SPEC = "groq:llama-3.3-70b-versatile"
+OFFLINE_SPECS = frozenset({"none", "offline"})
+PLACEHOLDER_API_KEY = "not-needed"
+
+# Prefixes routed to ChatOpenAI against a self-hosted server, with that server's usual
+# local address so `ollama:llama3.1` works without also setting ARAG_BASE_URL.
+COMPATIBLE_DEFAULT_URLS = {
+    "openai-compatible": None,  # no sensible default: a base URL is required
+    "vllm": "http://localhost:8000/v1",
+    "ollama": "http://localhost:11434/v1",
+    "llamacpp": "http://localhost:8080/v1",
+}
+SUPPORTED_PREFIXES = ("openai", "groq", *COMPATIBLE_DEFAULT_URLS)
+
+_cache: dict[tuple[Any, ...], BaseChatModel] = {}
+_cache_lock = threading.Lock()
+
+
+def resolve_model_spec(explicit: str | None = None) -> str | None:
+    """Pick the model spec, or None for offline mode (no LLM at all).
+
+    Precedence: a non-empty ``explicit`` spec, then ``ARAG_MODEL``, then
+    ``openai:gpt-4o-mini`` when ``OPENAI_API_KEY`` is set, then
+    ``groq:llama-3.3-70b-versatile`` when ``GROQ_API_KEY`` is set. ``"none"`` or
+    ``"offline"`` (explicit or in ``ARAG_MODEL``) forces offline mode.
+    """
+    for candidate in (explicit, os.environ.get("ARAG_MODEL")):
+        if candidate and candidate.strip():
+            spec = candidate.strip()
+            return None if spec.lower() in OFFLINE_SPECS else spec
+    if os.environ.get("OPENAI_API_KEY"):
+        return DEFAULT_OPENAI_SPEC
+    if os.environ.get("GROQ_API_KEY"):
+        return DEFAULT_GROQ_SPEC
+    return None
+
+
+def load_chat_model(
+    spec: str,
+    *,
+    base_url: str | None = None,
+    temperature: float = 0.0,
+    timeout: float = 60.0,
+    max_retries: int = 2,
+) -> BaseChatModel:
+    """Build (or reuse) the chat model for ``spec`` via ``init_chat_model``.
+
+    ``max_retries`` is the SDK's own retry budget for 408/409/429/5xx and connection errors;
+    it honours ``Retry-After``. Instances are cached per (spec, base URL, temperature,
+    timeout, max_retries, api-key fingerprint), so repeated calls are cheap and a changed
+    key in the environment still yields a fresh client.
+
+    Raises:
+        ValueError: unknown provider prefix, empty model name, or a compatible-server
+            prefix with no base URL. Messages never contain api keys.
+
+    """
+    provider, model_name = _split_spec(spec)
+    base_url = base_url or os.environ.get("ARAG_BASE_URL") or None
+    if provider in COMPATIBLE_DEFAULT_URLS:
+        base_url = base_url or COMPATIBLE_DEFAULT_URLS[provider]
+        if not base_url:
+            msg = f"Model spec {spec!r} needs a base URL (argument or ARAG_BASE_URL)."
+            raise ValueError(msg)
+
+    kwargs: dict[str, Any] = {
+        "temperature": temperature,
+        "timeout": timeout,
+        "max_retries": max_retries,
+    }
+    if provider == "groq":
+        init_provider = "groq"
+        api_key = os.environ.get("GROQ_API_KEY")
+        if base_url:
+            # The Groq SDK appends /openai/v1/chat/completions itself; accept the
+            # OpenAI-style URL people copy from Groq's docs as well.
+            kwargs["base_url"] = _strip_suffix(base_url.rstrip("/"), "/openai/v1")
+    elif base_url:
+        init_provider = "openai"
+        api_key = (
+            os.environ.get("ARAG_API_KEY")
+            or os.environ.get("OPENAI_API_KEY")
+            or PLACEHOLDER_API_KEY
+        )
+        kwargs["base_url"] = base_url
+        kwargs["api_key"] = api_key
+    else:
+        init_provider = "openai"
+        api_key = os.environ.get("OPENAI_API_KEY")
+
+    key = (spec, base_url, temperature, timeout, max_retries, _fingerprint(api_key))
+    with _cache_lock:
+        model = _cache.get(key)
+        if model is None:
+            model = init_chat_model(model_name, model_provider=init_provider, **kwargs)
+            _cache[key] = model
+    return model
+
+
+def clear_model_cache() -> None:
+    """Forget cached model instances (tests, or after rotating credentials)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def provider_of(model: Any) -> str:
+    """Name the provider behind ``model`` (bindings such as ``model.bind(...)`` unwrapped).
+
+    Returns ``"openai"``, ``"openai-compatible"`` (ChatOpenAI with a non-OpenAI base URL),
+    ``"groq"``, or the class name lowercased for anything else.
+    """
+    model = _unwrap(model)
+    name = type(model).__name__
+    if name == "ChatGroq":
+        return "groq"
+    if name == "ChatOpenAI":
+        base = getattr(model, "openai_api_base", None)
+        if not base or (urlsplit(base).hostname or "").endswith("api.openai.com"):
+            return "openai"
+        return "openai-compatible"
+    return name.lower()
+
+
+def supports_logprobs(model: Any) -> bool:
+    """Whether token logprobs can be requested: ChatOpenAI (incl. compatible servers) only.
+
+    Groq's API rejects ``logprobs``, so its models use verbalized confidence instead.
+    """
+    return provider_of(model) in {"openai", "openai-compatible"}
+
+
+def _split_spec(spec: str) -> tuple[str, str]:
+    # Error messages echo at most the provider prefix: a mistyped ARAG_MODEL can hold
+    # anything, including a pasted api key.
+    provider, sep, model_name = (spec or "").strip().partition(":")
+    provider = provider.lower()
+    supported = ", ".join(SUPPORTED_PREFIXES)
+    if not sep:
+        msg = f"Model spec must look like 'provider:model' with provider one of: {supported}."
+        raise ValueError(msg)
+    if provider not in SUPPORTED_PREFIXES:
+        shown = repr(provider) if len(provider) <= 24 else "(a long string, not shown)"
+        msg = f"Unknown model provider {shown}; supported prefixes: {supported}."
+        raise ValueError(msg)
+    if not model_name.strip():
+        msg = f"Model spec for {provider!r} has no model name after the colon."
+        raise ValueError(msg)
+    return provider, model_name.strip()
+
+
+def _unwrap(model: Any) -> Any:
+    while isinstance(model, RunnableBinding):
+        model = model.bound
+    return model
+
+
+def _strip_suffix(text: str, suffix: str) -> str:
+    return text[: -len(suffix)] if text.endswith(suffix) else text
+
+
+def _fingerprint(secret: str | None) -> str | None:
+    # The cache key must change when the key changes, without keeping the key itself around.
+    return hashlib.sha256(secret.encode()).hexdigest()[:16] if secret else None
