@@ -81,7 +81,31 @@ def extractive_answer(
         for i in order[:max_sentences]
         if i == order[0] or scores[i] >= 0.5 * best
     ]
-    return " ".join(f"{c.sentence} [{c.n}]" for c in picked)
+    return " ".join(_cite(c.sentence, c.n) for c in picked)
+
+
+def _cite(sentence: str, n: int) -> str:
+    """Put ``[n]`` before the sentence's final punctuation, where readers expect it."""
+    if sentence and sentence[-1] in ".!?。！？":
+        return f"{sentence[:-1]} [{n}]{sentence[-1]}"
+    return f"{sentence} [{n}]"
+
+
+_LEADING_CITATIONS = re.compile(r"^((?:\[\d+\]\s*)+)")
+
+
+def answer_sentences(answer: str) -> list[str]:
+    """Sentences of an answer, with citations written after the full stop ("... 1943. [1]")
+    moved back onto the sentence they belong to."""
+    sentences: list[str] = []
+    for sentence in split_sentences(answer):
+        lead = _LEADING_CITATIONS.match(sentence)
+        if lead and sentences:
+            sentences[-1] += " " + lead.group(1).strip()
+            sentence = sentence[lead.end():].strip()
+        if sentence:
+            sentences.append(sentence)
+    return sentences
 
 
 @dataclass(frozen=True)
@@ -105,7 +129,7 @@ def verify_answer(
     """
     unsupported: list[str] = []
     forged: set[int] = set()
-    for sentence in split_sentences(answer):
+    for sentence in answer_sentences(answer):
         numbers = cited_numbers(sentence)
         claim = strip_citations(sentence)
         if not tokenize(claim):

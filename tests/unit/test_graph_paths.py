@@ -191,7 +191,7 @@ def test_provider_failure_in_generation_degrades_to_extractive(static_index, emb
     })
     result = run(model, static_index, embeddings)
     assert "llm_error" in result["flags"]
-    assert "Paris is the capital and largest city of France. [1]" in result["answer"]
+    assert "Paris is the capital and largest city of France [1]." in result["answer"]
     assert "extractive answer" in result["path"][-3]["reason"]
 
 

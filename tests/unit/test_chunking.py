@@ -1,0 +1,81 @@
+"""Chunking: bounded chunks with stable ids, the title on every chunk, nothing lost."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from langchain_core.documents import Document
+
+from tools.chunking import chunk_documents
+
+
+def word_count(text: str) -> int:
+    """A deterministic stand-in token counter: one token per word or punctuation mark."""
+    return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+def make_doc(paragraphs: int = 30, source: str = "/docs/rivers.md") -> Document:
+    body = "\n\n".join(
+        f"Paragraph {i} describes river number {i} and its delta, tributaries and floods."
+        for i in range(paragraphs)
+    )
+    return Document(page_content=body, metadata={"source": source, "title": "Rivers", "lang": "en"})
+
+
+def chunk(docs, **kw):
+    return chunk_documents(docs, chunk_tokens=60, overlap_tokens=10, token_count=word_count, **kw)
+
+
+def test_chunk_ids_are_stable_across_runs():
+    first = chunk([make_doc()])
+    second = chunk([make_doc()])
+    assert len(first) > 3
+    assert [c.metadata["chunk_id"] for c in first] == [c.metadata["chunk_id"] for c in second]
+    assert [c.page_content for c in first] == [c.page_content for c in second]
+    assert [c.metadata["chunk_id"] for c in first] == [
+        f"/docs/rivers.md#{i}" for i in range(len(first))
+    ]
+
+
+def test_ids_count_per_source():
+    chunks = chunk([make_doc(source="/a.md"), make_doc(source="/b.md")])
+    b_ids = [c.metadata["chunk_id"] for c in chunks if c.metadata["source"] == "/b.md"]
+    assert b_ids[0] == "/b.md#0"
+
+
+def test_chunks_cover_every_paragraph():
+    chunks = chunk([make_doc()])
+    joined = "\n".join(c.page_content for c in chunks)
+    for i in range(30):
+        assert f"Paragraph {i} describes river number {i}" in joined
+
+
+def test_every_chunk_starts_with_the_title_and_keeps_metadata():
+    for c in chunk([make_doc()]):
+        assert c.page_content.startswith("Rivers\n\n")
+        assert c.metadata["lang"] == "en" and c.metadata["title"] == "Rivers"
+
+
+def test_title_not_repeated_when_chunk_already_starts_with_heading():
+    doc = Document(
+        page_content="# Rivers\n\nShort text about rivers.",
+        metadata={"source": "/r.md", "title": "Rivers"},
+    )
+    [only] = chunk([doc])
+    assert only.page_content == "# Rivers\n\nShort text about rivers."
+
+
+def test_token_limit_is_respected_including_title():
+    for c in chunk([make_doc(paragraphs=80)]):
+        assert word_count(c.page_content) <= 60
+
+
+@pytest.mark.parametrize("chunk_tokens", [64, 200])
+def test_token_limit_with_wordllama_tokenizer(chunk_tokens, embeddings):
+    long_text = " ".join(f"Sentence {i} about glaciers moving slowly downhill." for i in range(300))
+    doc = Document(page_content=long_text, metadata={"source": "/g.txt", "title": "Glaciers"})
+    chunks = chunk_documents([doc], chunk_tokens=chunk_tokens, overlap_tokens=8,
+                             token_count=embeddings.token_count)
+    assert len(chunks) > 1
+    assert all(embeddings.token_count(c.page_content) <= chunk_tokens for c in chunks)

@@ -1,0 +1,116 @@
+"""Calibrated hybrid scoring: bounded, monotone, and rewarding documents that match the query."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from langchain_core.documents import Document
+
+from tools.index.scoring import (
+    Candidate,
+    calibrated_score,
+    dense_to_unit,
+    fuse,
+    lexical_coverage,
+    stem,
+    tokenize,
+)
+
+GRID = [i / 10 for i in range(-10, 11)]
+COVERAGES = [i / 10 for i in range(11)]
+
+
+def test_tokenize_drops_stopwords_and_keeps_numbers():
+    assert tokenize("What is the capital of France in 1985?") == ["capital", "franc", "1985"]
+
+
+def test_plurals_and_inflections_match_their_stem():
+    assert stem("volcanoes") == stem("volcano")
+    assert stem("cities") == "city"
+    assert stem("erupted") == stem("erupt") == stem("erupting")
+    assert stem("died") == stem("die") and stem("based") == stem("base") == stem("bases")
+    assert stem("need") == "need"
+    assert stem("churches") == stem("church")
+
+
+def test_coverage_is_one_for_all_terms_and_zero_for_none():
+    query = "When did Mount Etna erupt?"
+    assert lexical_coverage(query, "Mount Etna erupted violently in 1669.") == 1.0
+    assert lexical_coverage(query, "Sourdough bread needs a starter.") == 0.0
+
+
+def test_coverage_is_partial_and_bounded():
+    cov = lexical_coverage("Etna eruption lava", "Etna is in Sicily.")
+    assert 0.0 < cov < 1.0
+
+
+def test_query_without_content_terms_has_zero_coverage():
+    assert lexical_coverage("what is it?", "It is what it is.") == 0.0
+
+
+def test_numbers_count():
+    query = "Which team won Super Bowl 50?"
+    right = "Denver won Super Bowl 50."
+    wrong = "Denver won Super Bowl 49."
+    assert lexical_coverage(query, right) > lexical_coverage(query, wrong)
+    assert lexical_coverage("events of 1985", "It happened in 1985.") > lexical_coverage(
+        "events of 1985", "It happened in 1986."
+    )
+
+
+def test_longer_rarer_terms_weigh_more():
+    query = "cat photosynthesis"
+    assert lexical_coverage(query, "photosynthesis") > lexical_coverage(query, "cat")
+
+
+def test_calibrated_score_is_in_unit_interval():
+    for cos, cov in itertools.product(GRID, COVERAGES):
+        assert 0.0 <= calibrated_score(cos, cov) <= 1.0
+
+
+def test_calibrated_score_is_monotone_in_both_arguments():
+    for cov in COVERAGES:
+        scores = [calibrated_score(cos, cov) for cos in GRID]
+        assert scores == sorted(scores)
+    for cos in GRID:
+        scores = [calibrated_score(cos, cov) for cov in COVERAGES]
+        assert scores == sorted(scores)
+
+
+def test_dense_ramp_endpoints():
+    assert dense_to_unit(0.0) == 0.0
+    assert dense_to_unit(0.99) == 1.0
+    assert 0.0 < dense_to_unit(0.4) < 1.0
+
+
+def test_doc_with_all_query_terms_beats_doc_with_none_at_equal_cosine():
+    query = "When did Mount Etna erupt?"
+    full = lexical_coverage(query, "Mount Etna erupted in 1669.")
+    none = lexical_coverage(query, "Bread needs flour.")
+    assert calibrated_score(0.3, full) > calibrated_score(0.3, none)
+
+
+def _cand(text: str, dense: float, bm25: float | None = None) -> Candidate:
+    return Candidate(Document(page_content=text, metadata={"chunk_id": text[:10]}), dense, bm25)
+
+
+def test_fuse_puts_the_matching_document_first_with_calibrated_scores():
+    query = "When did Mount Etna erupt?"
+    results = fuse(
+        query,
+        [
+            _cand("Bread needs flour and water.", 0.35),
+            _cand("Mount Etna erupted in 1669, destroying Catania.", 0.30, bm25=7.5),
+            _cand("Volcanoes are found near plate boundaries.", 0.32, bm25=1.0),
+        ],
+    )
+    assert results[0].doc.page_content.startswith("Mount Etna")
+    doc, score, dense, lexical = results[0]
+    assert lexical == 1.0 and dense == pytest.approx(0.30)
+    assert score == pytest.approx(calibrated_score(0.30, 1.0))
+    assert all(0.0 <= r.score <= 1.0 for r in results)
+
+
+def test_fuse_of_nothing_is_empty():
+    assert fuse("anything", []) == []

@@ -1,0 +1,140 @@
+"""Embedding models: an offline WordLlama default and any LangChain provider on request.
+
+Nothing is loaded at import time. ``WordLlamaEmbeddings`` loads its weights (shipped inside the
+``wordllama`` wheel) on first use; provider models are built only when ``load_embeddings`` is
+asked for one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+DEFAULT_SPEC = "wordllama"
+ENV_VAR = "ARAG_EMBEDDINGS"
+
+
+class WordLlamaEmbeddings(Embeddings):
+    """Offline static word embeddings (WordLlama ``l2_supercat``, 256 dimensions).
+
+    The model is loaded lazily and at most once per instance, under a lock, so several threads
+    may embed concurrently from the start. Vectors are L2-normalised, so a dot product is the
+    cosine similarity.
+    """
+
+    model_id = "wordllama:l2_supercat-256"
+    dimensions = 256
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):
+        """The loaded ``WordLlamaInference`` (loaded on first access)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    import wordllama
+                    from wordllama import WordLlama
+
+                    # Point cache_dir at the package folder: the weights and tokenizer config
+                    # ship there, and without it WordLlama tries to download the tokenizer.
+                    self._model = WordLlama.load(
+                        cache_dir=Path(wordllama.__file__).parent, dim=self.dimensions
+                    )
+        return self._model
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = np.asarray(self.model.embed(list(texts), norm=True), dtype=np.float32)
+        # embed(norm=True) already normalises; renormalise defensively for all-unknown inputs,
+        # whose pooled vector is zero (keep those at zero rather than dividing by it).
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+        return vectors.tolist()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed a batch of texts; one L2-normalised 256-d vector each."""
+        return self._embed(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query; an L2-normalised 256-d vector."""
+        return self._embed([text])[0]
+
+    def token_count(self, text: str) -> int:
+        """Count the WordLlama tokenizer tokens in ``text`` (no special tokens)."""
+        return len(self.model.tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+# Foreign (provider) embeddings cannot always take extra attributes (pydantic models), so the
+# spec they were built from and their probed dimension are remembered by object id. The
+# cache behind load_embeddings keeps those objects alive, and the dimension cache holds a
+# reference to each object it measured, so the ids are never reused.
+_SPEC_BY_ID: dict[int, str] = {}
+_DIMS_BY_ID: dict[int, tuple[Embeddings, int]] = {}
+_DIMS_LOCK = threading.Lock()
+
+
+@cache
+def _load(spec: str) -> Embeddings:
+    if spec == "wordllama":
+        return WordLlamaEmbeddings()
+    if ":" not in spec:
+        raise ValueError(
+            f"Unknown embeddings {spec!r}: use 'wordllama' or 'provider:model' "
+            "(e.g. 'openai:text-embedding-3-small')."
+        )
+    from langchain.embeddings import init_embeddings
+
+    emb = init_embeddings(spec)
+    _SPEC_BY_ID[id(emb)] = spec
+    return emb
+
+
+def load_embeddings(spec: str | None = None) -> Embeddings:
+    """Return the embeddings named by ``spec``, then ``$ARAG_EMBEDDINGS``, then ``"wordllama"``.
+
+    ``"wordllama"`` (or its model id ``"wordllama:l2_supercat-256"``) gives the offline
+    :class:`WordLlamaEmbeddings`; ``"provider:model"`` goes through LangChain's
+    ``init_embeddings``. One instance per spec is cached.
+    """
+    spec = (spec or os.environ.get(ENV_VAR) or DEFAULT_SPEC).strip()
+    # The stored model id (named in mismatch errors) is accepted as a spec too.
+    if spec == WordLlamaEmbeddings.model_id:
+        spec = DEFAULT_SPEC
+    return _load(spec)
+
+
+def embedding_model_id(emb: Embeddings) -> str:
+    """Return a stable name for ``emb``, stored in the index and compared on every open.
+
+    Uses the ``model_id`` attribute, else the spec it was loaded from, else its ``model``
+    attribute, else the class name.
+    """
+    model_id = getattr(emb, "model_id", None)
+    if isinstance(model_id, str) and model_id:
+        return model_id
+    if id(emb) in _SPEC_BY_ID:
+        return _SPEC_BY_ID[id(emb)]
+    model = getattr(emb, "model", None)
+    if isinstance(model, str) and model:
+        return model
+    return type(emb).__name__
+
+
+def embedding_dimensions(emb: Embeddings) -> int:
+    """Vector length of ``emb``: its ``dimensions`` attribute, else measured once on a probe."""
+    dims = getattr(emb, "dimensions", None)
+    if isinstance(dims, int) and dims > 0:
+        return dims
+    with _DIMS_LOCK:
+        if id(emb) not in _DIMS_BY_ID:
+            _DIMS_BY_ID[id(emb)] = (emb, len(emb.embed_query("dimension probe")))
+        return _DIMS_BY_ID[id(emb)][1]

@@ -1,0 +1,187 @@
+"""Turn files on disk into LangChain ``Document`` objects for ingestion.
+
+Supported: PDF (pypdf), Markdown, plain text and HTML (BeautifulSoup). Every document carries
+``source`` (the absolute path) and ``title`` metadata. A file that cannot be used raises
+:class:`LoaderError` with a one-line reason a user can act on; ingestion records it and goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from langchain_core.documents import Document
+
+PDF_EXTS = frozenset({".pdf"})
+MARKDOWN_EXTS = frozenset({".md", ".markdown"})
+TEXT_EXTS = frozenset({".txt"})
+HTML_EXTS = frozenset({".html", ".htm"})
+SUPPORTED_EXTS = PDF_EXTS | MARKDOWN_EXTS | TEXT_EXTS | HTML_EXTS
+
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+class LoaderError(Exception):
+    """A file could not be loaded; ``str(err)`` is ``"<path>: <reason>"``."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except PermissionError as exc:
+        raise LoaderError(path, "unreadable: permission denied") from exc
+    except IsADirectoryError as exc:
+        raise LoaderError(path, "is a directory, not a file") from exc
+    except OSError as exc:
+        raise LoaderError(path, f"unreadable: {exc.strerror or exc}") from exc
+    if not data:
+        raise LoaderError(path, "empty file (0 bytes)")
+    return data
+
+
+def _decode_text(path: Path, data: bytes) -> str:
+    # NUL bytes never occur in real text files but are common in binaries.
+    if b"\x00" in data:
+        raise LoaderError(path, "looks like a binary file (contains NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LoaderError(
+            path, f"not valid UTF-8 text (undecodable byte at offset {exc.start})"
+        ) from exc
+
+
+def _require_text(path: Path, text: str) -> str:
+    if not text.strip():
+        raise LoaderError(path, "contains no text")
+    return text
+
+
+# Each loader returns (text, title or None, extra metadata).
+Loaded = tuple[str, str | None, dict]
+
+
+def _load_text(path: Path) -> Loaded:
+    return _require_text(path, _decode_text(path, _read_bytes(path))), None, {}
+
+
+def _load_markdown(path: Path) -> Loaded:
+    text = _require_text(path, _decode_text(path, _read_bytes(path)))
+    match = _MD_HEADING.search(text)
+    return text, (match.group(1).strip() if match else None), {}
+
+
+def _load_html(path: Path) -> Loaded:
+    from bs4 import BeautifulSoup
+
+    markup = _decode_text(path, _read_bytes(path))
+    soup = BeautifulSoup(markup, "html.parser")
+    title = soup.title.get_text(" ", strip=True) if soup.title else None
+    for tag in soup(["script", "style", "noscript", "template", "title"]):
+        tag.decompose()
+    # Join block text with newlines so paragraphs stay apart for the splitter.
+    lines = (line.strip() for line in soup.get_text("\n").splitlines())
+    text = "\n".join(line for line in lines if line)
+    return _require_text(path, text), title or None, {}
+
+
+def _load_pdf(path: Path) -> Loaded:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    data = _read_bytes(path)
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            # Many PDFs are "encrypted" with an empty user password (copy protection only).
+            try:
+                opened = reader.decrypt("")
+            except Exception as exc:  # pypdf raises several types for unsupported crypto
+                raise LoaderError(path, f"encrypted PDF that cannot be opened ({exc})") from exc
+            if not opened:
+                raise LoaderError(path, "encrypted PDF (password required)")
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        info_title = (reader.metadata.title if reader.metadata else None) or None
+    except LoaderError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        raise LoaderError(
+            path, f"corrupt or unreadable PDF ({exc.__class__.__name__}: {exc})"
+        ) from exc
+    text = "\n\n".join(p for p in pages if p)
+    if not text.strip():
+        raise LoaderError(path, "PDF has no extractable text (scanned images need OCR)")
+    title = str(info_title).strip() if info_title else ""
+    return text, title or None, {"pages": len(pages)}
+
+
+_LOADERS = {
+    **dict.fromkeys(PDF_EXTS, _load_pdf),
+    **dict.fromkeys(MARKDOWN_EXTS, _load_markdown),
+    **dict.fromkeys(TEXT_EXTS, _load_text),
+    **dict.fromkeys(HTML_EXTS, _load_html),
+}
+
+
+def load_file(path: str | os.PathLike) -> list[Document]:
+    """Load one file as a single ``Document`` (PDF pages are joined with blank lines).
+
+    Metadata: ``source`` (absolute path), ``title`` (first Markdown heading, HTML ``<title>``,
+    PDF metadata title, else the file stem) and, for PDFs, ``pages``. Raises
+    :class:`LoaderError` for unknown extensions, empty or text-less files, binary content in a
+    text file, encrypted or corrupt PDFs and unreadable files.
+    """
+    path = Path(path).expanduser().absolute()
+    loader = _LOADERS.get(path.suffix.lower())
+    if loader is None:
+        supported = ", ".join(sorted(SUPPORTED_EXTS))
+        kind = path.suffix or "(none)"
+        raise LoaderError(path, f"unsupported file type {kind!r}; supported: {supported}")
+    if not path.exists():
+        raise LoaderError(path, "no such file")
+    text, title, extra = loader(path)
+    metadata = {"source": str(path), "title": title or path.stem, **extra}
+    return [Document(page_content=text, metadata=metadata)]
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
+    """Yield the files named by ``paths``, expanding directories recursively.
+
+    Directory contents come in sorted order; inside a directory only supported file types are
+    yielded, hidden files and directories (dot-names) are skipped, and symlinked directories
+    are not followed (no loops). Files given explicitly are yielded as-is (even if hidden or of
+    an unsupported type, so the caller can report them). Each file is yielded once.
+    """
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw).expanduser().absolute()
+        if path.is_dir():
+            candidates: Iterable[Path] = _walk(path)
+        else:
+            candidates = [path]
+        for file in candidates:
+            if file not in seen:
+                seen.add(file)
+                yield file
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        # Prune in place: os.walk then skips hidden directories entirely.
+        dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
+        for name in sorted(filenames):
+            if not _is_hidden(name) and Path(name).suffix.lower() in SUPPORTED_EXTS:
+                yield Path(dirpath) / name
