@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DataDir = Annotated[
     str | None, typer.Option("--data-dir", help="Index directory (env ARAG_DATA_DIR, default .arag)")
@@ -121,6 +121,7 @@ def _run(question: str, ctx, *, thread: str | None = None, stream: bool = True) 
 
     final: dict[str, Any] = {}
     path: list[dict] = []
+    flags: list[str] = []
     streamed = False
     drafts = 0
     with _checkpointer(ctx, thread) as saver:
@@ -144,6 +145,8 @@ def _run(question: str, ctx, *, thread: str | None = None, stream: bool = True) 
                 steps = update.get("path") or []
                 steps = getattr(steps, "value", steps)
                 path.extend([steps] if isinstance(steps, dict) else steps)
+                new_flags = update.get("flags") or []
+                flags.extend(f for f in getattr(new_flags, "value", new_flags) if f not in flags)
                 if node == "generate_answer":
                     drafts += 1
                     if streamed and drafts > 1:
@@ -151,6 +154,7 @@ def _run(question: str, ctx, *, thread: str | None = None, stream: bool = True) 
                 if node == "respond":
                     final = update
     final["path"] = path
+    final["flags"] = flags
     final["streamed"] = streamed
     return final
 

@@ -57,7 +57,7 @@ def respond(state: State, ctx: Context, services: Services) -> dict:
         notes.append("warning: this answer could not be fully verified against its sources")
     if "unverified_closed_book" in (state.get("flags") or []):
         notes.append("answered from the model's own knowledge; no document confirms it")
-    text = answer + footnotes(citations) + "".join(f"\n\n({n})" for n in notes)
+    text = answer + footnotes(citations) + "".join(f"\n\nNote: {n}." for n in notes)
     mode = "offline" if offline else "llm"
     message = AIMessage(
         content=text,

@@ -1,0 +1,81 @@
+"""The ``arag`` command line as a user runs it: ingest, ask (with threads) and demo, offline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from arag.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("ARAG_MODEL", "offline")
+
+
+def test_ask_prints_answer_sources_and_path(sample_data_dir):
+    result = runner.invoke(app, ["ask", "What year did Tesla die?", "--data-dir", str(sample_data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "1943" in result.output
+    assert "Sources:" in result.output and "nikola_tesla.md" in result.output
+    assert "check_confidence" in result.output and "route: retrieval" in result.output
+    assert "extractive answer (no LLM configured)" in result.output
+
+
+def test_ask_json_output(sample_data_dir):
+    result = runner.invoke(
+        app, ["ask", "When did Carl Wilhelm Scheele discover oxygen?", "--json",
+              "--data-dir", str(sample_data_dir)],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["route"] == "retrieval" and "1773" in payload["answer"]
+    assert payload["citations"][0]["source"].endswith("oxygen.md")
+    assert [s["node"] for s in payload["path"]][0] == "condense_question"
+
+
+def test_ask_without_index_explains_the_fix(tmp_path):
+    result = runner.invoke(app, ["ask", "Anything?", "--data-dir", str(tmp_path / "empty")])
+    assert result.exit_code == 2
+    assert "arag ingest" in result.output
+
+
+def test_follow_up_on_a_thread_uses_history(sample_data_dir):
+    args = ["--data-dir", str(sample_data_dir), "--thread", "cli-thread", "--json"]
+    first = runner.invoke(app, ["ask", "What year did Tesla die?", *args])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, ["ask", "Who did he partner with in 1886?", *args])
+    payload = json.loads(second.stdout)
+    assert payload["path"][0]["decision"] == "offline_context"
+    assert "Robert Lane" in payload["answer"]
+
+
+def test_ingest_reports_bad_files_and_continues(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.md").write_text("# Zebras\n\nZebras have black and white stripes.\n")
+    (docs / "empty.txt").write_text("")
+    (docs / "binary.txt").write_bytes(b"\x00\x01\x02binary")
+    data_dir = tmp_path / "data"
+    result = runner.invoke(app, ["ingest", str(docs), "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "empty.txt" in result.output and "binary.txt" in result.output
+    assert "1 files ok, 2 failed" in result.output
+    again = runner.invoke(app, ["ingest", str(docs), "--data-dir", str(data_dir)])
+    assert again.exit_code == 0
+    assert "0 added" in again.output and "1 unchanged" in again.output
+    ask = runner.invoke(app, ["ask", "What do zebras have?", "--data-dir", str(data_dir), "--json"])
+    assert "stripes" in json.loads(ask.stdout)["answer"]
+
+
+def test_demo_answers_the_sample_questions(tmp_path):
+    result = runner.invoke(app, ["demo", "--data-dir", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    assert "1943" in result.output and "1773" in result.output and "415,000" in result.output
+    assert "정보가 부족하여 답변할 수 없습니다" in result.output
+    assert "translation needs an LLM" in result.output
+    assert result.output.count("Sources:") == 3
