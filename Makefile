@@ -25,7 +25,8 @@ install-dev: $(VENV)/.installed-dev
 demo: install  ## Ingest the bundled sample corpus and answer the sample questions, offline.
 	$(BIN)/arag demo
 
-test: install-dev  ## Run the whole test suite (no network needed).
+test: install-dev  ## Lint, then run the whole test suite (no network needed).
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: install-dev

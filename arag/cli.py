@@ -25,7 +25,8 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DataDir = Annotated[
-    str | None, typer.Option("--data-dir", help="Index directory (env ARAG_DATA_DIR, default .arag)")
+    str | None,
+    typer.Option("--data-dir", help="Index directory (env ARAG_DATA_DIR, default .arag)"),
 ]
 Model = Annotated[
     str | None,
@@ -58,7 +59,9 @@ def _mode_line(ctx) -> str:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories (PDF, Markdown, text, HTML)")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or directories (PDF, Markdown, text, HTML)")
+    ],
     data_dir: DataDir = None,
     prune: Annotated[
         bool, typer.Option("--prune", help="Also delete chunks of files not given in this run")
@@ -77,8 +80,12 @@ def _ingest(paths, ctx, prune: bool, chunk_tokens: int = 800, overlap_tokens: in
     from tools.ingest import ingest as run_ingest
 
     with Progress(
-        TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.description}"), console=err, transient=True,
+        TextColumn("[bold]ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=err,
+        transient=True,
     ) as bar:
         task = bar.add_task("", total=None)
 
@@ -87,9 +94,13 @@ def _ingest(paths, ctx, prune: bool, chunk_tokens: int = 800, overlap_tokens: in
 
         try:
             report = run_ingest(
-                [str(p) for p in paths], ctx.data_dir, load_embeddings(ctx.embeddings),
-                cleanup="full" if prune else "incremental", chunk_tokens=chunk_tokens,
-                overlap_tokens=overlap_tokens, on_progress=progress,
+                [str(p) for p in paths],
+                ctx.data_dir,
+                load_embeddings(ctx.embeddings),
+                cleanup="full" if prune else "incremental",
+                chunk_tokens=chunk_tokens,
+                overlap_tokens=overlap_tokens,
+                on_progress=progress,
             )
         except IndexError_ as exc:
             err.print(f"[red]error:[/red] {exc}")
@@ -128,14 +139,19 @@ def _run(question: str, ctx, *, thread: str | None = None, stream: bool = True) 
         graph = build_graph(checkpointer=saver)
         config = {"configurable": {"thread_id": thread or str(uuid.uuid4())}}
         for mode, chunk in graph.stream(
-            {"messages": [HumanMessage(question)]}, config, context=ctx,
+            {"messages": [HumanMessage(question)]},
+            config,
+            context=ctx,
             stream_mode=["messages", "updates"],
         ):
             if mode == "messages":
                 message, meta = chunk
-                if stream and meta.get("langgraph_node") == "generate_answer" and isinstance(
-                    message, AIMessageChunk
-                ) and message.content:
+                if (
+                    stream
+                    and meta.get("langgraph_node") == "generate_answer"
+                    and isinstance(message, AIMessageChunk)
+                    and message.content
+                ):
                     streamed = True
                     out.print(message.content, end="")
                 continue
@@ -163,16 +179,19 @@ def _print_result(result: dict[str, Any], *, as_json: bool) -> None:
     message = result["messages"][-1]
     if as_json:
         keys = ("route", "mode", "flags", "citations", "path")
-        out.print_json(json.dumps({"answer": message.content, **{k: result.get(k) for k in keys}},
-                                  ensure_ascii=False))
+        out.print_json(
+            json.dumps(
+                {"answer": message.content, **{k: result.get(k) for k in keys}}, ensure_ascii=False
+            )
+        )
         return
     if result.get("streamed"):
         # Tokens are already on screen; print what came after them (sources and notes).
-        answer_len = len(result.get("answer") or "")
-        out.print(message.content[answer_len:] if answer_len else "")
+        out.print(message.content[len(result.get("answer") or "") :])
     else:
         out.print(message.content)
-    out.print(f"[dim]route: {result.get('route')}  flags: {', '.join(result.get('flags') or []) or '-'}[/dim]")
+    flags = ", ".join(result.get("flags") or []) or "-"
+    out.print(f"[dim]route: {result.get('route')}  flags: {flags}[/dim]")
     out.print("[dim]path:[/dim]")
     for s in result["path"]:
         out.print(f"[dim]  {s['node']:<20} {s['decision']:<22} {s['reason']}[/dim]")

@@ -108,21 +108,27 @@ def main() -> None:
         print(f"hybrid  R@1={hits1 / n:.3f}  R@5={hits5 / n:.3f}  MRR@10={sum(rr) / n:.3f}")
         print(f"BM25-only R@1={bm25_1 / n:.3f}  dense-only R@1={dense_1 / n:.3f}")
         ms = sorted(x * 1000 for x in latencies)
-        print(f"hybrid_search(k=10) latency p50={statistics.median(ms):.1f}ms "
-              f"p90={np.percentile(ms, 90):.1f}ms")
+        print(
+            f"hybrid_search(k=10) latency p50={statistics.median(ms):.1f}ms "
+            f"p90={np.percentile(ms, 90):.1f}ms"
+        )
 
         top_out = [index.probe(q) for q in load_hotpot(args.hotpot)]
         print(f"probe score, in-corpus (XQuAD, n={n}):          {pct(top_in)}")
         print(f"probe score, out-of-corpus (HotpotQA, n={len(top_out)}): {pct(top_out)}")
         for thr in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65):
-            print(f"  threshold {thr:.2f}: in-corpus >= {np.mean(np.array(top_in) >= thr):.1%}"
-                  f"   out-of-corpus >= {np.mean(np.array(top_out) >= thr):.1%}")
+            print(
+                f"  threshold {thr:.2f}: in-corpus >= {np.mean(np.array(top_in) >= thr):.1%}"
+                f"   out-of-corpus >= {np.mean(np.array(top_out) >= thr):.1%}"
+            )
         print(f"top-5 chunk score, gold (n={len(gold_scores)}):      {pct(gold_scores)}")
         print(f"top-5 chunk score, non-gold (n={len(other_scores)}): {pct(other_scores)}")
         gold, other = np.array(gold_scores), np.array(other_scores)
         for thr in (0.35, 0.4, 0.45, 0.5, 0.55):
-            print(f"  relevance {thr:.2f}: gold kept {np.mean(gold >= thr):.1%}"
-                  f"   non-gold kept {np.mean(other >= thr):.1%}")
+            print(
+                f"  relevance {thr:.2f}: gold kept {np.mean(gold >= thr):.1%}"
+                f"   non-gold kept {np.mean(other >= thr):.1%}"
+            )
 
 
 if __name__ == "__main__":

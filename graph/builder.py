@@ -1,13 +1,13 @@
-"""Wiring: the whole flow on one screen. ``build_graph`` compiles it; ``graph`` is for langgraph.json.
+"""Wiring: the whole flow on one screen; ``graph`` is the instance langgraph.json serves.
 
-    START → condense_question → translate_question → check_confidence
-    check_confidence → retrieve_documents | web_search | respond (closed-book answer)
-    retrieve_documents → grade_documents → generate_answer | rewrite_query | web_search | respond
-    rewrite_query → retrieve_documents            (at most max_rewrites times)
-    web_search → generate_answer
-    generate_answer → check_answer | respond
-    check_answer → respond | generate_answer (not grounded) | rewrite_query (not useful)
-    respond → END
+START → condense_question → translate_question → check_confidence
+check_confidence → retrieve_documents | web_search | respond (closed-book answer)
+retrieve_documents → grade_documents → generate_answer | rewrite_query | web_search | respond
+rewrite_query → retrieve_documents            (at most max_rewrites times)
+web_search → generate_answer
+generate_answer → check_answer | respond
+check_answer → respond | generate_answer (not grounded) | rewrite_query (not useful)
+respond → END
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ def build_graph(
 
     Returns:
         A compiled graph taking ``{"messages": [...]}`` and ``context=Context(...)`` (or a dict).
+
     """
     services = Services(
         chat_model=chat_model, embeddings=embeddings, index=index, web_search=web_search_backend
@@ -99,8 +100,16 @@ def build_graph(
         State, context_schema=Context, input_schema=InputState, output_schema=OutputState
     )
     for fn in (
-        condense_question, translate_question, check_confidence, retrieve_documents,
-        grade_documents, rewrite_query, web_search, generate_answer, check_answer, respond,
+        condense_question,
+        translate_question,
+        check_confidence,
+        retrieve_documents,
+        grade_documents,
+        rewrite_query,
+        web_search,
+        generate_answer,
+        check_answer,
+        respond,
     ):
         builder.add_node(fn.__name__, _bind(fn, services))
 

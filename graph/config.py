@@ -20,9 +20,11 @@ def _env(name: str, default: Any) -> Any:
         raw = os.environ.get(name)
         if raw is None or raw == "":
             return default
-        return type(default)(raw) if not isinstance(default, bool) else raw.lower() in {
-            "1", "true", "yes", "on"
-        }
+        return (
+            type(default)(raw)
+            if not isinstance(default, bool)
+            else raw.lower() in {"1", "true", "yes", "on"}
+        )
 
     return factory
 

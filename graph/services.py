@@ -41,9 +41,7 @@ class Services:
         spec = resolve_model_spec(ctx.model or None)
         if spec is None:
             return None
-        return load_chat_model(
-            spec, base_url=ctx.base_url or None, timeout=ctx.request_timeout
-        )
+        return load_chat_model(spec, base_url=ctx.base_url or None, timeout=ctx.request_timeout)
 
     def embedder(self, ctx: Context) -> Embeddings:
         """The embeddings for this run (must match the index's)."""

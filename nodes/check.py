@@ -1,4 +1,4 @@
-"""Check: is the answer grounded in its cited documents, and does it answer the question?"""
+"""Check: the answer must be grounded in its cited documents and answer the question."""
 
 from __future__ import annotations
 
@@ -47,28 +47,43 @@ def check_answer(state: State, ctx: Context, services: Services) -> dict:
     question = state["question"]
     forged = [n for n in cited_numbers(answer) if not 1 <= n <= len(docs)]
     if forged:
-        return _verdict(False, True, [], f"cites {forged}, which are not among the documents",
-                        "citation check")
+        return _verdict(
+            False, True, [], f"cites {forged}, which are not among the documents", "citation check"
+        )
     llm = services.llm(ctx)
     offline = verify_answer(question, answer, docs)
     if llm is None:
-        return _verdict(offline.grounded, offline.useful, offline.unsupported, offline.reason,
-                        "sentence check")
+        return _verdict(
+            offline.grounded, offline.useful, offline.unsupported, offline.reason, "sentence check"
+        )
     from tools.structured import invoke_structured
 
     messages = [
         ("system", ctx.prompt("check", prompts.CHECK)),
-        ("human", f"<question>{question}</question>\n{number_documents(docs)}\n<answer>{answer}</answer>"),
+        (
+            "human",
+            f"<question>{question}</question>\n{number_documents(docs)}\n<answer>{answer}</answer>",
+        ),
     ]
     try:
         result = invoke_structured(llm, AnswerCheck, messages, config=llm_config(NODE))
     except provider_errors() as exc:
-        verdict = _verdict(offline.grounded, offline.useful, offline.unsupported, offline.reason,
-                           f"LLM failed ({describe_error(exc)}); sentence check")
+        verdict = _verdict(
+            offline.grounded,
+            offline.useful,
+            offline.unsupported,
+            offline.reason,
+            f"LLM failed ({describe_error(exc)}); sentence check",
+        )
         return verdict | {"flags": ["check_fallback", "llm_error"]}
     if not result.ok or result.value is None:
-        verdict = _verdict(offline.grounded, offline.useful, offline.unsupported, offline.reason,
-                           "unusable checker output; sentence check")
+        verdict = _verdict(
+            offline.grounded,
+            offline.useful,
+            offline.unsupported,
+            offline.reason,
+            "unusable checker output; sentence check",
+        )
         return verdict | {"flags": ["check_fallback"]}
     v: AnswerCheck = result.value  # type: ignore[assignment]
     return _verdict(v.grounded, v.useful, v.unsupported, v.reason or "checked", "LLM check")

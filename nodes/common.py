@@ -36,8 +36,12 @@ def provider_errors() -> tuple[type[BaseException], ...]:
     # Some faults escape the SDKs unwrapped: a 200 with a broken JSON body raises
     # json.JSONDecodeError, a truncated Groq stream raises httpx.RemoteProtocolError.
     return (
-        openai.APIError, groq.APIError, httpx.HTTPError, json.JSONDecodeError,
-        TimeoutError, ConnectionError,
+        openai.APIError,
+        groq.APIError,
+        httpx.HTTPError,
+        json.JSONDecodeError,
+        TimeoutError,
+        ConnectionError,
     )
 
 

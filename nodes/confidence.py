@@ -16,7 +16,6 @@ Two signals, cheapest first:
 
 from __future__ import annotations
 
-
 from graph.config import Context
 from graph.services import Services
 from graph.state import Doc, State
@@ -59,8 +58,12 @@ def check_confidence(state: State, ctx: Context, services: Services) -> dict:
     if index is None:
         update["flags"] = ["index_unavailable"]
         if llm is None:
-            return decide("error", index_error or "index unavailable", route="error",
-                          answer=f"The index is unavailable: {index_error}")
+            return decide(
+                "error",
+                index_error or "index unavailable",
+                route="error",
+                answer=f"The index is unavailable: {index_error}",
+            )
     elif probe >= ctx.probe_strong:
         return decide("retrieve", f"corpus matches strongly ({probe:.2f} ≥ {ctx.probe_strong})")
 
@@ -68,12 +71,15 @@ def check_confidence(state: State, ctx: Context, services: Services) -> dict:
         if probe >= ctx.probe_weak:
             return decide("retrieve", f"no LLM; corpus probe {probe:.2f} ≥ {ctx.probe_weak}")
         return decide(
-            "web", f"no LLM and the corpus does not cover the question ({probe:.2f} < {ctx.probe_weak})"
+            "web",
+            f"no LLM and the corpus does not cover the question ({probe:.2f} < {ctx.probe_weak})",
         )
 
     try:
         result = closed_book_answer(
-            llm, state["question"], language=state["user_language"],
+            llm,
+            state["question"],
+            language=state["user_language"],
             system_prompt=ctx.prompts.get("closed_book"),
             config=llm_config(NODE, language=state["user_language"]),
         )
@@ -85,18 +91,33 @@ def check_confidence(state: State, ctx: Context, services: Services) -> dict:
     scores = f"model confidence {confidence:.2f} ({method}), corpus probe {probe:.2f}"
     if index is None:
         if answer:
-            return decide("closed_book", f"index unavailable; answering closed-book ({scores})",
-                          candidate_answer=answer, answer=answer, route="closed_book")
-        return decide("error", f"index unavailable and the model abstained ({scores})",
-                      route="error", answer=f"The index is unavailable: {index_error}")
+            return decide(
+                "closed_book",
+                f"index unavailable; answering closed-book ({scores})",
+                candidate_answer=answer,
+                answer=answer,
+                route="closed_book",
+            )
+        return decide(
+            "error",
+            f"index unavailable and the model abstained ({scores})",
+            route="error",
+            answer=f"The index is unavailable: {index_error}",
+        )
     if confidence >= ctx.confidence_high and answer:
-        return decide("closed_book", f"{scores}: confident, no retrieval",
-                      candidate_answer=answer, answer=answer, route="closed_book")
+        return decide(
+            "closed_book",
+            f"{scores}: confident, no retrieval",
+            candidate_answer=answer,
+            answer=answer,
+            route="closed_book",
+        )
     if confidence >= ctx.confidence_low and answer:
-        return decide("retrieve", f"{scores}: unsure, retrieving; closed-book answer kept",
-                      candidate_answer=answer)
+        return decide(
+            "retrieve",
+            f"{scores}: unsure, retrieving; closed-book answer kept",
+            candidate_answer=answer,
+        )
     if probe < ctx.probe_weak and web_ready:
         return decide("web", f"{scores}: not confident and the corpus does not cover it")
     return decide("retrieve", f"{scores}: not confident, retrieving")
-
-

@@ -29,8 +29,11 @@ def _no_documents(state: State) -> dict:
             "answer": candidate,
             "route": "closed_book",
             "flags": ["unverified_closed_book"],
-            "path": step(NODE, "closed_book_candidate",
-                         "no relevant documents; using the closed-book answer, unverified"),
+            "path": step(
+                NODE,
+                "closed_book_candidate",
+                "no relevant documents; using the closed-book answer, unverified",
+            ),
         }
     return {
         "answer": insufficient_message(state.get("user_language", "en")),
@@ -77,13 +80,19 @@ def generate_answer(state: State, ctx: Context, services: Services) -> dict:
                 config=llm_config(NODE, language=language, draft=generations),
             )
             answer = message_text(reply).strip()
-            route = "insufficient" if answer.startswith(insufficient.rstrip(".")) else state.get("route", "retrieval")
+            route = (
+                "insufficient"
+                if answer.startswith(insufficient.rstrip("."))
+                else state.get("route", "retrieval")
+            )
             return {
                 "answer": answer,
                 "generations": generations,
                 "route": route,
                 "flags": ["insufficient"] if route == "insufficient" else [],
-                "path": step(NODE, f"draft {generations}", f"from {len(docs)} documents in {language}"),
+                "path": step(
+                    NODE, f"draft {generations}", f"from {len(docs)} documents in {language}"
+                ),
             }
         except provider_errors() as exc:
             flags = ["llm_error"]

@@ -55,14 +55,20 @@ def grade_documents(state: State, ctx: Context, services: Services) -> dict:
         return {
             "relevant_ids": ids,
             "flags": ["grading_fallback", "llm_error"],
-            "path": step(NODE, f"{len(ids)} relevant", f"LLM failed ({describe_error(exc)}); {fallback_reason}"),
+            "path": step(
+                NODE,
+                f"{len(ids)} relevant",
+                f"LLM failed ({describe_error(exc)}); {fallback_reason}",
+            ),
         }
     if not result.ok or result.value is None:
         ids = [d["id"] for d in by_score]
         return {
             "relevant_ids": ids,
             "flags": ["grading_fallback"],
-            "path": step(NODE, f"{len(ids)} relevant", f"unusable grader output; {fallback_reason}"),
+            "path": step(
+                NODE, f"{len(ids)} relevant", f"unusable grader output; {fallback_reason}"
+            ),
         }
     grades: DocumentGrades = result.value  # type: ignore[assignment]
     ids = [docs[n - 1]["id"] for n in dict.fromkeys(grades.relevant) if 1 <= n <= len(docs)]

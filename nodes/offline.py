@@ -95,14 +95,16 @@ _LEADING_CITATIONS = re.compile(r"^((?:\[\d+\]\s*)+)")
 
 
 def answer_sentences(answer: str) -> list[str]:
-    """Sentences of an answer, with citations written after the full stop ("... 1943. [1]")
-    moved back onto the sentence they belong to."""
+    """Sentences of an answer, each keeping its own citations.
+
+    Citations written after the full stop ("... 1943. [1]") move back onto their sentence.
+    """
     sentences: list[str] = []
     for sentence in split_sentences(answer):
         lead = _LEADING_CITATIONS.match(sentence)
         if lead and sentences:
             sentences[-1] += " " + lead.group(1).strip()
-            sentence = sentence[lead.end():].strip()
+            sentence = sentence[lead.end() :].strip()
         if sentence:
             sentences.append(sentence)
     return sentences

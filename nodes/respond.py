@@ -18,8 +18,12 @@ def citations_for(answer: str, state: State) -> list[Citation]:
     """Map each ``[n]`` in ``answer`` to the n-th relevant document."""
     docs = relevant_documents(state)
     return [
-        {"n": n, "id": docs[n - 1]["id"], "title": docs[n - 1]["title"],
-         "source": docs[n - 1]["source"]}
+        {
+            "n": n,
+            "id": docs[n - 1]["id"],
+            "title": docs[n - 1]["title"],
+            "source": docs[n - 1]["source"],
+        }
         for n in sorted(cited_numbers(answer))
         if 1 <= n <= len(docs)
     ]
@@ -48,7 +52,9 @@ def respond(state: State, ctx: Context, services: Services) -> dict:
     notes: list[str] = []
     if offline:
         notes.append(OFFLINE_NOTICE)
-        if state.get("user_language") and state.get("user_language") != state.get("corpus_language"):
+        if state.get("user_language") and state.get("user_language") != state.get(
+            "corpus_language"
+        ):
             notes.append(
                 f"translation needs an LLM: the question was searched as written and sources "
                 f"are quoted in {language_name(state.get('corpus_language', 'en'))}"
@@ -67,6 +73,7 @@ def respond(state: State, ctx: Context, services: Services) -> dict:
     reason = f"{len(citations)} citation(s)" + (f", flags: {', '.join(flags)}" if flags else "")
     return {
         "messages": [message],
+        "answer": answer,
         "citations": citations,
         "route": route,
         "mode": mode,

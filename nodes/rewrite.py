@@ -54,7 +54,11 @@ def rewrite_query(state: State, ctx: Context, services: Services) -> dict:
             "queries": prf,
             "rewrites": rewrites,
             "flags": ["llm_error"],
-            "path": step(NODE, f"rewrite {rewrites}", f"LLM failed ({describe_error(exc)}); pseudo-relevance feedback"),
+            "path": step(
+                NODE,
+                f"rewrite {rewrites}",
+                f"LLM failed ({describe_error(exc)}); pseudo-relevance feedback",
+            ),
         }
     variants = [q.strip() for q in (result.value.queries if result.ok else []) if q.strip()]  # type: ignore[union-attr]
     if not variants:
@@ -62,7 +66,9 @@ def rewrite_query(state: State, ctx: Context, services: Services) -> dict:
             "queries": prf,
             "rewrites": rewrites,
             "flags": ["rewrite_fallback"],
-            "path": step(NODE, f"rewrite {rewrites}", "unusable rewrite output; pseudo-relevance feedback"),
+            "path": step(
+                NODE, f"rewrite {rewrites}", "unusable rewrite output; pseudo-relevance feedback"
+            ),
         }
     queries = [*dict.fromkeys([*variants[:MAX_VARIANTS], query])]
     return {

@@ -26,7 +26,9 @@ def translate_question(state: State, ctx: Context, services: Services) -> dict:
     user = detect_language(question, default=corpus)
     base = {"user_language": user, "corpus_language": corpus, "retrieval_query": question}
     if user == corpus:
-        return base | {"path": step(NODE, "not_needed", f"question is in the corpus language ({corpus})")}
+        return base | {
+            "path": step(NODE, "not_needed", f"question is in the corpus language ({corpus})")
+        }
     llm = services.llm(ctx)
     if llm is None:
         return base | {
@@ -47,7 +49,9 @@ def translate_question(state: State, ctx: Context, services: Services) -> dict:
     except provider_errors() as exc:
         return base | {
             "flags": ["translation_failed", "llm_error"],
-            "path": step(NODE, "failed", f"LLM failed ({describe_error(exc)}); searching as written"),
+            "path": step(
+                NODE, "failed", f"LLM failed ({describe_error(exc)}); searching as written"
+            ),
         }
     translated = clean_question(message_text(reply)) or question
     return base | {

@@ -12,10 +12,26 @@ import unicodedata
 from functools import lru_cache
 
 LANGUAGE_NAMES = {
-    "en": "English", "ko": "Korean", "ja": "Japanese", "zh": "Chinese", "de": "German",
-    "fr": "French", "es": "Spanish", "it": "Italian", "pt": "Portuguese", "ru": "Russian",
-    "ar": "Arabic", "hi": "Hindi", "th": "Thai", "vi": "Vietnamese", "nl": "Dutch",
-    "tr": "Turkish", "pl": "Polish", "el": "Greek", "he": "Hebrew", "id": "Indonesian",
+    "en": "English",
+    "ko": "Korean",
+    "ja": "Japanese",
+    "zh": "Chinese",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "ru": "Russian",
+    "ar": "Arabic",
+    "hi": "Hindi",
+    "th": "Thai",
+    "vi": "Vietnamese",
+    "nl": "Dutch",
+    "tr": "Turkish",
+    "pl": "Polish",
+    "el": "Greek",
+    "he": "Hebrew",
+    "id": "Indonesian",
 }
 
 # "The information is insufficient to answer", in the languages we name; English otherwise.
@@ -31,9 +47,16 @@ INSUFFICIENT = {
 
 # Unicode script prefixes (from unicodedata names) that identify a language on their own.
 _SCRIPT_LANG = (
-    ("HANGUL", "ko"), ("HIRAGANA", "ja"), ("KATAKANA", "ja"), ("CJK", "zh"),
-    ("THAI", "th"), ("HEBREW", "he"), ("ARABIC", "ar"), ("DEVANAGARI", "hi"),
-    ("GREEK", "el"), ("CYRILLIC", "ru"),
+    ("HANGUL", "ko"),
+    ("HIRAGANA", "ja"),
+    ("KATAKANA", "ja"),
+    ("CJK", "zh"),
+    ("THAI", "th"),
+    ("HEBREW", "he"),
+    ("ARABIC", "ar"),
+    ("DEVANAGARI", "hi"),
+    ("GREEK", "el"),
+    ("CYRILLIC", "ru"),
 )
 
 

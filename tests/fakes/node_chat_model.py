@@ -47,8 +47,14 @@ class NodeScriptedChatModel(ScriptedChatModel):
         if callable(entry) and not isinstance(entry, BaseException):
             entry = entry(messages)
         prompt = "".join(str(m.content) for m in messages)
-        self.log.append({"node": node, "messages": list(messages), "kwargs": kwargs,
-                         "prompt_tokens": _tokens(prompt)})
+        self.log.append(
+            {
+                "node": node,
+                "messages": list(messages),
+                "kwargs": kwargs,
+                "prompt_tokens": _tokens(prompt),
+            }
+        )
         if isinstance(entry, BaseException):
             raise entry
         if isinstance(entry, str):

@@ -168,8 +168,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         if self.path.rstrip("/").endswith("/v1/models"):
-            data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"}
-                    for m in self.fake.model_ids]
+            data = [
+                {"id": m, "object": "model", "created": 0, "owned_by": "fake"}
+                for m in self.fake.model_ids
+            ]
             return self._json(200, {"object": "list", "data": data})
         return self._json(404, _error("not found", "not_found_error"))
 
@@ -194,8 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
         time.sleep(reply.delay)
         if reply.fault == "reset":
             # SO_LINGER 0 makes close() send RST instead of a graceful FIN.
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       struct.pack("ii", 1, 0))
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             return
         if reply.fault == "status":
@@ -203,10 +204,12 @@ class _Handler(BaseHTTPRequestHandler):
             kind = "rate_limit_exceeded" if reply.status == 429 else "server_error"
             return self._json(reply.status, _error(f"fake {reply.status}", kind), headers)
         if reply.fault == "tool_use_failed":
-            err = _error("Failed to call a function. Please adjust your prompt. See "
-                         "'failed_generation' for more details.", "invalid_request_error")
-            err["error"].update(code="tool_use_failed",
-                                failed_generation=reply.failed_generation)
+            err = _error(
+                "Failed to call a function. Please adjust your prompt. See "
+                "'failed_generation' for more details.",
+                "invalid_request_error",
+            )
+            err["error"].update(code="tool_use_failed", failed_generation=reply.failed_generation)
             return self._json(400, err)
         if reply.fault == "malformed_body":
             return self._send(200, b'{"id": "chatcmpl-broken", "choices": [', "application/json")
@@ -219,16 +222,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
-                "model": req.get("model", "fake-model")}
+        base = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": req.get("model", "fake-model"),
+        }
         message = _message(reply, req)
         chunks: list[tuple[dict, dict | None]] = [({"role": "assistant", "content": ""}, None)]
         if message.get("tool_calls"):
             chunks.append(({"tool_calls": [dict(message["tool_calls"][0], index=0)]}, None))
         else:
             want_lp = bool(req.get("logprobs")) and reply.logprob is not None
-            chunks += [({"content": t["token"]}, {"content": [t]} if want_lp else None)
-                       for t in _token_logprobs(reply)]
+            chunks += [
+                ({"content": t["token"]}, {"content": [t]} if want_lp else None)
+                for t in _token_logprobs(reply)
+            ]
         truncated = reply.fault == "truncated_stream"
         for delta, logprobs in chunks[: max(1, len(chunks) // 2)] if truncated else chunks:
             choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": None}
@@ -272,8 +281,7 @@ def _message(reply: Reply, req: dict[str, Any]) -> dict[str, Any]:
     tools = req.get("tools") or [{"function": {"name": "tool"}}]
     name = reply.tool_name or tools[0]["function"]["name"]
     args = reply.raw_args if reply.raw_args is not None else json.dumps(reply.tool_args)
-    call = {"id": "call_fake_1", "type": "function",
-            "function": {"name": name, "arguments": args}}
+    call = {"id": "call_fake_1", "type": "function", "function": {"name": name, "arguments": args}}
     return {"role": "assistant", "content": None, "tool_calls": [call]}
 
 
@@ -285,8 +293,10 @@ def _token_logprobs(reply: Reply) -> list[dict[str, Any]]:
     tokens = _tokens(reply)
     given = reply.logprob if reply.logprob is not None else 0.0
     values = given if isinstance(given, list) else [given] * len(tokens)
-    return [{"token": t, "logprob": v, "bytes": list(t.encode()), "top_logprobs": []}
-            for t, v in zip(tokens, values, strict=True)]
+    return [
+        {"token": t, "logprob": v, "bytes": list(t.encode()), "top_logprobs": []}
+        for t, v in zip(tokens, values, strict=True)
+    ]
 
 
 def _logprobs(reply: Reply, req: dict[str, Any]) -> dict[str, Any] | None:
@@ -299,15 +309,27 @@ def _logprobs(reply: Reply, req: dict[str, Any]) -> dict[str, Any] | None:
 def _usage(reply: Reply, req: dict[str, Any]) -> dict[str, int]:
     prompt = sum(len(str(m.get("content") or "").split()) for m in req.get("messages", []))
     completion = len(_tokens(reply)) or 1
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def _completion(reply: Reply, req: dict[str, Any]) -> dict[str, Any]:
     message = _message(reply, req)
-    choice = {"index": 0, "message": message,
-              "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
-              "logprobs": _logprobs(reply, req)}
-    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0,
-            "model": req.get("model", "fake-model"), "choices": [choice],
-            "usage": _usage(reply, req), "system_fingerprint": "fake"}
+    choice = {
+        "index": 0,
+        "message": message,
+        "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
+        "logprobs": _logprobs(reply, req),
+    }
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 0,
+        "model": req.get("model", "fake-model"),
+        "choices": [choice],
+        "usage": _usage(reply, req),
+        "system_fingerprint": "fake",
+    }

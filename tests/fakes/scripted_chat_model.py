@@ -25,8 +25,13 @@ def raw_tool_message(raw_args: str, name: str) -> AIMessage:
     return AIMessage(
         "",
         invalid_tool_calls=[
-            {"name": name, "args": raw_args, "id": "call_1", "error": "bad json",
-             "type": "invalid_tool_call"}
+            {
+                "name": name,
+                "args": raw_args,
+                "id": "call_1",
+                "error": "bad json",
+                "type": "invalid_tool_call",
+            }
         ],
     )
 

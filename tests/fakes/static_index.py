@@ -27,8 +27,12 @@ class StaticIndex:
         return [
             Document(
                 page_content=text,
-                metadata={"chunk_id": cid, "source": cid.split("#")[0] + ".md",
-                          "title": cid.split("#")[0].title(), "score": score},
+                metadata={
+                    "chunk_id": cid,
+                    "source": cid.split("#")[0] + ".md",
+                    "title": cid.split("#")[0].title(),
+                    "score": score,
+                },
             )
             for cid, text, score in rows
         ]

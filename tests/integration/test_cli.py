@@ -18,7 +18,9 @@ def offline(monkeypatch):
 
 
 def test_ask_prints_answer_sources_and_path(sample_data_dir):
-    result = runner.invoke(app, ["ask", "What year did Tesla die?", "--data-dir", str(sample_data_dir)])
+    result = runner.invoke(
+        app, ["ask", "What year did Tesla die?", "--data-dir", str(sample_data_dir)]
+    )
     assert result.exit_code == 0, result.output
     assert "1943" in result.output
     assert "Sources:" in result.output and "nikola_tesla.md" in result.output
@@ -28,8 +30,14 @@ def test_ask_prints_answer_sources_and_path(sample_data_dir):
 
 def test_ask_json_output(sample_data_dir):
     result = runner.invoke(
-        app, ["ask", "When did Carl Wilhelm Scheele discover oxygen?", "--json",
-              "--data-dir", str(sample_data_dir)],
+        app,
+        [
+            "ask",
+            "When did Carl Wilhelm Scheele discover oxygen?",
+            "--json",
+            "--data-dir",
+            str(sample_data_dir),
+        ],
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
@@ -79,3 +87,31 @@ def test_demo_answers_the_sample_questions(tmp_path):
     assert "정보가 부족하여 답변할 수 없습니다" in result.output
     assert "translation needs an LLM" in result.output
     assert result.output.count("Sources:") == 3
+
+
+def test_ask_streams_llm_tokens_then_sources(sample_data_dir, monkeypatch):
+    from tests.fakes.openai_server import FakeOpenAIServer, Reply
+    from tools.chat_models import clear_model_cache
+
+    with FakeOpenAIServer() as server:
+        server.script(
+            Reply.tool_call({"relevant": [1], "reason": "about Tesla's death"}),
+            Reply.say(
+                "Tesla died in 1943 [1].", tokens=["Tesla", " died", " in", " 1943", " [1]."]
+            ),
+            Reply.tool_call({"grounded": True, "useful": True, "unsupported": [], "reason": "ok"}),
+        )
+        monkeypatch.setenv("ARAG_MODEL", "openai:fake-model")
+        monkeypatch.setenv("ARAG_BASE_URL", server.base_url)
+        clear_model_cache()
+        result = runner.invoke(
+            app, ["ask", "What year did Tesla die?", "--data-dir", str(sample_data_dir)]
+        )
+        clear_model_cache()
+    assert result.exit_code == 0, result.output
+    requests = server.chat_requests()
+    assert len(requests) == 3
+    assert requests[1].get("stream") is True  # the answer was streamed token by token
+    assert "Tesla died in 1943 [1]." in result.output
+    assert "Sources:\n[1] Nikola Tesla" in result.output
+    assert "mode: llm — openai:fake-model" in result.output

@@ -39,7 +39,9 @@ def run(model, index, embeddings, question):
     return graph.invoke({"messages": [HumanMessage(question)]}, context=Context())
 
 
-def test_openai_confident_closed_book_is_one_request_with_logprobs(server, static_index, embeddings):
+def test_openai_confident_closed_book_is_one_request_with_logprobs(
+    server, static_index, embeddings
+):
     server.script(Reply.say("Water boils at 100 degrees Celsius.", logprob=-0.01))
     model = load_chat_model("openai:fake-model", base_url=server.base_url, timeout=5)
     result = run(model, static_index, embeddings, "At what temperature does water boil?")
@@ -86,7 +88,9 @@ def test_groq_verbalized_confidence_and_failed_generation_repair(
     server.script(
         Reply.tool_use_failed('{"answer": "Mount Everest", "confidence": 0.95}'),
     )
-    model = load_chat_model("groq:llama-3.3-70b-versatile", base_url=server.groq_base_url, timeout=5)
+    model = load_chat_model(
+        "groq:llama-3.3-70b-versatile", base_url=server.groq_base_url, timeout=5
+    )
     result = run(model, static_index, embeddings, "What is the highest mountain on Earth?")
     sent = server.chat_requests()[0]
     assert "logprobs" not in sent and sent["tools"][0]["function"]["name"] == "ClosedBookAnswer"
@@ -109,8 +113,7 @@ def test_rate_limit_then_success_is_transparent(server, static_index, embeddings
 
 def test_server_errors_degrade_to_visible_fallbacks(server, static_index, embeddings):
     server.script(*[Reply.server_error(503)] * 12)
-    model = load_chat_model("openai:fake-model", base_url=server.base_url, timeout=5,
-                            max_retries=0)
+    model = load_chat_model("openai:fake-model", base_url=server.base_url, timeout=5, max_retries=0)
     result = run(model, static_index, embeddings, Q)
     assert "llm_error" in result["flags"]
     assert result["route"] == "retrieval"

@@ -1,4 +1,4 @@
-"""Start a real ``langgraph dev`` server and drive a thread through ``langgraph_sdk`` with streaming."""
+"""A real ``langgraph dev`` server driven through ``langgraph_sdk``, with streaming."""
 
 from __future__ import annotations
 
@@ -44,7 +44,10 @@ def dev_server(sample_data_dir, tmp_path_factory):
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [str(cli), "dev", "--no-browser", "--no-reload", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90
@@ -76,7 +79,8 @@ async def test_thread_streams_updates_and_answer_with_citations(dev_server):
     thread = await client.threads.create()
     events: list[tuple[str, object]] = []
     async for part in client.runs.stream(
-        thread["thread_id"], assistant["assistant_id"],
+        thread["thread_id"],
+        assistant["assistant_id"],
         input={"messages": [{"role": "user", "content": "What year did Tesla die?"}]},
         stream_mode=["messages", "updates"],
     ):
@@ -107,7 +111,8 @@ async def test_second_turn_uses_thread_history(dev_server):
     thread = await client.threads.create()
     for question in ("What year did Tesla die?", "Who did he partner with in 1886?"):
         await client.runs.wait(
-            thread["thread_id"], "adaptive_rag",
+            thread["thread_id"],
+            "adaptive_rag",
             input={"messages": [{"role": "user", "content": question}]},
         )
     values = (await client.threads.get_state(thread["thread_id"]))["values"]

@@ -24,22 +24,28 @@ def ask(graph, data_dir, question, **ctx):
     [
         ("What year did Tesla die?", "1943", "nikola_tesla.md"),
         ("When did Carl Wilhelm Scheele discover oxygen?", "1773", "oxygen.md"),
-        ("How many square kilometres of the Amazon forest was lost by 1991?", "415,000",
-         "amazon_rainforest.md"),
+        (
+            "How many square kilometres of the Amazon forest was lost by 1991?",
+            "415,000",
+            "amazon_rainforest.md",
+        ),
     ],
 )
-def test_covered_question_gets_a_cited_extractive_answer(offline_graph, sample_data_dir,
-                                                         question, expected, source):
+def test_covered_question_gets_a_cited_extractive_answer(
+    offline_graph, sample_data_dir, question, expected, source
+):
     result = ask(offline_graph, sample_data_dir, question)
     assert result["mode"] == "offline"
     assert result["route"] == "retrieval"
     assert expected in result["answer"]
     assert result["citations"], result["path"]
     assert all(c["source"].endswith(source) for c in result["citations"])
-    assert result["citations"][0]["id"].endswith(f"{source}#0") or "#" in result["citations"][0]["id"]
+    assert (
+        result["citations"][0]["id"].endswith(f"{source}#0") or "#" in result["citations"][0]["id"]
+    )
     text = result["messages"][-1].content
     assert "extractive answer (no LLM configured)" in text
-    assert f"[1] " in text and source in text
+    assert "[1] " in text and source in text
     check = [s for s in result["path"] if s["node"] == "check_answer"]
     assert check and check[-1]["decision"] == "ok"
 
@@ -73,8 +79,8 @@ def test_missing_index_gives_a_clear_error_route(tmp_path, embeddings):
 
 def test_k_setting_bounds_retrieved_documents(offline_graph, sample_data_dir):
     from nodes.confidence import search
-    from tools.index import open_index
     from tools.embeddings import WordLlamaEmbeddings
+    from tools.index import open_index
 
     index = open_index(str(sample_data_dir), WordLlamaEmbeddings())
     docs = search(index, "Tesla", 2)

@@ -29,8 +29,15 @@ pytestmark = pytest.mark.integration
 
 SECRET = "sk-test-SECRET-0123456789"
 ENV_VARS = (
-    "ARAG_MODEL", "ARAG_BASE_URL", "ARAG_API_KEY", "OPENAI_API_KEY", "GROQ_API_KEY",
-    "OPENAI_API_BASE", "OPENAI_BASE_URL", "GROQ_API_BASE", "GROQ_BASE_URL",
+    "ARAG_MODEL",
+    "ARAG_BASE_URL",
+    "ARAG_API_KEY",
+    "OPENAI_API_KEY",
+    "GROQ_API_KEY",
+    "OPENAI_API_BASE",
+    "OPENAI_BASE_URL",
+    "GROQ_API_BASE",
+    "GROQ_BASE_URL",
 )
 
 
@@ -91,9 +98,9 @@ def test_malformed_tool_arguments_are_repaired(flavour, server, request):
 
 
 def test_groq_tool_use_failed_is_repaired_from_failed_generation(groq_model, server):
-    server.script(Reply.tool_use_failed(
-        '<function=Grade>{"relevant": "false", "score": "0.1"}</function>'
-    ))
+    server.script(
+        Reply.tool_use_failed('<function=Grade>{"relevant": "false", "score": "0.1"}</function>')
+    )
     result = invoke_structured(groq_model, Grade, "Grade this document.")
     assert result.ok and result.repaired
     assert result.value == Grade(relevant=False, score=0.1)
@@ -125,8 +132,9 @@ def test_repeated_garbage_fails_readably_after_bounded_retries(groq_model, serve
 
 
 async def test_async_path_repairs_groq_failed_generation(groq_model, server):
-    server.script(Reply.tool_use_failed("not json at all"), Reply.tool_call({"relevant": "no",
-                                                                             "score": 0}))
+    server.script(
+        Reply.tool_use_failed("not json at all"), Reply.tool_call({"relevant": "no", "score": 0})
+    )
     result = await ainvoke_structured(groq_model, Grade, "Grade this document.")
     assert result.ok and result.attempts == 2 and result.value == Grade(relevant=False, score=0)
 
@@ -221,16 +229,24 @@ def test_rate_limit_propagates_when_retries_are_exhausted(server):
 
 @pytest.mark.parametrize(
     "reply",
-    [Reply.server_error(500), Reply.server_error(503), Reply.reset(), Reply.slow(1.0),
-     Reply.malformed_body()],
+    [
+        Reply.server_error(500),
+        Reply.server_error(503),
+        Reply.reset(),
+        Reply.slow(1.0),
+        Reply.malformed_body(),
+    ],
     ids=["500", "503", "connection-reset", "timeout", "malformed-200-body"],
 )
 @pytest.mark.parametrize("flavour", ["openai", "groq"])
 def test_transport_faults_propagate_for_the_caller_to_route(flavour, reply, server, monkeypatch):
     # Not "malformed output": invoke_structured must not swallow these into ok=False.
     monkeypatch.setenv("GROQ_API_KEY", "test-key")
-    spec, url = (("openai:fake-model", server.base_url) if flavour == "openai"
-                 else ("groq:llama-3.3-70b-versatile", server.groq_base_url))
+    spec, url = (
+        ("openai:fake-model", server.base_url)
+        if flavour == "openai"
+        else ("groq:llama-3.3-70b-versatile", server.groq_base_url)
+    )
     model = load_chat_model(spec, base_url=url, max_retries=0, timeout=0.3)
     server.script(reply)
     with pytest.raises(Exception):  # noqa: B017 - the concrete class differs per SDK

@@ -75,7 +75,8 @@ def test_token_limit_is_respected_including_title():
 def test_token_limit_with_wordllama_tokenizer(chunk_tokens, embeddings):
     long_text = " ".join(f"Sentence {i} about glaciers moving slowly downhill." for i in range(300))
     doc = Document(page_content=long_text, metadata={"source": "/g.txt", "title": "Glaciers"})
-    chunks = chunk_documents([doc], chunk_tokens=chunk_tokens, overlap_tokens=8,
-                             token_count=embeddings.token_count)
+    chunks = chunk_documents(
+        [doc], chunk_tokens=chunk_tokens, overlap_tokens=8, token_count=embeddings.token_count
+    )
     assert len(chunks) > 1
     assert all(embeddings.token_count(c.page_content) <= chunk_tokens for c in chunks)

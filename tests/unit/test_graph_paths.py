@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -25,11 +24,13 @@ def nodes(result):
 
 
 def test_happy_retrieval_path_makes_three_llm_calls_and_cites(static_index, embeddings):
-    model = NodeScriptedChatModel(replies={
-        "grade_documents": [{"relevant": [1], "reason": "names the capital"}],
-        "generate_answer": ["Paris is the capital of France [1]."],
-        "check_answer": [GOOD],
-    })
+    model = NodeScriptedChatModel(
+        replies={
+            "grade_documents": [{"relevant": [1], "reason": "names the capital"}],
+            "generate_answer": ["Paris is the capital of France [1]."],
+            "check_answer": [GOOD],
+        }
+    )
     result = run(model, static_index, embeddings)
     assert model.nodes_called == ["grade_documents", "generate_answer", "check_answer"]
     assert result["route"] == "retrieval"
@@ -39,29 +40,40 @@ def test_happy_retrieval_path_makes_three_llm_calls_and_cites(static_index, embe
     assert "[1] France — france.md" in result["messages"][-1].content
     assert result["messages"][-1].additional_kwargs["citations"][0]["id"] == "france#0"
     assert result["flags"] == []
-    # The strong corpus probe decided to retrieve without asking the model, and its hits were reused.
+    # The strong corpus probe chose retrieval without asking the model; its hits were reused.
     assert result["path"][2]["decision"] == "retrieve" and "strongly" in result["path"][2]["reason"]
     assert static_index.searches == [Q]
 
 
 def test_confident_closed_book_is_exactly_one_llm_call(static_index, embeddings):
-    model = NodeScriptedChatModel(replies={
-        "check_confidence": [{"answer": "Water boils at 100 °C at sea level.", "confidence": 0.97}],
-    })
+    model = NodeScriptedChatModel(
+        replies={
+            "check_confidence": [
+                {"answer": "Water boils at 100 °C at sea level.", "confidence": 0.97}
+            ],
+        }
+    )
     result = run(model, static_index, embeddings, question="At what temperature does water boil?")
     assert model.nodes_called == ["check_confidence"]
     assert result["route"] == "closed_book"
     assert result["answer"].startswith("Water boils")
-    assert nodes(result) == ["condense_question", "translate_question", "check_confidence", "respond"]
+    assert nodes(result) == [
+        "condense_question",
+        "translate_question",
+        "check_confidence",
+        "respond",
+    ]
     assert result["citations"] == []
 
 
 def test_unsure_model_retrieves_and_falls_back_to_its_candidate(static_index, embeddings):
-    model = NodeScriptedChatModel(replies={
-        "check_confidence": [{"answer": "Probably 42.", "confidence": 0.6}],
-        "grade_documents": [{"relevant": [], "reason": "off topic"}],
-        "rewrite_query": [{"queries": ["meaning of life number"]}],
-    })
+    model = NodeScriptedChatModel(
+        replies={
+            "check_confidence": [{"answer": "Probably 42.", "confidence": 0.6}],
+            "grade_documents": [{"relevant": [], "reason": "off topic"}],
+            "rewrite_query": [{"queries": ["meaning of life number"]}],
+        }
+    )
     result = run(model, static_index, embeddings, question="What is the answer to everything?")
     assert result["route"] == "closed_book"
     assert result["answer"] == "Probably 42."
@@ -72,12 +84,17 @@ def test_unsure_model_retrieves_and_falls_back_to_its_candidate(static_index, em
 
 def test_rewrite_then_relevant(static_index, embeddings):
     static_index.hits["capital city of France"] = [static_index.hits[Q][0]]
-    model = NodeScriptedChatModel(replies={
-        "grade_documents": [{"relevant": [], "reason": "no"}, {"relevant": [1], "reason": "yes"}],
-        "rewrite_query": [{"queries": ["capital city of France"]}],
-        "generate_answer": ["Paris [1]."],
-        "check_answer": [GOOD],
-    })
+    model = NodeScriptedChatModel(
+        replies={
+            "grade_documents": [
+                {"relevant": [], "reason": "no"},
+                {"relevant": [1], "reason": "yes"},
+            ],
+            "rewrite_query": [{"queries": ["capital city of France"]}],
+            "generate_answer": ["Paris [1]."],
+            "check_answer": [GOOD],
+        }
+    )
     result = run(model, static_index, embeddings)
     assert nodes(result).count("rewrite_query") == 1
     assert "capital city of France" in static_index.searches
@@ -85,14 +102,21 @@ def test_rewrite_then_relevant(static_index, embeddings):
 
 
 def test_ungrounded_first_draft_is_regenerated_with_feedback(static_index, embeddings):
-    model = NodeScriptedChatModel(replies={
-        "grade_documents": [{"relevant": [1, 2], "reason": "yes"}],
-        "generate_answer": ["Paris has 20 million people [1].", "Paris is the capital [1]."],
-        "check_answer": [
-            {"grounded": False, "useful": True, "unsupported": ["20 million"], "reason": "population"},
-            GOOD,
-        ],
-    })
+    model = NodeScriptedChatModel(
+        replies={
+            "grade_documents": [{"relevant": [1, 2], "reason": "yes"}],
+            "generate_answer": ["Paris has 20 million people [1].", "Paris is the capital [1]."],
+            "check_answer": [
+                {
+                    "grounded": False,
+                    "useful": True,
+                    "unsupported": ["20 million"],
+                    "reason": "population",
+                },
+                GOOD,
+            ],
+        }
+    )
     result = run(model, static_index, embeddings)
     assert model.nodes_called.count("generate_answer") == 2
     second_prompt = model.log[model.nodes_called.index("generate_answer", 2)]["messages"][0].content
@@ -102,12 +126,16 @@ def test_ungrounded_first_draft_is_regenerated_with_feedback(static_index, embed
 
 
 def test_adversarial_grader_always_irrelevant_ends_insufficient(static_index, embeddings):
-    model = NodeScriptedChatModel(replies={
-        "grade_documents": [{"relevant": [], "reason": "never"}],
-        "rewrite_query": [{"queries": ["another try"]}],
-    })
+    model = NodeScriptedChatModel(
+        replies={
+            "grade_documents": [{"relevant": [], "reason": "never"}],
+            "rewrite_query": [{"queries": ["another try"]}],
+        }
+    )
     graph = build_graph(chat_model=model, index=static_index, embeddings=embeddings)
-    result = graph.invoke({"messages": [HumanMessage(Q)]}, {"recursion_limit": 25}, context=Context())
+    result = graph.invoke(
+        {"messages": [HumanMessage(Q)]}, {"recursion_limit": 25}, context=Context()
+    )
     assert result["route"] == "insufficient"
     assert "insufficient" in result["flags"] and "web_search_not_configured" in result["flags"]
     assert model.nodes_called.count("rewrite_query") == 2
@@ -115,25 +143,35 @@ def test_adversarial_grader_always_irrelevant_ends_insufficient(static_index, em
 
 
 def test_adversarial_checker_always_ungrounded_ends_flagged(static_index, embeddings):
-    model = NodeScriptedChatModel(replies={
-        "grade_documents": [{"relevant": [1], "reason": "yes"}],
-        "generate_answer": ["Paris [1]."],
-        "check_answer": [{"grounded": False, "useful": False, "unsupported": ["all"], "reason": "no"}],
-    })
+    model = NodeScriptedChatModel(
+        replies={
+            "grade_documents": [{"relevant": [1], "reason": "yes"}],
+            "generate_answer": ["Paris [1]."],
+            "check_answer": [
+                {"grounded": False, "useful": False, "unsupported": ["all"], "reason": "no"}
+            ],
+        }
+    )
     graph = build_graph(chat_model=model, index=static_index, embeddings=embeddings)
-    result = graph.invoke({"messages": [HumanMessage(Q)]}, {"recursion_limit": 25}, context=Context())
+    result = graph.invoke(
+        {"messages": [HumanMessage(Q)]}, {"recursion_limit": 25}, context=Context()
+    )
     assert model.nodes_called.count("generate_answer") == 2  # max_generations
     assert "not_grounded" in result["flags"]
     assert "could not be fully verified" in result["messages"][-1].content
 
 
 def test_checker_never_useful_is_bounded(static_index, embeddings):
-    model = NodeScriptedChatModel(replies={
-        "grade_documents": [{"relevant": [1], "reason": "yes"}],
-        "generate_answer": ["Paris [1]."],
-        "rewrite_query": [{"queries": [Q]}],
-        "check_answer": [{"grounded": True, "useful": False, "unsupported": [], "reason": "vague"}],
-    })
+    model = NodeScriptedChatModel(
+        replies={
+            "grade_documents": [{"relevant": [1], "reason": "yes"}],
+            "generate_answer": ["Paris [1]."],
+            "rewrite_query": [{"queries": [Q]}],
+            "check_answer": [
+                {"grounded": True, "useful": False, "unsupported": [], "reason": "vague"}
+            ],
+        }
+    )
     ctx = Context(max_rewrites=3, max_generations=3)
     graph = build_graph(chat_model=model, index=static_index, embeddings=embeddings)
     result = graph.invoke({"messages": [HumanMessage(Q)]}, {"recursion_limit": 40}, context=ctx)
@@ -142,14 +180,21 @@ def test_checker_never_useful_is_bounded(static_index, embeddings):
 
 
 def test_korean_question_is_translated_and_answered_in_korean(static_index, embeddings):
-    model = NodeScriptedChatModel(replies={
-        "translate_question": [Q],
-        "grade_documents": [{"relevant": [1], "reason": "yes"}],
-        "generate_answer": ["프랑스의 수도는 파리입니다 [1]."],
-        "check_answer": [GOOD],
-    })
+    model = NodeScriptedChatModel(
+        replies={
+            "translate_question": [Q],
+            "grade_documents": [{"relevant": [1], "reason": "yes"}],
+            "generate_answer": ["프랑스의 수도는 파리입니다 [1]."],
+            "check_answer": [GOOD],
+        }
+    )
     result = run(model, static_index, embeddings, question="프랑스의 수도는 어디인가요?")
-    assert model.nodes_called == ["translate_question", "grade_documents", "generate_answer", "check_answer"]
+    assert model.nodes_called == [
+        "translate_question",
+        "grade_documents",
+        "generate_answer",
+        "check_answer",
+    ]
     assert static_index.searches == [Q]
     assert "Korean" in model.log[2]["messages"][0].content  # answer prompt asks for Korean
     assert result["answer"].startswith("프랑스의 수도는")
@@ -157,11 +202,13 @@ def test_korean_question_is_translated_and_answered_in_korean(static_index, embe
 
 
 def test_english_over_english_corpus_costs_no_translation_call(static_index, embeddings):
-    model = NodeScriptedChatModel(replies={
-        "grade_documents": [{"relevant": [1], "reason": "yes"}],
-        "generate_answer": ["Paris [1]."],
-        "check_answer": [GOOD],
-    })
+    model = NodeScriptedChatModel(
+        replies={
+            "grade_documents": [{"relevant": [1], "reason": "yes"}],
+            "generate_answer": ["Paris [1]."],
+            "check_answer": [GOOD],
+        }
+    )
     result = run(model, static_index, embeddings)
     assert "translate_question" not in model.nodes_called
     assert result["path"][1]["decision"] == "not_needed"
@@ -169,13 +216,26 @@ def test_english_over_english_corpus_costs_no_translation_call(static_index, emb
 
 def test_groq_style_malformed_outputs_are_repaired_or_fall_back_visibly(static_index, embeddings):
     prose_args = 'Sure! Here you go: {"relevant": ["1"], "reason": "mentions Paris",}'
-    model = NodeScriptedChatModel(replies={
-        "grade_documents": [AIMessage("", invalid_tool_calls=[{
-            "name": "DocumentGrades", "args": prose_args, "id": "c1", "error": "bad json",
-            "type": "invalid_tool_call"}])],
-        "generate_answer": ["Paris is the capital and largest city of France [1]."],
-        "check_answer": [AIMessage("I think it is fine?")],
-    })
+    model = NodeScriptedChatModel(
+        replies={
+            "grade_documents": [
+                AIMessage(
+                    "",
+                    invalid_tool_calls=[
+                        {
+                            "name": "DocumentGrades",
+                            "args": prose_args,
+                            "id": "c1",
+                            "error": "bad json",
+                            "type": "invalid_tool_call",
+                        }
+                    ],
+                )
+            ],
+            "generate_answer": ["Paris is the capital and largest city of France [1]."],
+            "check_answer": [AIMessage("I think it is fine?")],
+        }
+    )
     result = run(model, static_index, embeddings)
     assert result["citations"][0]["id"] == "france#0"  # grading repaired from prose
     assert "check_fallback" in result["flags"]  # checker garbage → visible sentence check
@@ -184,11 +244,13 @@ def test_groq_style_malformed_outputs_are_repaired_or_fall_back_visibly(static_i
 
 
 def test_provider_failure_in_generation_degrades_to_extractive(static_index, embeddings):
-    model = NodeScriptedChatModel(replies={
-        "grade_documents": [{"relevant": [1], "reason": "yes"}],
-        "generate_answer": [httpx.ConnectError("connection refused")],
-        "check_answer": [GOOD],
-    })
+    model = NodeScriptedChatModel(
+        replies={
+            "grade_documents": [{"relevant": [1], "reason": "yes"}],
+            "generate_answer": [httpx.ConnectError("connection refused")],
+            "check_answer": [GOOD],
+        }
+    )
     result = run(model, static_index, embeddings)
     assert "llm_error" in result["flags"]
     assert "Paris is the capital and largest city of France [1]." in result["answer"]
@@ -196,11 +258,13 @@ def test_provider_failure_in_generation_degrades_to_extractive(static_index, emb
 
 
 def test_forged_citation_is_caught_without_an_llm_check(static_index, embeddings):
-    model = NodeScriptedChatModel(replies={
-        "grade_documents": [{"relevant": [1], "reason": "yes"}],
-        "generate_answer": ["Paris [7].", "Paris [1]."],
-        "check_answer": [GOOD],
-    })
+    model = NodeScriptedChatModel(
+        replies={
+            "grade_documents": [{"relevant": [1], "reason": "yes"}],
+            "generate_answer": ["Paris [7].", "Paris [1]."],
+            "check_answer": [GOOD],
+        }
+    )
     result = run(model, static_index, embeddings)
     check_steps = [s for s in result["path"] if s["node"] == "check_answer"]
     assert check_steps[0]["decision"] == "not_grounded" and "[7]" in check_steps[0]["reason"]
@@ -218,20 +282,24 @@ def test_empty_question_gets_a_clear_reply_and_no_llm_call(static_index, embeddi
 
 def test_follow_up_turn_is_condensed_from_history(static_index, embeddings):
     static_index.hits["What is the capital of France? What about its largest city?"] = []
-    model = NodeScriptedChatModel(replies={
-        "condense_question": [Q],
-        "grade_documents": [{"relevant": [1], "reason": "yes"}],
-        "generate_answer": ["Paris [1]."],
-        "check_answer": [GOOD],
-    })
-    graph = build_graph(chat_model=model, index=static_index, embeddings=embeddings,
-                        checkpointer=InMemorySaver())
+    model = NodeScriptedChatModel(
+        replies={
+            "condense_question": [Q],
+            "grade_documents": [{"relevant": [1], "reason": "yes"}],
+            "generate_answer": ["Paris [1]."],
+            "check_answer": [GOOD],
+        }
+    )
+    graph = build_graph(
+        chat_model=model, index=static_index, embeddings=embeddings, checkpointer=InMemorySaver()
+    )
     config = {"configurable": {"thread_id": "t1"}}
     first = graph.invoke({"messages": [HumanMessage(Q)]}, config, context=Context())
     assert "condense_question" not in model.nodes_called
     assert first["path"][0]["decision"] == "first_turn"
-    second = graph.invoke({"messages": [HumanMessage("And its largest city?")]}, config,
-                          context=Context())
+    second = graph.invoke(
+        {"messages": [HumanMessage("And its largest city?")]}, config, context=Context()
+    )
     assert model.nodes_called.count("condense_question") == 1
     history = model.log[model.nodes_called.index("condense_question")]["messages"][1].content
     assert Q in history and "Paris [1]." in history

@@ -119,6 +119,7 @@ def test_corrupt_pdf(tmp_path):
 def test_unreadable_file(tmp_path, monkeypatch):
     path = tmp_path / "locked.txt"
     path.write_text("secret", encoding="utf-8")
+
     # chmod 000 does not stop root (CI containers), so simulate the OS refusing the read.
     def refuse(self):
         raise PermissionError(13, "Permission denied", str(self))

@@ -35,8 +35,12 @@ CTX = Context(max_rewrites=2, max_generations=2)
 
 @pytest.mark.parametrize(
     ("decision", "expected"),
-    [("retrieve", "retrieve_documents"), ("web", "web_search"),
-     ("closed_book", "respond"), ("error", "respond")],
+    [
+        ("retrieve", "retrieve_documents"),
+        ("web", "web_search"),
+        ("closed_book", "respond"),
+        ("error", "respond"),
+    ],
 )
 def test_after_confidence(decision, expected):
     assert routing.after_confidence({"confidence": {"decision": decision}}) == expected
@@ -85,9 +89,18 @@ def test_after_generation(state, expected):
         ({"check": {"grounded": True, "useful": True}}, "respond"),
         ({"check": {"grounded": False, "useful": True}, "generations": 1}, "generate_answer"),
         ({"check": {"grounded": False, "useful": True}, "generations": 2}, "respond"),
-        ({"check": {"grounded": True, "useful": False}, "generations": 1, "rewrites": 0}, "rewrite_query"),
-        ({"check": {"grounded": True, "useful": False}, "generations": 1, "rewrites": 2}, "respond"),
-        ({"check": {"grounded": True, "useful": False}, "generations": 2, "rewrites": 0}, "respond"),
+        (
+            {"check": {"grounded": True, "useful": False}, "generations": 1, "rewrites": 0},
+            "rewrite_query",
+        ),
+        (
+            {"check": {"grounded": True, "useful": False}, "generations": 1, "rewrites": 2},
+            "respond",
+        ),
+        (
+            {"check": {"grounded": True, "useful": False}, "generations": 2, "rewrites": 0},
+            "respond",
+        ),
     ],
 )
 def test_after_check(state, expected):

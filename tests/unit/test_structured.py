@@ -32,12 +32,14 @@ class Batch(BaseModel):
         ("```\n{'a': 'b'}\n```", {"a": "b"}),
         ("{'a': 'it\\'s', 'b': True, 'c': None}", {"a": "it's", "b": True, "c": None}),
         ('{"a": [1, 2,], "b": {"c": 3,},}', {"a": [1, 2], "b": {"c": 3}}),
-        ('<function=Grade>{"relevant": true, "note": "has } brace"}</function>',
-         {"relevant": True, "note": "has } brace"}),
+        (
+            '<function=Grade>{"relevant": true, "note": "has } brace"}</function>',
+            {"relevant": True, "note": "has } brace"},
+        ),
         ('"{\\"a\\": 2}"', {"a": 2}),  # an object double-encoded as a JSON string
         ('[{"a": 1}]', {"a": 1}),
         ('{"a": "line one\nline two"}', {"a": "line one\nline two"}),
-        ("The answer is {\"a\": 1} and then {\"b\": 2}", {"a": 1}),
+        ('The answer is {"a": 1} and then {"b": 2}', {"a": 1}),
     ],
 )
 def test_parse_json_loosely_recovers_objects(text, expected):
@@ -97,12 +99,15 @@ def test_list_field_sent_as_a_json_string_is_decoded():
 
 
 def _groq_tool_use_failed(failed_generation: str) -> groq.BadRequestError:
-    body = {"error": {
-        "message": "Failed to call a function. Please adjust your prompt. "
-                   "See 'failed_generation' for more details.",
-        "type": "invalid_request_error", "code": "tool_use_failed",
-        "failed_generation": failed_generation,
-    }}
+    body = {
+        "error": {
+            "message": "Failed to call a function. Please adjust your prompt. "
+            "See 'failed_generation' for more details.",
+            "type": "invalid_request_error",
+            "code": "tool_use_failed",
+            "failed_generation": failed_generation,
+        }
+    }
     request = httpx.Request("POST", "https://api.groq.com/openai/v1/chat/completions")
     response = httpx.Response(400, request=request, json=body)
     return groq.BadRequestError(f"Error code: 400 - {body}", response=response, body=body)

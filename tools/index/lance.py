@@ -51,10 +51,24 @@ ID_BATCH = 500  # ids per SQL ``IN (...)`` filter
 NGRAM_LANGUAGES = frozenset({"ko", "ja", "zh", "th"})
 # Languages the FTS stemmer and stopword lists support (ISO 639-1 -> tantivy language name).
 STEM_LANGUAGES = {
-    "ar": "Arabic", "da": "Danish", "nl": "Dutch", "en": "English", "fi": "Finnish",
-    "fr": "French", "de": "German", "el": "Greek", "hu": "Hungarian", "it": "Italian",
-    "no": "Norwegian", "pt": "Portuguese", "ro": "Romanian", "ru": "Russian", "es": "Spanish",
-    "sv": "Swedish", "ta": "Tamil", "tr": "Turkish",
+    "ar": "Arabic",
+    "da": "Danish",
+    "nl": "Dutch",
+    "en": "English",
+    "fi": "Finnish",
+    "fr": "French",
+    "de": "German",
+    "el": "Greek",
+    "hu": "Hungarian",
+    "it": "Italian",
+    "no": "Norwegian",
+    "pt": "Portuguese",
+    "ro": "Romanian",
+    "ru": "Russian",
+    "es": "Spanish",
+    "sv": "Swedish",
+    "ta": "Tamil",
+    "tr": "Turkish",
 }
 _RESERVED = frozenset({"source", "chunk_id", "title", "score", "dense", "lexical", "rank"})
 
@@ -339,8 +353,12 @@ class LanceIndex(VectorStore):
         lang = self.meta.language
         if lang in NGRAM_LANGUAGES:
             config = FTS(
-                base_tokenizer="ngram", ngram_min_length=2, ngram_max_length=3,
-                stem=False, remove_stop_words=False, ascii_folding=False,
+                base_tokenizer="ngram",
+                ngram_min_length=2,
+                ngram_max_length=3,
+                stem=False,
+                remove_stop_words=False,
+                ascii_folding=False,
             )
         elif lang in STEM_LANGUAGES:
             config = FTS(language=STEM_LANGUAGES[lang], stem=True, remove_stop_words=True)
@@ -424,8 +442,13 @@ class LanceIndex(VectorStore):
         qnorm = float(np.linalg.norm(qvec)) or 1.0
         merged: dict[str, dict] = {}
         for rank, row in enumerate(self._vector_rows(qvec, depth)):
-            merged[row["id"]] = {"row": row, "dense": 1.0 - float(row["_distance"]),
-                                 "vector_rank": rank, "bm25_rank": None, "bm25_score": None}
+            merged[row["id"]] = {
+                "row": row,
+                "dense": 1.0 - float(row["_distance"]),
+                "vector_rank": rank,
+                "bm25_rank": None,
+                "bm25_score": None,
+            }
         for rank, row in enumerate(self._bm25_rows(query, depth)):
             entry = merged.get(row["id"])
             if entry is None:
@@ -437,8 +460,11 @@ class LanceIndex(VectorStore):
             entry["bm25_score"] = float(row["_score"])
         return [
             Candidate(
-                self._to_document(e["row"]), e["dense"], bm25_score=e["bm25_score"],
-                bm25_rank=e["bm25_rank"], vector_rank=e["vector_rank"],
+                self._to_document(e["row"]),
+                e["dense"],
+                bm25_score=e["bm25_score"],
+                bm25_rank=e["bm25_rank"],
+                vector_rank=e["vector_rank"],
             )
             for e in merged.values()
         ]
@@ -459,8 +485,10 @@ class LanceIndex(VectorStore):
         for rank, scored in enumerate(fuse(query, candidates)[:k]):
             doc = scored.doc
             doc.metadata.update(
-                score=round(scored.score, 4), dense=round(scored.dense, 4),
-                lexical=round(scored.lexical, 4), rank=rank,
+                score=round(scored.score, 4),
+                dense=round(scored.dense, 4),
+                lexical=round(scored.lexical, 4),
+                rank=rank,
             )
             results.append(doc)
         return results
