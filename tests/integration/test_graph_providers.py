@@ -11,27 +11,13 @@ from langchain_core.messages import HumanMessage
 
 from graph.builder import build_graph
 from graph.config import Context
-from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tools.chat_models import clear_model_cache, load_chat_model
-
-pytestmark = pytest.mark.integration
+from tests.fakes.openai_server import Reply
+from tools.chat_models import load_chat_model
 
 Q = "What is the capital of France?"
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch):
-    for name in ("ARAG_MODEL", "ARAG_BASE_URL", "OPENAI_API_KEY", "GROQ_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    clear_model_cache()
-    yield
-    clear_model_cache()
-
-
-@pytest.fixture
-def server():
-    with FakeOpenAIServer() as srv:
-        yield srv
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_provider_env")]
 
 
 def run(model, index, embeddings, question):

@@ -14,9 +14,8 @@ import pytest
 from langchain_core.messages import AIMessage
 from pydantic import BaseModel, Field
 
-from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.fakes.openai_server import Reply
 from tools.chat_models import (
-    clear_model_cache,
     load_chat_model,
     provider_of,
     resolve_model_spec,
@@ -25,20 +24,7 @@ from tools.chat_models import (
 from tools.confidence import aclosed_book_answer, closed_book_answer, logprob_confidence
 from tools.structured import ainvoke_structured, invoke_structured
 
-pytestmark = pytest.mark.integration
-
 SECRET = "sk-test-SECRET-0123456789"
-ENV_VARS = (
-    "ARAG_MODEL",
-    "ARAG_BASE_URL",
-    "ARAG_API_KEY",
-    "OPENAI_API_KEY",
-    "GROQ_API_KEY",
-    "OPENAI_API_BASE",
-    "OPENAI_BASE_URL",
-    "GROQ_API_BASE",
-    "GROQ_BASE_URL",
-)
 
 
 class Grade(BaseModel):
@@ -46,19 +32,7 @@ class Grade(BaseModel):
     score: float = Field(ge=0, le=1)
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch):
-    for name in ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    clear_model_cache()
-    yield
-    clear_model_cache()
-
-
-@pytest.fixture
-def server():
-    with FakeOpenAIServer() as srv:
-        yield srv
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_provider_env")]
 
 
 @pytest.fixture
