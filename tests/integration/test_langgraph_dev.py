@@ -87,6 +87,9 @@ async def test_thread_streams_updates_and_answer_with_citations(dev_server):
         events.append((part.event, part.data))
     kinds = {e for e, _ in events}
     assert "updates" in kinds, kinds
+    # The answer message also arrives on the messages stream, which is what chat UIs render.
+    streamed = [d for e, d in events if e.startswith("messages") and isinstance(d, list)]
+    assert any("1943" in str(m[0].get("content", "")) for m in streamed if m), kinds
     updated_nodes = [next(iter(d)) for e, d in events if e == "updates" and isinstance(d, dict)]
     assert updated_nodes[:3] == ["condense_question", "translate_question", "check_confidence"]
     assert updated_nodes[-1] == "respond"
