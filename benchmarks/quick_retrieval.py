@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -32,7 +33,10 @@ from langchain_core.documents import Document
 from tools.embeddings import load_embeddings
 from tools.index.lance import LanceIndex
 
-DATA = Path("/work/shared/data")
+# The shared QA sets sit beside the repository (../shared/data); ARAG_SHARED_DATA overrides.
+DATA = Path(
+    os.environ.get("ARAG_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 
 
 def load_xquad(path: Path) -> tuple[list[Document], list[tuple[str, str]]]:
