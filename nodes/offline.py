@@ -55,7 +55,7 @@ def extractive_answer(
     """The best-matching sentences of ``docs`` for ``question``, each followed by ``[n]``.
 
     ``n`` is the document's 1-based position in ``docs``. A sentence scores
-    ``0.6 * lexical coverage + 0.4 * cosine``; sentences after the first must reach half the best
+    ``0.6 * lexical coverage + 0.4 * cosine``; sentences after the first must reach 75% of the best
     score, so a weak second sentence is not padded in.
     """
     candidates: list[tuple[int, str]] = []
@@ -79,7 +79,7 @@ def extractive_answer(
     picked = [
         _Candidate(candidates[i][0], candidates[i][1], float(scores[i]))
         for i in order[:max_sentences]
-        if i == order[0] or scores[i] >= 0.5 * best
+        if i == order[0] or scores[i] >= 0.75 * best
     ]
     return " ".join(_cite(c.sentence, c.n) for c in picked)
 
