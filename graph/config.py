@@ -36,6 +36,14 @@ def _setting(env: str, default: Any, description: str) -> Any:
     )
 
 
+def _web_search_default() -> str:
+    """``ARAG_WEB_SEARCH`` if set; else Tavily when its key is in the environment."""
+    explicit = os.environ.get("ARAG_WEB_SEARCH")
+    if explicit:
+        return explicit
+    return "tavily" if os.environ.get("TAVILY_API_KEY") else "none"
+
+
 @dataclass(kw_only=True)
 class Context:
     """Settings for one run of the adaptive RAG graph."""
@@ -92,9 +100,26 @@ class Context:
         0.45,
         "Calibrated score a document needs to count as relevant when no LLM grades it",
     )
-    web_search: str = _setting(
-        "ARAG_WEB_SEARCH", "none", "Web search fallback: 'none' (disabled) or 'tavily'"
+    web_search: str = field(
+        default_factory=_web_search_default,
+        metadata={
+            "description": "Web search fallback: 'none' (disabled) or 'tavily' (env "
+            "ARAG_WEB_SEARCH; default 'tavily' when TAVILY_API_KEY is set, else 'none')"
+        },
     )
+    web_max_results: int = _setting("ARAG_WEB_MAX_RESULTS", 5, "Web results used per search")
+    web_search_depth: str = _setting(
+        "ARAG_WEB_SEARCH_DEPTH",
+        "basic",
+        "Tavily search depth: basic, advanced (slower, better snippets), fast or ultra-fast",
+    )
+    web_include_domains: str = _setting(
+        "ARAG_WEB_INCLUDE_DOMAINS", "", "Comma-separated domains web search is limited to"
+    )
+    web_exclude_domains: str = _setting(
+        "ARAG_WEB_EXCLUDE_DOMAINS", "", "Comma-separated domains web search never returns"
+    )
+    web_timeout: float = _setting("ARAG_WEB_TIMEOUT", 15.0, "Seconds one web search may take")
     request_timeout: float = _setting(
         "ARAG_REQUEST_TIMEOUT", 60.0, "Seconds one LLM request may take"
     )

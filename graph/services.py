@@ -31,6 +31,7 @@ class Services:
     web_search: WebSearch | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _indexes: dict[tuple[str, str], HybridIndex] = field(default_factory=dict, repr=False)
+    _webs: dict[tuple, WebSearch] = field(default_factory=dict, repr=False)
 
     def llm(self, ctx: Context) -> BaseChatModel | None:
         """The chat model for this run, or None in offline mode."""
@@ -73,7 +74,26 @@ class Services:
             return None, f"Cannot open the index in {ctx.data_dir!r}: {exc.strerror or exc}"
 
     def web(self, ctx: Context) -> WebSearch:
-        """The web search backend (a no-op unless configured)."""
+        """The web search backend (a no-op unless configured), cached per settings.
+
+        Caching keeps one Tavily client, and so one pooled HTTP session, per configuration.
+        """
         if self.web_search is not None:
             return self.web_search
-        return load_web_search(ctx.web_search)
+        key = (
+            ctx.web_search,
+            ctx.web_search_depth,
+            ctx.web_include_domains,
+            ctx.web_exclude_domains,
+            ctx.web_timeout,
+        )
+        with self._lock:
+            if key not in self._webs:
+                self._webs[key] = load_web_search(
+                    ctx.web_search,
+                    search_depth=ctx.web_search_depth,
+                    include_domains=ctx.web_include_domains,
+                    exclude_domains=ctx.web_exclude_domains,
+                    timeout=ctx.web_timeout,
+                )
+            return self._webs[key]

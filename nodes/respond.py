@@ -63,6 +63,16 @@ def respond(state: State, ctx: Context, services: Services) -> dict:
         notes.append("warning: this answer could not be fully verified against its sources")
     if "unverified_closed_book" in (state.get("flags") or []):
         notes.append("answered from the model's own knowledge; no document confirms it")
+    web_failure = next(
+        (
+            s["reason"]
+            for s in state.get("path") or []
+            if s["node"] == "web_search" and s["decision"] == "unavailable"
+        ),
+        None,
+    )
+    if web_failure:
+        notes.append(f"{web_failure.rstrip('.')}; answered without it")
     text = answer + footnotes(citations) + "".join(f"\n\nNote: {n}." for n in notes)
     mode = "offline" if offline else "llm"
     message = AIMessage(

@@ -6,30 +6,50 @@ from graph.config import Context
 from graph.services import Services
 from graph.state import Doc, State
 from nodes.common import describe_error, step
+from tools.web_search import WebSearchError
 
 NODE = "web_search"
 
 
 def web_search(state: State, ctx: Context, services: Services) -> dict:
-    """Search the web for the retrieval query; the route stays visible when it is unavailable."""
-    web = services.web(ctx)
+    """Search the web for the retrieval query; every result becomes a citable document.
+
+    The route stays visible when search is off (``web_search_not_configured``) or fails
+    (``web_search_unavailable``, with the reason in the path); the run never crashes here.
+    """
     base = {"web_searched": True, "relevant_ids": [], "documents": []}
-    if not web.available:
-        return base | {
-            "flags": ["web_search_not_configured"],
-            "path": step(NODE, "not_configured", "web search is not configured (ARAG_WEB_SEARCH)"),
-        }
     try:
-        results = web.search(state["retrieval_query"], max_results=ctx.k)
-    except Exception as exc:  # any backend failure degrades to a visible route, never a crash
+        web = services.web(ctx)
+    except ValueError as exc:  # a misspelt ARAG_WEB_SEARCH: say so rather than fail the run
         return base | {
             "flags": ["web_search_unavailable"],
-            "path": step(NODE, "unavailable", f"web search unavailable ({describe_error(exc)})"),
+            "path": step(NODE, "unavailable", f"web search unavailable: {exc}"),
         }
-    docs: list[Doc] = [
-        {"id": r.url, "content": r.content, "source": r.url, "title": r.title, "score": 1.0}
-        for r in results
-    ]
+    if not web.available:
+        reason = getattr(web, "unavailable_reason", None) or "web search is not configured"
+        return base | {
+            "flags": ["web_search_not_configured"],
+            "path": step(NODE, "not_configured", reason),
+        }
+    try:
+        results = web.search(state["retrieval_query"], max_results=ctx.web_max_results)
+    except WebSearchError as exc:
+        reason = str(exc)
+    except Exception as exc:  # a third-party backend's own error: degrade, never crash
+        reason = describe_error(exc)
+    else:
+        reason = ""
+    if reason:
+        return base | {
+            "flags": ["web_search_unavailable"],
+            "path": step(NODE, "unavailable", f"web search unavailable: {reason}"),
+        }
+    docs: list[Doc] = []
+    for r in results:
+        if r.url not in {d["id"] for d in docs}:
+            docs.append(
+                {"id": r.url, "content": r.content, "source": r.url, "title": r.title, "score": 1.0}
+            )
     return base | {
         "documents": docs,
         "relevant_ids": [d["id"] for d in docs],
