@@ -67,6 +67,34 @@ class Context:
     data_dir: str = _setting(
         "ARAG_DATA_DIR", ".arag", "Directory holding the index, record manager and threads"
     )
+    index_backend: str = _setting(
+        "ARAG_INDEX",
+        "lancedb",
+        "Index backend: 'lancedb' (embedded, in data_dir) or 'weaviate' (server at WEAVIATE_URL; "
+        "API key from env WEAVIATE_API_KEY only)",
+    )
+    weaviate_url: str = _setting(
+        "WEAVIATE_URL",
+        "",
+        "Weaviate REST URL, e.g. http://localhost:8080 or a Weaviate Cloud cluster URL "
+        "(gRPC: env WEAVIATE_GRPC_URL, default same host, port 50051)",
+    )
+    weaviate_collection: str = _setting(
+        "ARAG_WEAVIATE_COLLECTION", "AragChunks", "Weaviate collection holding the chunks"
+    )
+    tenant: str = _setting(
+        "ARAG_TENANT",
+        "default",
+        "Weaviate tenant (one per workspace or user); a tenant never sees another's chunks",
+    )
+    hybrid_alpha: float = _setting(
+        "ARAG_HYBRID_ALPHA",
+        0.5,
+        "Weaviate hybrid weight of vector vs BM25 (0 = BM25 only, 1 = vector only)",
+    )
+    fusion_type: str = _setting(
+        "ARAG_FUSION_TYPE", "relativeScore", "Weaviate hybrid fusion: relativeScore or ranked"
+    )
     k: int = _setting("ARAG_K", 5, "Documents retrieved per query")
     max_rewrites: int = _setting(
         "ARAG_MAX_REWRITES", 2, "Query rewrites allowed per turn when nothing relevant is found"

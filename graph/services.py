@@ -30,7 +30,7 @@ class Services:
     index: HybridIndex | None = None
     web_search: WebSearch | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _indexes: dict[tuple[str, str], HybridIndex] = field(default_factory=dict, repr=False)
+    _indexes: dict[tuple, HybridIndex] = field(default_factory=dict, repr=False)
     _webs: dict[tuple, WebSearch] = field(default_factory=dict, repr=False)
 
     def llm(self, ctx: Context) -> BaseChatModel | None:
@@ -56,12 +56,19 @@ class Services:
         """The index for this run; raises an ``IndexError_`` whose message says how to fix it."""
         if self.index is not None:
             return self.index
-        key = (ctx.data_dir, ctx.embeddings)
+        weaviate = None
+        if ctx.index_backend == "weaviate":
+            from tools.index.weaviate import WeaviateSettings
+
+            weaviate = WeaviateSettings.from_context(ctx)
+        key = (ctx.index_backend, ctx.data_dir, ctx.embeddings, weaviate)
         with self._lock:
             if key not in self._indexes:
                 from tools.index import open_index
 
-                self._indexes[key] = open_index(ctx.data_dir, self.embedder(ctx))
+                self._indexes[key] = open_index(
+                    ctx.data_dir, self.embedder(ctx), backend=ctx.index_backend, weaviate=weaviate
+                )
             return self._indexes[key]
 
     def try_index(self, ctx: Context) -> tuple[HybridIndex | None, str | None]:

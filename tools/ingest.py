@@ -7,6 +7,7 @@ replaced, and ``cleanup="full"`` removes the chunks of files that are no longer 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -64,12 +65,10 @@ class IngestReport:
         )
 
 
-def _record_manager(data_dir: Path):
+def _record_manager(data_dir: Path, namespace: str = RECORD_NAMESPACE):
     from langchain_classic.indexes import SQLRecordManager
 
-    manager = SQLRecordManager(
-        namespace=RECORD_NAMESPACE, db_url=f"sqlite:///{data_dir / RECORD_DB}"
-    )
+    manager = SQLRecordManager(namespace=namespace, db_url=f"sqlite:///{data_dir / RECORD_DB}")
     manager.create_schema()
     return manager
 
@@ -100,6 +99,7 @@ def ingest(
     chunk_tokens: int = 800,
     overlap_tokens: int = 80,
     on_progress: ProgressFn | None = None,
+    backend: str | None = None,
 ) -> IngestReport:
     """Load, chunk and index the files under ``paths`` into the index in ``data_dir``.
 
@@ -108,63 +108,75 @@ def ingest(
     be loaded is listed in ``IngestReport.files_failed`` and the others are still ingested.
     On the first ingest into an empty index the corpus language is detected and recorded.
     ``on_progress(done_files, total_files, path)`` is called after each file.
+    ``backend`` (default ``$ARAG_INDEX``, else ``"lancedb"``) picks the index; with
+    ``"weaviate"`` the chunks go to the server named by ``WeaviateSettings.from_env()`` and
+    only the record manager stays in ``data_dir``.
     """
     from langchain_classic.indexes import index as run_index
 
     from tools.embeddings import load_embeddings
-    from tools.index.lance import LanceIndex
+    from tools.index import open_index
 
     started = time.perf_counter()
     if cleanup not in ("incremental", "full", None):
         raise ValueError(f"cleanup must be 'incremental', 'full' or None, not {cleanup!r}")
     embeddings = embeddings or load_embeddings()
-    store = LanceIndex.open(data_dir, embeddings, create=True)
-    record_manager = _record_manager(store.data_dir)
-    run_start = record_manager.get_time()
-    was_empty = store.count() == 0
+    store = open_index(
+        data_dir,
+        embeddings,
+        backend=backend or os.environ.get("ARAG_INDEX") or "lancedb",
+        create=True,
+    )
+    with contextlib.closing(store) if hasattr(store, "close") else contextlib.nullcontext():
+        local_dir = Path(data_dir).expanduser().resolve()
+        local_dir.mkdir(parents=True, exist_ok=True)
+        namespace = getattr(store, "record_namespace", RECORD_NAMESPACE)
+        record_manager = _record_manager(local_dir, namespace)
+        run_start = record_manager.get_time()
+        was_empty = store.count() == 0
 
-    report = IngestReport(language=store.meta.language)
-    files = list(iter_files(paths))
-    samples: list[str] = []
-    for done, path in enumerate(files, start=1):
-        try:
-            chunks = chunk_documents(
-                load_file(path), chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens
-            )
-        except LoaderError as exc:
-            report.files_failed.append((str(path), exc.reason))
-        else:
-            # One index() call per file: incremental cleanup then sees all of the file's
-            # chunks at once (split across batches, unchanged chunks would be deleted and
-            # re-added). "full" cleanup is done once at the end, across all files.
-            result = run_index(
-                chunks,
-                record_manager,
-                store,
-                batch_size=max(1, len(chunks)),
-                cleanup="incremental" if cleanup else None,
-                source_id_key="source",
-                key_encoder="sha256",
-            )
-            report.files_ok += 1
-            report.num_added += result["num_added"]
-            report.num_updated += result["num_updated"]
-            report.num_skipped += result["num_skipped"]
-            report.num_deleted += result["num_deleted"]
-            if len(samples) < LANGUAGE_SAMPLE_CHUNKS:
-                samples.extend(c.page_content[:500] for c in chunks[:3])
-        if on_progress:
-            on_progress(done, len(files), path)
+        report = IngestReport(language=store.meta.language)
+        files = list(iter_files(paths))
+        samples: list[str] = []
+        for done, path in enumerate(files, start=1):
+            try:
+                chunks = chunk_documents(
+                    load_file(path), chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens
+                )
+            except LoaderError as exc:
+                report.files_failed.append((str(path), exc.reason))
+            else:
+                # One index() call per file: incremental cleanup then sees all of the file's
+                # chunks at once (split across batches, unchanged chunks would be deleted and
+                # re-added). "full" cleanup is done once at the end, across all files.
+                result = run_index(
+                    chunks,
+                    record_manager,
+                    store,
+                    batch_size=max(1, len(chunks)),
+                    cleanup="incremental" if cleanup else None,
+                    source_id_key="source",
+                    key_encoder="sha256",
+                )
+                report.files_ok += 1
+                report.num_added += result["num_added"]
+                report.num_updated += result["num_updated"]
+                report.num_skipped += result["num_skipped"]
+                report.num_deleted += result["num_deleted"]
+                if len(samples) < LANGUAGE_SAMPLE_CHUNKS:
+                    samples.extend(c.page_content[:500] for c in chunks[:3])
+            if on_progress:
+                on_progress(done, len(files), path)
 
-    if cleanup == "full":
-        keep = [source for source, _ in report.files_failed]
-        report.num_deleted += _full_cleanup(record_manager, store, run_start, keep)
+        if cleanup == "full":
+            keep = [source for source, _ in report.files_failed]
+            report.num_deleted += _full_cleanup(record_manager, store, run_start, keep)
 
-    if was_empty and samples:
-        store.set_language(detect_language(" ".join(samples)[:LANGUAGE_SAMPLE_CHARS]))
-    report.language = store.meta.language
-    if report.changed or (report.files_ok and not store.has_fts):
-        store.refresh_fts()
-    report.chunks_total = store.count()
-    report.seconds = time.perf_counter() - started
-    return report
+        if was_empty and samples:
+            store.set_language(detect_language(" ".join(samples)[:LANGUAGE_SAMPLE_CHARS]))
+        report.language = store.meta.language
+        if report.changed or (report.files_ok and not store.has_fts):
+            store.refresh_fts()
+        report.chunks_total = store.count()
+        report.seconds = time.perf_counter() - started
+        return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 
@@ -14,6 +15,9 @@ from tools.index.base import (
     IndexMeta,
     IndexNotFoundError,
 )
+
+if TYPE_CHECKING:
+    from tools.index.weaviate import WeaviateSettings
 
 __all__ = [
     "EmbeddingMismatchError",
@@ -32,16 +36,25 @@ def open_index(
     *,
     backend: str = "lancedb",
     create: bool = False,
+    weaviate: WeaviateSettings | None = None,
 ) -> HybridIndex:
     """Open the index stored in ``data_dir`` with the given backend.
 
     Backends are imported only when chosen, so an unused backend's dependencies are never
-    loaded. Raises the ``IndexError_`` subclasses documented on each backend's ``open``.
+    loaded. ``backend="weaviate"`` ignores ``data_dir`` and connects with ``weaviate``
+    (default: ``WeaviateSettings.from_env()``). Raises the ``IndexError_`` subclasses
+    documented on each backend's ``open``.
     """
     match backend:
         case "lancedb":
             from tools.index.lance import LanceIndex
 
             return LanceIndex.open(data_dir, embeddings, create=create)
+        case "weaviate":
+            from tools.index.weaviate import WeaviateIndex
+
+            return WeaviateIndex.open(embeddings, weaviate, create=create)
         case _:
-            raise ValueError(f"Unknown index backend {backend!r}; supported: 'lancedb'.")
+            raise ValueError(
+                f"Unknown index backend {backend!r}; supported: 'lancedb', 'weaviate'."
+            )

@@ -1,0 +1,898 @@
+"""Weaviate backend (weaviate-client v4): the same index as the embedded one, on a server.
+
+One collection holds every workspace's chunks; multi-tenancy keeps them apart (one tenant per
+workspace or user, all reads and writes go through ``collection.with_tenant(...)``). We send
+our own vectors (``Configure.Vectors.self_provided``), so queries and ingestion use the same
+embeddings as the embedded index, and the collection's description records which ones.
+
+Scores: Weaviate's hybrid query (``alpha`` and fusion type from the settings) picks and
+pre-orders the candidates. Its fused score is relative to the query's own result list, so it
+cannot carry thresholds across questions; each hit's calibrated score is therefore recomputed
+here, exactly as the embedded index does, from the cosine between the query vector and the
+returned object vector plus the query-term coverage of the returned text
+(:func:`tools.index.scoring.calibrated_score`). The graph's thresholds keep their meaning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
+
+from tools.embeddings import embedding_dimensions, embedding_model_id
+from tools.index.base import (
+    EmbeddingMismatchError,
+    IndexCorruptedError,
+    IndexError_,
+    IndexMeta,
+    IndexNotFoundError,
+)
+from tools.index.scoring import Candidate, calibrated_score, lexical_coverage, tokenize
+
+log = logging.getLogger(__name__)
+
+VECTOR = "default"  # the named vector holding our embeddings
+TEXT_PROPERTIES = ["text"]  # what BM25 searches (the chunk text, as in the embedded index)
+RETURN_PROPERTIES = ["doc_id", "text", "source", "chunk_id", "title", "metadata_json"]
+META_PREFIX = "arag-index-meta:"  # marks the JSON index metadata in the collection description
+FUSION_TYPES = {"relativeScore": "RELATIVE_SCORE", "ranked": "RANKED"}
+ID_BATCH = 500  # ids per ``contains_any`` filter
+EMBED_BATCH = 256  # texts per embedding call
+MAX_WRITE_ATTEMPTS = 3  # batch import attempts for objects the server rejected
+RETRY_BACKOFF = 0.5  # seconds before the second attempt, doubled after each further failure
+# Within one query, the hybrid score breaks near-ties of the calibrated score (as raw BM25
+# does in tools.index.scoring.fuse): it carries the configured alpha and fusion type.
+HYBRID_ORDER_WEIGHT = 0.5
+DOCKER_RUN = (
+    "docker run -p 8080:8080 -p 50051:50051 cr.weaviate.io/semitechnologies/weaviate:1.32.2"
+)
+_COLLECTION_NAME = re.compile(r"^[A-Z][_0-9A-Za-z]*$")
+_TENANT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_CLOUD_HOSTS = (".weaviate.cloud", ".weaviate.network", ".wcs.api.weaviate.io")
+_RESERVED = frozenset({"score", "dense", "lexical", "rank", "hybrid"})
+
+
+class IndexUnavailableError(IndexError_):
+    """Weaviate cannot be reached, refuses our credentials, or failed a request."""
+
+
+class IndexWriteError(IndexError_):
+    """Some chunks were still rejected by Weaviate after the bounded retries."""
+
+
+class IndexConfigError(IndexError_, ValueError):
+    """A Weaviate setting is missing or invalid (the message names it and the valid values)."""
+
+
+@dataclass(frozen=True)
+class WeaviateSettings:
+    """Where the Weaviate index lives and how it is queried.
+
+    ``url`` is the REST endpoint (``http://localhost:8080`` or a Weaviate Cloud cluster URL);
+    ``grpc_url`` defaults to the same host on port 50051 (Weaviate Cloud needs none).
+    ``alpha`` weighs vector against BM25 in the hybrid query (1 = vector only) and
+    ``fusion_type`` is ``"relativeScore"`` or ``"ranked"``. The API key is never a setting: it
+    is read from ``WEAVIATE_API_KEY`` when connecting.
+    """
+
+    url: str
+    collection: str = "AragChunks"
+    tenant: str = "default"
+    alpha: float = 0.5
+    fusion_type: str = "relativeScore"
+    grpc_url: str = ""
+    timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls) -> WeaviateSettings:
+        """Settings from the environment (defaults as above).
+
+        Variables: ``WEAVIATE_URL``, ``WEAVIATE_GRPC_URL``, ``ARAG_WEAVIATE_COLLECTION``,
+        ``ARAG_TENANT``, ``ARAG_HYBRID_ALPHA`` and ``ARAG_FUSION_TYPE``.
+        """
+        env = os.environ.get
+        return cls(
+            url=env("WEAVIATE_URL", ""),
+            collection=env("ARAG_WEAVIATE_COLLECTION") or cls.collection,
+            tenant=env("ARAG_TENANT") or cls.tenant,
+            alpha=float(env("ARAG_HYBRID_ALPHA") or cls.alpha),
+            fusion_type=env("ARAG_FUSION_TYPE") or cls.fusion_type,
+            grpc_url=env("WEAVIATE_GRPC_URL", ""),
+        )
+
+    @classmethod
+    def from_context(cls, ctx: Any) -> WeaviateSettings:
+        """Settings from a run's ``graph.config.Context`` (gRPC URL from the environment)."""
+        return cls(
+            url=ctx.weaviate_url,
+            collection=ctx.weaviate_collection,
+            tenant=ctx.tenant,
+            alpha=ctx.hybrid_alpha,
+            fusion_type=ctx.fusion_type,
+            grpc_url=os.environ.get("WEAVIATE_GRPC_URL", ""),
+        )
+
+    def validate(self) -> None:
+        """Raise ``IndexConfigError`` naming the bad setting and the accepted values."""
+        if not self.url:
+            raise IndexConfigError(
+                "ARAG_INDEX=weaviate needs WEAVIATE_URL (e.g. http://localhost:8080 or your "
+                "Weaviate Cloud cluster URL)."
+            )
+        if urlsplit(self.url).scheme not in ("http", "https") or not urlsplit(self.url).hostname:
+            raise IndexConfigError(f"WEAVIATE_URL must be an http(s) URL, not {self.url!r}.")
+        if not _COLLECTION_NAME.match(self.collection):
+            raise IndexConfigError(
+                f"Weaviate collection name {self.collection!r} must start with a capital letter "
+                "and contain only letters, digits and underscores."
+            )
+        if not _TENANT_NAME.match(self.tenant):
+            raise IndexConfigError(
+                f"Tenant {self.tenant!r} must be 1-64 letters, digits, '-' or '_'."
+            )
+        if not 0.0 <= self.alpha <= 1.0:
+            raise IndexConfigError(f"ARAG_HYBRID_ALPHA must be in [0, 1], not {self.alpha}.")
+        if self.fusion_type not in FUSION_TYPES:
+            raise IndexConfigError(
+                f"ARAG_FUSION_TYPE must be one of {sorted(FUSION_TYPES)}, not {self.fusion_type!r}."
+            )
+
+
+# ---------------------------------------------------------------------- connection
+
+
+def is_cloud_url(url: str) -> bool:
+    """Whether ``url`` is a Weaviate Cloud cluster (uses ``connect_to_weaviate_cloud``)."""
+    host = urlsplit(url).hostname or ""
+    return host.endswith(_CLOUD_HOSTS)
+
+
+def connect(settings: WeaviateSettings):
+    """Open a ``weaviate.WeaviateClient`` for ``settings``; errors say what to fix.
+
+    Weaviate Cloud URLs use ``connect_to_weaviate_cloud`` (API key required); anything else uses
+    ``connect_to_custom`` with gRPC on ``grpc_url`` (default: same host, port 50051).
+    """
+    import weaviate
+    from weaviate.classes.init import AdditionalConfig, Auth, Timeout
+    from weaviate.exceptions import WeaviateBaseError
+
+    settings.validate()
+    api_key = os.environ.get("WEAVIATE_API_KEY") or None
+    auth = Auth.api_key(api_key) if api_key else None
+    config = AdditionalConfig(
+        timeout=Timeout(
+            init=min(settings.timeout, 10.0),
+            query=settings.timeout,
+            insert=max(settings.timeout, 60.0),
+        )
+    )
+    url = urlsplit(settings.url)
+    try:
+        if is_cloud_url(settings.url):
+            if auth is None:
+                raise IndexUnavailableError(
+                    f"Weaviate Cloud at {settings.url} needs an API key: set WEAVIATE_API_KEY."
+                )
+            return weaviate.connect_to_weaviate_cloud(
+                cluster_url=settings.url, auth_credentials=auth, additional_config=config
+            )
+        secure = url.scheme == "https"
+        grpc = (
+            urlsplit(settings.grpc_url if "//" in settings.grpc_url else f"//{settings.grpc_url}")
+            if settings.grpc_url
+            else None
+        )
+        return weaviate.connect_to_custom(
+            http_host=url.hostname,
+            http_port=url.port or (443 if secure else 80),
+            http_secure=secure,
+            grpc_host=(grpc.hostname if grpc else None) or url.hostname,
+            grpc_port=(grpc.port if grpc else None) or 50051,
+            grpc_secure=(grpc.scheme == "https") if grpc and grpc.scheme else secure,
+            auth_credentials=auth,
+            additional_config=config,
+        )
+    except WeaviateBaseError as exc:
+        raise unavailable(settings, exc) from exc
+
+
+def unavailable(settings: WeaviateSettings, exc: Exception) -> IndexUnavailableError:
+    """An ``IndexUnavailableError`` for a failed Weaviate call, with the fix for its cause."""
+    from weaviate.exceptions import (
+        AuthenticationFailedError,
+        UnexpectedStatusCodeError,
+        WeaviateConnectionError,
+        WeaviateGRPCUnavailableError,
+        WeaviateStartUpError,
+        WeaviateTimeoutError,
+    )
+
+    detail = " ".join(str(exc).split())[:300]
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, AuthenticationFailedError) or status in (401, 403):
+        fix = "Check WEAVIATE_API_KEY (and that the key may use this collection)."
+    elif isinstance(exc, WeaviateGRPCUnavailableError):
+        fix = (
+            "The REST port answered but gRPC did not: expose port 50051 or set "
+            "WEAVIATE_GRPC_URL to the gRPC host:port."
+        )
+    elif isinstance(exc, WeaviateConnectionError | WeaviateStartUpError | WeaviateTimeoutError):
+        fix = (
+            f"Is Weaviate running? Start one with `{DOCKER_RUN}`, or fix WEAVIATE_URL, or unset "
+            "ARAG_INDEX to use the embedded index."
+        )
+    elif isinstance(exc, UnexpectedStatusCodeError):
+        fix = "The server rejected the request; see its message above."
+    else:
+        fix = "See the server message above."
+    return IndexUnavailableError(
+        f"Cannot use the Weaviate index at {settings.url} "
+        f"(collection {settings.collection}, tenant {settings.tenant}): {detail} {fix}"
+    )
+
+
+# ---------------------------------------------------------------------- collection schema
+
+
+def collection_spec(name: str, meta: IndexMeta, languages: Mapping[str, str]) -> dict[str, Any]:
+    """Keyword arguments for ``client.collections.create`` declaring our chunk collection.
+
+    No vectorizer (vectors are ours, named ``default``, cosine HNSW); ``text`` and ``title``
+    BM25-searchable; ``source``, ``chunk_id``, ``doc_id``, ``language`` and ``ingested_at``
+    filterable; other metadata kept as unindexed JSON; multi-tenancy on; the embedding model,
+    dimensions and corpus languages recorded in the description.
+    """
+    from weaviate.classes.config import Configure, DataType, Property, Tokenization
+    from weaviate.classes.config import VectorDistances as Distances
+
+    def keyword(prop: str, description: str) -> Property:
+        # FIELD tokenization: the whole value is one token, so equality filters are exact.
+        return Property(
+            name=prop,
+            data_type=DataType.TEXT,
+            description=description,
+            tokenization=Tokenization.FIELD,
+            index_filterable=True,
+            index_searchable=False,
+        )
+
+    return {
+        "name": name,
+        "description": describe(meta, languages),
+        "vector_config": Configure.Vectors.self_provided(
+            name=VECTOR,
+            vector_index_config=Configure.VectorIndex.hnsw(distance_metric=Distances.COSINE),
+        ),
+        "properties": [
+            Property(
+                name="text",
+                data_type=DataType.TEXT,
+                description="Chunk text (BM25-searchable)",
+                tokenization=Tokenization.WORD,
+                index_searchable=True,
+                index_filterable=False,
+            ),
+            Property(
+                name="title",
+                data_type=DataType.TEXT,
+                description="Document title",
+                tokenization=Tokenization.WORD,
+                index_searchable=True,
+                index_filterable=True,
+            ),
+            keyword("doc_id", "LangChain document id (the record manager's key)"),
+            keyword("source", "Source file or URL"),
+            keyword("chunk_id", "Stable chunk id: <source>#<n>"),
+            keyword("language", "ISO 639-1 language of the chunk"),
+            Property(
+                name="ingested_at",
+                data_type=DataType.DATE,
+                description="When the chunk was written",
+                index_filterable=True,
+                index_range_filters=True,
+            ),
+            Property(
+                name="metadata_json",
+                data_type=DataType.TEXT,
+                description="The document's metadata as JSON (not indexed)",
+                index_filterable=False,
+                index_searchable=False,
+            ),
+        ],
+        "multi_tenancy_config": Configure.multi_tenancy(
+            enabled=True, auto_tenant_creation=True, auto_tenant_activation=True
+        ),
+    }
+
+
+def describe(meta: IndexMeta, languages: Mapping[str, str]) -> str:
+    """The collection description: a readable line, then the index metadata as JSON."""
+    record = {
+        "embedding_model": meta.embedding_model,
+        "dimensions": meta.dimensions,
+        "backend": "weaviate",
+        "languages": dict(languages),
+    }
+    return f"Adaptive RAG chunks. {META_PREFIX}{json.dumps(record, sort_keys=True)}"
+
+
+def parse_description(description: str | None, where: str) -> tuple[IndexMeta, dict[str, str]]:
+    """Index metadata and per-tenant languages from a collection description.
+
+    Raises ``IndexCorruptedError`` when the collection was not created by this adapter.
+    """
+    text = description or ""
+    start = text.find(META_PREFIX)
+    try:
+        if start < 0:
+            raise ValueError("no index metadata in its description")
+        raw = json.loads(text[start + len(META_PREFIX) :])
+        meta = IndexMeta(
+            embedding_model=str(raw["embedding_model"]),
+            dimensions=int(raw["dimensions"]),
+            backend="weaviate",
+        )
+        languages = {str(k): str(v) for k, v in dict(raw.get("languages") or {}).items()}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptedError(
+            f"{where} was not created by arag ({exc}). Choose another collection with "
+            "ARAG_WEAVIATE_COLLECTION, or delete this one."
+        ) from exc
+    return meta, languages
+
+
+def build_filters(filters: Mapping[str, Any] | None):
+    """A Weaviate filter for metadata ``filters`` (``None`` when empty).
+
+    Keys ``source``, ``chunk_id``, ``language`` and ``title`` match exactly (a list or tuple
+    matches any of its values); ``ingested_after`` / ``ingested_before`` take a ``datetime``.
+    Several keys must all match. Unknown keys raise ``ValueError``.
+    """
+    from weaviate.classes.query import Filter
+
+    parts = []
+    for key, value in (filters or {}).items():
+        if key in ("source", "chunk_id", "language", "title"):
+            prop = Filter.by_property(key)
+            if isinstance(value, list | tuple | set | frozenset):
+                parts.append(prop.contains_any([str(v) for v in value]))
+            else:
+                parts.append(prop.equal(str(value)))
+        elif key in ("ingested_after", "ingested_before"):
+            if not isinstance(value, datetime):
+                raise ValueError(f"{key} must be a datetime, not {type(value).__name__}")
+            when = value if value.tzinfo else value.replace(tzinfo=UTC)
+            prop = Filter.by_property("ingested_at")
+            parts.append(
+                prop.greater_or_equal(when) if key == "ingested_after" else prop.less_than(when)
+            )
+        else:
+            raise ValueError(
+                f"Unknown filter {key!r}; use source, chunk_id, language, title, "
+                "ingested_after or ingested_before."
+            )
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else Filter.all_of(parts)
+
+
+def object_uuid(doc_id: str) -> str:
+    """Weaviate's object UUID for our document id (deterministic, so re-ingesting upserts)."""
+    from weaviate.util import generate_uuid5
+
+    return generate_uuid5(doc_id)
+
+
+def _batches(items: Sequence, size: int) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _cosine(qvec: np.ndarray, qnorm: float, vec: Sequence[float] | None) -> float:
+    if not vec:
+        return 0.0
+    v = np.asarray(vec, dtype=np.float32)
+    return float(v @ qvec) / (qnorm * (float(np.linalg.norm(v)) or 1.0))
+
+
+# ---------------------------------------------------------------------- the index
+
+
+class WeaviateIndex(VectorStore):
+    """Hybrid chunk index in one tenant of a Weaviate collection.
+
+    Use :meth:`open` rather than the constructor. Implements
+    :class:`tools.index.base.HybridIndex` and LangChain's ``VectorStore`` (upsert by id,
+    delete by id, ``get_by_ids``), so the indexing API with a record manager drives ingestion
+    idempotently. Call :meth:`close` (or use it as a context manager) to release the client.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        collection: Any,
+        embeddings: Embeddings,
+        settings: WeaviateSettings,
+        meta: IndexMeta,
+        *,
+        owns_client: bool = True,
+    ):
+        self._client = client
+        self._collection = collection  # already bound to settings.tenant
+        self._embeddings = embeddings
+        self.settings = settings
+        self.meta = meta
+        self._owns_client = owns_client
+        self._write_lock = threading.RLock()
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(
+        cls,
+        embeddings: Embeddings,
+        settings: WeaviateSettings | None = None,
+        *,
+        create: bool = False,
+        client: Any = None,
+    ) -> WeaviateIndex:
+        """Connect and open the tenant's chunks (creating collection and tenant when ``create``).
+
+        ``client`` reuses an open ``WeaviateClient`` (it is then not closed by :meth:`close`).
+        Raises ``IndexUnavailableError`` (server unreachable, bad key), ``IndexNotFoundError``
+        (no collection or tenant and not ``create``), ``EmbeddingMismatchError`` (collection
+        built with other embeddings) or ``IndexCorruptedError`` (collection not made by arag).
+        """
+        from weaviate.exceptions import WeaviateBaseError
+
+        settings = settings or WeaviateSettings.from_env()
+        settings.validate()
+        owns = client is None
+        client = client or connect(settings)
+        try:
+            collection, meta = cls._open_collection(client, settings, embeddings, create=create)
+        except IndexError_:
+            if owns:
+                client.close()
+            raise
+        except WeaviateBaseError as exc:
+            if owns:
+                client.close()
+            raise unavailable(settings, exc) from exc
+        return cls(client, collection, embeddings, settings, meta, owns_client=owns)
+
+    @classmethod
+    def _open_collection(cls, client, settings: WeaviateSettings, embeddings, *, create: bool):
+        from weaviate.classes.tenants import Tenant
+        from weaviate.exceptions import UnexpectedStatusCodeError
+
+        where = f"Weaviate collection {settings.collection} at {settings.url}"
+        model_id = embedding_model_id(embeddings)
+        if not client.collections.exists(settings.collection):
+            if not create:
+                raise IndexNotFoundError(
+                    f"No {where}. Run `ARAG_INDEX=weaviate arag ingest PATH` first."
+                )
+            meta = IndexMeta(model_id, embedding_dimensions(embeddings), backend="weaviate")
+            try:
+                client.collections.create(**collection_spec(settings.collection, meta, {}))
+            except UnexpectedStatusCodeError as exc:
+                # Another process may have created it between exists() and create().
+                if "already exists" not in str(exc):
+                    raise
+        base = client.collections.use(settings.collection)
+        meta, languages = parse_description(base.config.get().description, where)
+        cls._check_embeddings(meta, embeddings, where)
+        if not base.tenants.exists(settings.tenant):
+            if not create:
+                raise IndexNotFoundError(
+                    f"{where} has no tenant {settings.tenant!r}. Run `ARAG_TENANT="
+                    f"{settings.tenant} ARAG_INDEX=weaviate arag ingest PATH` first."
+                )
+            base.tenants.create([Tenant(name=settings.tenant)])
+        meta = replace(meta, language=languages.get(settings.tenant, "en"))
+        return base.with_tenant(settings.tenant), meta
+
+    @staticmethod
+    def _check_embeddings(meta: IndexMeta, embeddings: Embeddings, where: str) -> None:
+        model_id = embedding_model_id(embeddings)
+        dims = embedding_dimensions(embeddings)
+        if meta.embedding_model != model_id or meta.dimensions != dims:
+            raise EmbeddingMismatchError(
+                f"The {where} holds {meta.dimensions}-d vectors from {meta.embedding_model!r} "
+                f"but the configured {model_id!r} gives {dims}-d vectors. Set "
+                f"ARAG_EMBEDDINGS={meta.embedding_model}, or ingest into another collection "
+                "(ARAG_WEAVIATE_COLLECTION)."
+            )
+
+    def close(self) -> None:
+        """Close the client connection (only if this index opened it)."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> WeaviateIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, fn, *args, **kwargs):
+        """Run one client call, turning client errors into ``IndexUnavailableError``."""
+        from weaviate.exceptions import WeaviateBaseError
+
+        try:
+            return fn(*args, **kwargs)
+        except WeaviateBaseError as exc:
+            raise unavailable(self.settings, exc) from exc
+
+    # ------------------------------------------------------------------ metadata
+
+    @property
+    def embeddings(self) -> Embeddings:
+        """The embeddings used for documents and queries."""
+        return self._embeddings
+
+    @property
+    def has_fts(self) -> bool:
+        """Always true: Weaviate keeps its BM25 index up to date on every write."""
+        return True
+
+    @property
+    def record_namespace(self) -> str:
+        """Namespace of this tenant's keys in the ingestion record manager."""
+        return f"weaviate/{self.settings.collection}/{self.settings.tenant}"
+
+    def refresh_fts(self) -> None:
+        """Nothing to do: Weaviate indexes BM25 terms as objects are written."""
+
+    def set_language(self, code: str) -> None:
+        """Record this tenant's corpus language (ISO 639-1) in the collection description."""
+        base = self._client.collections.use(self.settings.collection)
+        where = f"Weaviate collection {self.settings.collection} at {self.settings.url}"
+        with self._write_lock:
+            meta, languages = parse_description(self._call(base.config.get).description, where)
+            languages[self.settings.tenant] = code
+            self._call(base.config.update, description=describe(meta, languages))
+            self.meta = replace(self.meta, language=code)
+
+    def count(self) -> int:
+        """Number of chunks stored for this tenant."""
+        result = self._call(self._collection.aggregate.over_all, total_count=True)
+        return int(result.total_count or 0)
+
+    # ------------------------------------------------------------------ writing
+
+    def _properties(self, doc_id: str, doc: Document, now: datetime) -> dict[str, Any]:
+        meta = doc.metadata or {}
+        return {
+            "doc_id": doc_id,
+            "text": doc.page_content,
+            "source": str(meta.get("source", "")),
+            "chunk_id": str(meta.get("chunk_id", doc_id)),
+            "title": str(meta.get("title", "")),
+            "language": str(meta.get("language") or self.meta.language),
+            "ingested_at": now,
+            # default=str: odd metadata values (dates, paths) must not break ingestion.
+            "metadata_json": json.dumps(meta, ensure_ascii=False, default=str),
+        }
+
+    def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        """Upsert ``documents`` by id (``ids=`` kwarg, else ``Document.id``, else a new UUID).
+
+        Objects go through the client's dynamic batching. Objects the server rejects are
+        retried up to ``MAX_WRITE_ATTEMPTS`` times in all; if some still fail,
+        ``IndexWriteError`` lists how many and why (the others are stored).
+        """
+        ids = kwargs.get("ids")
+        if ids is not None and len(ids) != len(documents):
+            raise ValueError("ids and documents must have the same length")
+        ids = [
+            str(ids[i] if ids is not None else (doc.id or uuid.uuid4()))
+            for i, doc in enumerate(documents)
+        ]
+        now = datetime.now(UTC)
+        for start in range(0, len(documents), EMBED_BATCH):
+            docs = documents[start : start + EMBED_BATCH]
+            vectors = self._embeddings.embed_documents([d.page_content for d in docs])
+            pending = {
+                object_uuid(doc_id): (self._properties(doc_id, doc, now), [float(x) for x in vec])
+                for doc_id, doc, vec in zip(
+                    ids[start : start + EMBED_BATCH], docs, vectors, strict=True
+                )
+            }
+            self._write(pending)
+        return ids
+
+    def _write(self, pending: dict[str, tuple[dict, list[float]]]) -> None:
+        from weaviate.exceptions import WeaviateBaseError
+
+        total = len(pending)
+        errors: Counter[str] = Counter()
+        with self._write_lock:
+            for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
+                try:
+                    with self._collection.batch.dynamic() as batch:
+                        for obj_uuid, (props, vector) in pending.items():
+                            batch.add_object(
+                                properties=props, uuid=obj_uuid, vector={VECTOR: vector}
+                            )
+                    failed = list(self._collection.batch.failed_objects)
+                except WeaviateBaseError as exc:
+                    raise unavailable(self.settings, exc) from exc
+                if not failed:
+                    return
+                errors = Counter(" ".join(f.message.split())[:200] for f in failed)
+                retry = {}
+                for f in failed:
+                    key = str(f.original_uuid or f.object_.uuid)
+                    if key in pending:
+                        retry[key] = pending[key]
+                # A failure we cannot map back to an object cannot be retried: report it.
+                if len(retry) < len(failed):
+                    break
+                pending = retry
+                log.warning(
+                    "Weaviate rejected %d of %d objects (attempt %d/%d): %s",
+                    len(failed),
+                    total,
+                    attempt,
+                    MAX_WRITE_ATTEMPTS,
+                    errors.most_common(1)[0][0],
+                )
+                if attempt < MAX_WRITE_ATTEMPTS:
+                    time.sleep(RETRY_BACKOFF * 2 ** (attempt - 1))
+        reasons = "; ".join(f"{n}x {msg}" for msg, n in errors.most_common(3))
+        raise IndexWriteError(
+            f"Weaviate rejected {sum(errors.values())} of {total} chunks after "
+            f"{MAX_WRITE_ATTEMPTS} attempts ({reasons}). The other chunks are stored; run the "
+            "ingest again once the cause is fixed (unchanged chunks are skipped)."
+        )
+
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Upsert raw texts (see :meth:`add_documents`)."""
+        texts = list(texts)
+        metadatas = metadatas or [{} for _ in texts]
+        docs = [Document(page_content=t, metadata=m) for t, m in zip(texts, metadatas, strict=True)]
+        return self.add_documents(docs, ids=ids)
+
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
+        """Delete the chunks with these ids (deleting everything with ``ids=None`` is refused)."""
+        from weaviate.classes.query import Filter
+
+        if ids is None:
+            raise ValueError("WeaviateIndex.delete needs explicit ids")
+        with self._write_lock:
+            for batch in _batches([object_uuid(str(i)) for i in ids], ID_BATCH):
+                result = self._call(
+                    self._collection.data.delete_many, where=Filter.by_id().contains_any(batch)
+                )
+                if getattr(result, "failed", 0):
+                    raise IndexWriteError(
+                        f"Weaviate failed to delete {result.failed} of {len(batch)} chunks; "
+                        "run the ingest again."
+                    )
+        return True
+
+    # ------------------------------------------------------------------ reading
+
+    @staticmethod
+    def _to_document(obj: Any) -> Document:
+        props = obj.properties
+        try:
+            meta = json.loads(props.get("metadata_json") or "{}")
+        except ValueError:
+            meta = {}
+        return Document(
+            id=props.get("doc_id") or str(obj.uuid),
+            page_content=props.get("text") or "",
+            metadata=meta,
+        )
+
+    @staticmethod
+    def _with_standard_keys(doc: Document, obj: Any) -> Document:
+        props = obj.properties
+        for key in ("source", "chunk_id", "title"):
+            doc.metadata.setdefault(key, props.get(key) or "")
+        return doc
+
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """Documents with these ids (missing ids are skipped; order not guaranteed)."""
+        from weaviate.classes.query import Filter
+
+        docs: list[Document] = []
+        for batch in _batches([object_uuid(str(i)) for i in ids], ID_BATCH):
+            result = self._call(
+                self._collection.query.fetch_objects,
+                filters=Filter.by_id().contains_any(batch),
+                limit=len(batch),
+                return_properties=RETURN_PROPERTIES,
+            )
+            docs.extend(self._to_document(o) for o in result.objects)
+        return docs
+
+    def _near_vector(self, qvec: Sequence[float], limit: int, filters=None):
+        from weaviate.classes.query import MetadataQuery
+
+        return self._call(
+            self._collection.query.near_vector,
+            near_vector=list(qvec),
+            target_vector=VECTOR,
+            limit=limit,
+            filters=filters,
+            return_metadata=MetadataQuery(distance=True),
+            return_properties=RETURN_PROPERTIES,
+        ).objects
+
+    def similarity_search_with_score(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Vector-only search; the score is the cosine similarity (higher is better)."""
+        objs = self._near_vector(
+            self._embeddings.embed_query(query), k, build_filters(kwargs.get("filters"))
+        )
+        return [(self._to_document(o), 1.0 - float(o.metadata.distance or 0.0)) for o in objs]
+
+    def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        """Vector-only search, best first."""
+        return [doc for doc, _ in self.similarity_search_with_score(query, k, **kwargs)]
+
+    def hybrid_query(self, query: str, qvec: Sequence[float], limit: int, filters=None):
+        """The raw Weaviate hybrid query (settings' alpha and fusion type), vectors included."""
+        from weaviate.classes.query import HybridFusion, MetadataQuery
+
+        return self._call(
+            self._collection.query.hybrid,
+            query=query,
+            vector=list(qvec),
+            alpha=self.settings.alpha,
+            fusion_type=getattr(HybridFusion, FUSION_TYPES[self.settings.fusion_type]),
+            query_properties=TEXT_PROPERTIES,
+            target_vector=VECTOR,
+            limit=limit,
+            filters=filters,
+            include_vector=[VECTOR],
+            return_metadata=MetadataQuery(score=True, explain_score=True),
+            return_properties=RETURN_PROPERTIES,
+        ).objects
+
+    def hybrid_search(
+        self, query: str, k: int = 5, *, filters: Mapping[str, Any] | None = None
+    ) -> list[Document]:
+        """Hybrid BM25 + vector search, best first, with calibrated scores.
+
+        Weaviate's hybrid query returns the top ``max(20, 4k)`` (so ``probe`` agrees with the
+        first hit for any ``k <= 5``, as in the embedded index). Each hit is scored with
+        :func:`tools.index.scoring.calibrated_score` from its cosine (returned vector) and
+        query-term coverage, and ordered by that score plus ``HYBRID_ORDER_WEIGHT`` times its
+        hybrid score relative to the best. Metadata: ``source``, ``chunk_id``, ``title``,
+        ``score``, ``dense``, ``lexical``, ``hybrid`` (Weaviate's fused score) and ``rank``.
+        ``filters``: see :func:`build_filters`.
+        """
+        if k <= 0 or not query.strip():
+            return []
+        where = build_filters(filters)
+        qvec = np.asarray(self._embeddings.embed_query(query), dtype=np.float32)
+        objs = self.hybrid_query(query, qvec.tolist(), max(20, 4 * k), where)
+        qnorm = float(np.linalg.norm(qvec)) or 1.0
+        q_terms = tokenize(query)
+        best = max((float(o.metadata.score or 0.0) for o in objs), default=0.0)
+        ranked = []
+        for obj in objs:
+            dense = _cosine(qvec, qnorm, (obj.vector or {}).get(VECTOR))
+            lexical = lexical_coverage(q_terms, obj.properties.get("text") or "")
+            score = calibrated_score(dense, lexical)
+            hybrid = float(obj.metadata.score or 0.0)
+            order = score + (HYBRID_ORDER_WEIGHT * hybrid / best if best > 0 else 0.0)
+            ranked.append((order, obj, score, dense, lexical, hybrid))
+            log.debug("hybrid %s: %s", obj.uuid, obj.metadata.explain_score)
+        ranked.sort(key=lambda item: -item[0])  # stable: ties keep Weaviate's order
+        results = []
+        for rank, (_, obj, score, dense, lexical, hybrid) in enumerate(ranked[:k]):
+            doc = self._with_standard_keys(self._to_document(obj), obj)
+            for key in _RESERVED:
+                doc.metadata.pop(key, None)
+            doc.metadata.update(
+                score=round(score, 4),
+                dense=round(dense, 4),
+                lexical=round(lexical, 4),
+                hybrid=round(hybrid, 4),
+                rank=rank,
+            )
+            results.append(doc)
+        return results
+
+    def candidates(self, query: str, depth: int) -> list[Candidate]:
+        """Union of the top ``depth`` BM25 and vector hits, each with its cosine and ranks.
+
+        Two separate queries (``bm25`` and ``near_vector``), the same candidates the embedded
+        index hands to :func:`tools.index.scoring.fuse`, for side-by-side comparisons.
+        """
+        from weaviate.classes.query import MetadataQuery
+
+        qvec = np.asarray(self._embeddings.embed_query(query), dtype=np.float32)
+        qnorm = float(np.linalg.norm(qvec)) or 1.0
+        merged: dict[str, dict] = {}
+        for rank, obj in enumerate(self._near_vector(qvec.tolist(), depth)):
+            merged[str(obj.uuid)] = {
+                "obj": obj,
+                "dense": 1.0 - float(obj.metadata.distance or 0.0),
+                "vector_rank": rank,
+                "bm25_rank": None,
+                "bm25_score": None,
+            }
+        bm25 = (
+            self._call(
+                self._collection.query.bm25,
+                query=query,
+                query_properties=TEXT_PROPERTIES,
+                limit=depth,
+                include_vector=[VECTOR],
+                return_metadata=MetadataQuery(score=True),
+                return_properties=RETURN_PROPERTIES,
+            ).objects
+            if query.strip()
+            else []
+        )
+        for rank, obj in enumerate(bm25):
+            entry = merged.get(str(obj.uuid))
+            if entry is None:
+                dense = _cosine(qvec, qnorm, (obj.vector or {}).get(VECTOR))
+                entry = merged[str(obj.uuid)] = {"obj": obj, "dense": dense, "vector_rank": None}
+            entry["bm25_rank"] = rank
+            entry["bm25_score"] = float(obj.metadata.score or 0.0)
+        return [
+            Candidate(
+                self._with_standard_keys(self._to_document(e["obj"]), e["obj"]),
+                e["dense"],
+                bm25_score=e["bm25_score"],
+                bm25_rank=e["bm25_rank"],
+                vector_rank=e["vector_rank"],
+            )
+            for e in merged.values()
+        ]
+
+    def probe(self, query: str) -> float:
+        """Confidence probe: the calibrated score of the top hybrid result (0.0 if none)."""
+        top = self.hybrid_search(query, k=1)
+        return float(top[0].metadata["score"]) if top else 0.0
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict] | None = None,
+        *,
+        ids: list[str] | None = None,
+        settings: WeaviateSettings | None = None,
+        **kwargs: Any,
+    ) -> WeaviateIndex:
+        """Open (creating if needed) the configured collection and tenant, upsert ``texts``."""
+        index = cls.open(embedding, settings, create=True)
+        index.add_texts(texts, metadatas, ids=ids)
+        return index
