@@ -1,6 +1,8 @@
 """Wiring: the whole flow on one screen; ``graph`` is the instance langgraph.json serves.
 
-START → condense_question → translate_question → check_confidence
+START → condense_question → translate_question ∥ probe_corpus → check_confidence
+    (same language as the corpus: translation and corpus probe run concurrently;
+     otherwise translate_question → probe_corpus, since the probe needs the translation)
 check_confidence → retrieve_documents | web_search | respond (closed-book answer)
 retrieve_documents → grade_documents → generate_answer | rewrite_query | web_search | respond
 rewrite_query → retrieve_documents            (at most max_rewrites times)
@@ -27,7 +29,7 @@ from graph.services import _UNSET, Services
 from graph.state import InputState, OutputState, State
 from nodes.check import check_answer
 from nodes.condense import condense_question
-from nodes.confidence import check_confidence
+from nodes.confidence import check_confidence, probe_corpus
 from nodes.generate import generate_answer
 from nodes.grade import grade_documents
 from nodes.respond import respond
@@ -68,6 +70,16 @@ def _with_context(route: Callable[[State, Context], str]) -> Callable[..., str]:
     return router
 
 
+def _after_condense(services: Services) -> Callable[..., str | list[str]]:
+    """Adapt ``routing.after_condense``, which needs the corpus language of the run's index."""
+
+    def after_condense(state: State, runtime: Runtime[Context]) -> str | list[str]:
+        index, _ = services.try_index(Context.resolve(runtime.context))
+        return routing.after_condense(state, index.meta.language if index is not None else "en")
+
+    return after_condense
+
+
 def build_graph(
     *,
     chat_model: BaseChatModel | None | Any = _UNSET,
@@ -102,6 +114,7 @@ def build_graph(
     for fn in (
         condense_question,
         translate_question,
+        probe_corpus,
         check_confidence,
         retrieve_documents,
         grade_documents,
@@ -114,8 +127,14 @@ def build_graph(
         builder.add_node(fn.__name__, _bind(fn, services))
 
     builder.add_edge(START, "condense_question")
-    builder.add_conditional_edges("condense_question", routing.after_condense)
-    builder.add_edge("translate_question", "check_confidence")
+    builder.add_conditional_edges(
+        "condense_question",
+        _after_condense(services),
+        ["translate_question", "probe_corpus", "respond"],
+    )
+    builder.add_conditional_edges("translate_question", routing.after_translation)
+    # After a concurrent step both edges point here; LangGraph runs check_confidence once.
+    builder.add_edge("probe_corpus", "check_confidence")
     builder.add_conditional_edges("check_confidence", routing.after_confidence)
     builder.add_edge("retrieve_documents", "grade_documents")
     builder.add_conditional_edges("grade_documents", _with_context(routing.after_grading))

@@ -11,15 +11,32 @@ from typing import Literal
 
 from graph.config import Context
 from graph.state import State
+from nodes.translate import needs_translation
 
 
 class UnknownRouteError(RuntimeError):
     """A routing function met a decision it does not know: a bug, not a user error."""
 
 
-def after_condense(state: State) -> Literal["translate_question", "respond"]:
-    """Empty or invalid questions go straight to the reply."""
-    return "respond" if state.get("route") == "invalid_input" else "translate_question"
+def after_condense(
+    state: State, corpus_language: str
+) -> Literal["respond"] | list[Literal["translate_question", "probe_corpus"]]:
+    """Empty or invalid questions go straight to the reply.
+
+    A question already in the corpus language is probed concurrently with ``translate_question``
+    (which then has nothing to translate); any other question is probed after its translation.
+    """
+    if state.get("route") == "invalid_input":
+        return "respond"
+    if needs_translation(state["question"], corpus_language):
+        return ["translate_question"]
+    return ["translate_question", "probe_corpus"]
+
+
+def after_translation(state: State) -> Literal["probe_corpus", "check_confidence"]:
+    """Probe with the translation; a same-language question was already probed in this step."""
+    same = state.get("user_language") == state.get("corpus_language")
+    return "check_confidence" if same else "probe_corpus"
 
 
 def after_confidence(

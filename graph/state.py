@@ -112,6 +112,8 @@ class State(InputState, OutputState, total=False):
     """The question in the corpus language, used for search."""
     queries: list[str]
     """Query variants used by the latest retrieval (after rewrites)."""
+    probe_score: float
+    """Best calibrated score of the corpus probe (no LLM); strong means "retrieve, do not ask"."""
     confidence: dict[str, Any]
     """The retrieve-or-not decision: decision, probe_score, model_confidence, method, reason."""
     candidate_answer: str

@@ -2,16 +2,22 @@
 
 Two signals, cheapest first:
 
-1. **Corpus probe** (no LLM): a hybrid search for the retrieval query. A strong match means the
-   corpus covers the question, so the graph retrieves whatever the model thinks: questions about
-   private documents must not be answered from the model's memory. Its hits are kept, so the
-   retrieve step reuses them instead of searching twice.
-2. **Model confidence** in a closed-book answer (one LLM call, only when the probe is not strong):
-   from token log-probabilities where the provider returns them (OpenAI), otherwise a verbalized
-   confidence in structured output (Groq/Llama). Two thresholds as in open-rag: at or above
-   ``confidence_high`` the closed-book answer is returned (one LLM call for the whole request);
-   below ``confidence_low`` the graph retrieves; in between it retrieves and keeps the closed-book
-   answer as a candidate.
+1. **Corpus probe** (:func:`probe_corpus`, no LLM): a hybrid search for the retrieval query. A
+   strong match means the corpus covers the question, so the graph retrieves whatever the model
+   thinks: questions about private documents must not be answered from the model's memory. Its
+   hits are kept, so the retrieve step reuses them instead of searching twice. When the question
+   is already in the corpus language the probe runs concurrently with ``translate_question``;
+   otherwise it waits for the translation, because a Korean question does not match an English
+   corpus.
+2. **Model confidence** in a closed-book answer (:func:`check_confidence`, one LLM call, only when
+   the probe is not strong): from token log-probabilities where the provider returns them
+   (OpenAI), otherwise a verbalized confidence in structured output (Groq/Llama). Two thresholds
+   as in open-rag: at or above ``confidence_high`` the closed-book answer is returned (one LLM
+   call for the whole request); below ``confidence_low`` the graph retrieves; in between it
+   retrieves and keeps the closed-book answer as a candidate.
+
+The closed-book call is never started speculatively next to the probe: it would add an LLM call
+to every path where the probe turns out strong (the happy path would cost 4 calls instead of 3).
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ from graph.config import Context
 from graph.services import Services
 from graph.state import Doc, State
 from nodes.common import describe_error, llm_config, provider_errors, step
+from nodes.translate import needs_translation
 from tools.confidence import closed_book_answer
 from tools.index.base import HybridIndex
 
 NODE = "check_confidence"
+PROBE_NODE = "probe_corpus"
 
 
 def search(index: HybridIndex, query: str, k: int) -> list[Doc]:
@@ -40,23 +48,54 @@ def search(index: HybridIndex, query: str, k: int) -> list[Doc]:
     ]
 
 
+def probe_query(state: State, corpus_language: str) -> str:
+    """The probe's query: the question if it is in the corpus language, else its translation.
+
+    In the first case the probe runs in the same step as ``translate_question`` and cannot read
+    its output (nor should it read a ``retrieval_query`` left by an earlier turn of the thread).
+    """
+    question = state["question"]
+    if not needs_translation(question, corpus_language):
+        return question
+    return state.get("retrieval_query") or question
+
+
+def probe_corpus(state: State, ctx: Context, services: Services) -> dict:
+    """Search the corpus for the question (no LLM) and record the best calibrated score."""
+    index, index_error = services.try_index(ctx)
+    if index is None:
+        return {
+            "documents": [],
+            "queries": [],
+            "probe_score": 0.0,
+            "flags": ["index_unavailable"],
+            "path": step(PROBE_NODE, "unavailable", index_error or "index unavailable"),
+        }
+    query = probe_query(state, index.meta.language)
+    docs = search(index, query, ctx.k)
+    probe = docs[0]["score"] if docs else 0.0
+    return {
+        "documents": docs,
+        "queries": [query],
+        "probe_score": probe,
+        "path": step(PROBE_NODE, f"{probe:.2f}", f"best of {len(docs)} hits for the probe query"),
+    }
+
+
 def check_confidence(state: State, ctx: Context, services: Services) -> dict:
-    """Decide ``retrieve`` / ``closed_book`` / ``web`` / ``error`` and record why."""
-    query = state["retrieval_query"]
+    """Decide ``retrieve`` / ``closed_book`` / ``web`` / ``error`` from the probe and the model."""
     index, index_error = services.try_index(ctx)
     llm = services.llm(ctx)
     web_ready = services.web(ctx).available
-    docs = search(index, query, ctx.k) if index is not None else []
-    probe = docs[0]["score"] if docs else 0.0
+    probe = state.get("probe_score", 0.0) if index is not None else 0.0
     record = {"probe_score": probe, "model_confidence": None, "method": None}
-    update: dict = {"documents": docs, "queries": [query]}
+    update: dict = {}
 
     def decide(decision: str, reason: str, **extra) -> dict:
         record.update(decision=decision, reason=reason)
         return update | extra | {"confidence": record, "path": step(NODE, decision, reason)}
 
     if index is None:
-        update["flags"] = ["index_unavailable"]
         if llm is None:
             return decide(
                 "error",
@@ -85,7 +124,7 @@ def check_confidence(state: State, ctx: Context, services: Services) -> dict:
         )
         answer, confidence, method = result.answer, result.confidence, result.method
     except provider_errors() as exc:
-        update["flags"] = [*update.get("flags", []), "llm_error"]
+        update["flags"] = ["llm_error"]
         answer, confidence, method = "", 0.0, f"failed: {describe_error(exc)}"
     record.update(model_confidence=round(confidence, 4), method=method)
     scores = f"model confidence {confidence:.2f} ({method}), corpus probe {probe:.2f}"

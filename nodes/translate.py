@@ -13,6 +13,11 @@ from tools.language import detect_language, language_name
 NODE = "translate_question"
 
 
+def needs_translation(question: str, corpus_language: str) -> bool:
+    """Whether ``question`` is in another language than the corpus (detected without an LLM)."""
+    return detect_language(question, default=corpus_language) != corpus_language
+
+
 def translate_question(state: State, ctx: Context, services: Services) -> dict:
     """Set ``user_language``, ``corpus_language`` and the ``retrieval_query``.
 
@@ -25,7 +30,7 @@ def translate_question(state: State, ctx: Context, services: Services) -> dict:
     corpus = index.meta.language if index is not None else "en"
     user = detect_language(question, default=corpus)
     base = {"user_language": user, "corpus_language": corpus, "retrieval_query": question}
-    if user == corpus:
+    if user == corpus:  # the same test as needs_translation(), which routing uses
         return base | {
             "path": step(NODE, "not_needed", f"question is in the corpus language ({corpus})")
         }

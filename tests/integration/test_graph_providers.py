@@ -50,7 +50,8 @@ def test_openai_low_logprob_confidence_retrieves(server, static_index, embedding
     model = load_chat_model("openai:fake-model", base_url=server.base_url, timeout=5)
     result = run(model, static_index, embeddings, "Which fruit has the most potassium?")
     assert result["route"] == "insufficient"
-    assert result["path"][2]["decision"] == "retrieve"
+    confidence = next(s for s in result["path"] if s["node"] == "check_confidence")
+    assert confidence["decision"] == "retrieve"
     assert len(server.chat_requests()) == 6
 
 
@@ -81,7 +82,8 @@ def test_groq_verbalized_confidence_and_failed_generation_repair(
     sent = server.chat_requests()[0]
     assert "logprobs" not in sent and sent["tools"][0]["function"]["name"] == "ClosedBookAnswer"
     assert result["route"] == "closed_book" and result["answer"] == "Mount Everest"
-    assert "(verbalized)" in result["path"][2]["reason"]
+    confidence = next(s for s in result["path"] if s["node"] == "check_confidence")
+    assert "(verbalized)" in confidence["reason"]
 
 
 def test_rate_limit_then_success_is_transparent(server, static_index, embeddings):

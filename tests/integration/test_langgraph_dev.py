@@ -91,7 +91,10 @@ async def test_thread_streams_updates_and_answer_with_citations(dev_server):
     streamed = [d for e, d in events if e.startswith("messages") and isinstance(d, list)]
     assert any("1943" in str(m[0].get("content", "")) for m in streamed if m), kinds
     updated_nodes = [next(iter(d)) for e, d in events if e == "updates" and isinstance(d, dict)]
-    assert updated_nodes[:3] == ["condense_question", "translate_question", "check_confidence"]
+    assert updated_nodes[0] == "condense_question"
+    # translate_question and probe_corpus run in the same step; their updates arrive in any order.
+    assert set(updated_nodes[1:3]) == {"translate_question", "probe_corpus"}
+    assert updated_nodes[3] == "check_confidence"
     assert updated_nodes[-1] == "respond"
 
     state = await client.threads.get_state(thread["thread_id"])

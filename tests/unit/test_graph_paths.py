@@ -23,6 +23,18 @@ def nodes(result):
     return [s["node"] for s in result["path"]]
 
 
+def step_of(result, node):
+    return next(s for s in result["path"] if s["node"] == node)
+
+
+def steps_by_node(graph, question):
+    """Superstep number of every node that ran (from the debug stream)."""
+    events = graph.stream(
+        {"messages": [HumanMessage(question)]}, context=Context(), stream_mode="debug"
+    )
+    return {e["payload"]["name"]: e["step"] for e in events if e["type"] == "task"}
+
+
 def test_happy_retrieval_path_makes_three_llm_calls_and_cites(static_index, embeddings):
     model = NodeScriptedChatModel(
         replies={
@@ -41,7 +53,8 @@ def test_happy_retrieval_path_makes_three_llm_calls_and_cites(static_index, embe
     assert result["messages"][-1].additional_kwargs["citations"][0]["id"] == "france#0"
     assert result["flags"] == []
     # The strong corpus probe chose retrieval without asking the model; its hits were reused.
-    assert result["path"][2]["decision"] == "retrieve" and "strongly" in result["path"][2]["reason"]
+    confidence = step_of(result, "check_confidence")
+    assert confidence["decision"] == "retrieve" and "strongly" in confidence["reason"]
     assert static_index.searches == [Q]
 
 
@@ -59,11 +72,34 @@ def test_confident_closed_book_is_exactly_one_llm_call(static_index, embeddings)
     assert result["answer"].startswith("Water boils")
     assert nodes(result) == [
         "condense_question",
+        "probe_corpus",  # same step as translate_question; both entries land in node-name order
         "translate_question",
         "check_confidence",
         "respond",
     ]
     assert result["citations"] == []
+
+
+def test_probe_runs_next_to_translation_only_when_nothing_needs_translating(
+    static_index, embeddings
+):
+    model = NodeScriptedChatModel(
+        replies={
+            "translate_question": [Q],
+            "grade_documents": [{"relevant": [1], "reason": "yes"}],
+            "generate_answer": ["Paris [1]."],
+            "check_answer": [GOOD],
+        }
+    )
+    graph = build_graph(chat_model=model, index=static_index, embeddings=embeddings)
+    english = steps_by_node(graph, Q)
+    assert english["probe_corpus"] == english["translate_question"]
+    assert english["check_confidence"] == english["probe_corpus"] + 1
+    korean = steps_by_node(graph, "프랑스의 수도는 어디인가요?")
+    # The probe must search with the translation: an English corpus does not match Korean text.
+    assert korean["probe_corpus"] == korean["translate_question"] + 1
+    assert static_index.searches == [Q, Q]
+    assert model.nodes_called.count("translate_question") == 1
 
 
 def test_unsure_model_retrieves_and_falls_back_to_its_candidate(static_index, embeddings):
@@ -211,7 +247,7 @@ def test_english_over_english_corpus_costs_no_translation_call(static_index, emb
     )
     result = run(model, static_index, embeddings)
     assert "translate_question" not in model.nodes_called
-    assert result["path"][1]["decision"] == "not_needed"
+    assert step_of(result, "translate_question")["decision"] == "not_needed"
 
 
 def test_groq_style_malformed_outputs_are_repaired_or_fall_back_visibly(static_index, embeddings):

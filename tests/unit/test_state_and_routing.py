@@ -51,9 +51,19 @@ def test_after_confidence_raises_on_unknown_decision():
         routing.after_confidence({"confidence": {"decision": "maybe"}})
 
 
-def test_after_condense():
-    assert routing.after_condense({"route": "invalid_input"}) == "respond"
-    assert routing.after_condense({"route": "retrieval"}) == "translate_question"
+def test_after_condense_probes_concurrently_only_in_the_corpus_language():
+    assert routing.after_condense({"route": "invalid_input", "question": ""}, "en") == "respond"
+    english = {"route": "retrieval", "question": "What year did Tesla die?"}
+    assert routing.after_condense(english, "en") == ["translate_question", "probe_corpus"]
+    korean = {"route": "retrieval", "question": "테슬라는 몇 년에 사망했나요?"}
+    assert routing.after_condense(korean, "en") == ["translate_question"]
+
+
+def test_after_translation():
+    same = {"user_language": "en", "corpus_language": "en"}
+    assert routing.after_translation(same) == "check_confidence"
+    other = {"user_language": "ko", "corpus_language": "en"}
+    assert routing.after_translation(other) == "probe_corpus"
 
 
 @pytest.mark.parametrize(
