@@ -1,4 +1,4 @@
-"""The ``arag`` command line: ``ingest``, ``ask`` and ``demo``.
+"""The ``arag`` command line: ``ingest``, ``ask``, ``demo`` and ``serve``.
 
 Settings follow the graph's ``Context`` (run-time flag, then environment, then default); the
 flags here only cover what people change most often.
@@ -240,6 +240,11 @@ def demo(
         _print_result(result, as_json=False)
     out.rule()
     out.print(f"demo finished in {time.perf_counter() - started:.1f} s")
+
+
+from arag.server.cli import serve  # noqa: E402 - registered after the commands above
+
+app.command()(serve)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,75 @@
+"""Durable thread storage: SQLite in the data directory, or PostgreSQL when a DSN is set.
+
+One factory, one branch per backend, each backend's imports inside its branch. PostgreSQL is the
+scale-out path: several ``arag serve`` processes over one database continue the same threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+SQLITE_FILE = "threads.sqlite"
+SETUP_LOCK_ID = 0x0A4A6_5E7E  # advisory lock: two processes starting together migrate once
+
+
+def describe(data_dir: str, dsn: str) -> str:
+    """Where threads live, printable (a DSN's password is masked)."""
+    if not dsn:
+        return f"sqlite {Path(data_dir) / SQLITE_FILE}"
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(dsn)
+    except Exception:  # noqa: BLE001 - a bad DSN is reported when connecting
+        return "postgres (unparsable DSN)"
+    host, port = parts.get("host", "localhost"), parts.get("port", 5432)
+    return f"postgres {parts.get('user', '')}@{host}:{port}/{parts.get('dbname', '')}"
+
+
+@asynccontextmanager
+async def open_checkpointer(data_dir: str, dsn: str = "") -> AsyncIterator[BaseCheckpointSaver]:
+    """An async checkpointer, set up and ready; closed on exit."""
+    if dsn:
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
+
+        pool = AsyncConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=10,
+            open=False,
+            # What AsyncPostgresSaver needs: autocommit, dict rows, no server-side prepares
+            # (those break behind pgbouncer in transaction mode).
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        )
+        await pool.open(wait=True, timeout=15)
+        try:
+            async with pool.connection() as conn:
+                await conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_ID,))
+                try:
+                    await AsyncPostgresSaver(conn).setup()
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_ID,))
+            yield AsyncPostgresSaver(pool)
+        finally:
+            await pool.close()
+    else:
+        import aiosqlite
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        path = Path(data_dir) / SQLITE_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(str(path))
+        try:
+            # WAL: readers (readiness, thread reads) do not wait for a writing run.
+            await conn.execute("PRAGMA journal_mode=WAL")
+            saver = AsyncSqliteSaver(conn)
+            await saver.setup()
+            yield saver
+        finally:
+            await conn.close()

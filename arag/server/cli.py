@@ -1,0 +1,77 @@
+"""``arag serve``: the OpenAI-compatible API with durable threads, on uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; anything but loopback needs ARAG_API_KEYS")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    data_dir: Annotated[
+        str | None,
+        typer.Option("--data-dir", help="Index directory (env ARAG_DATA_DIR, default .arag)"),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", help="provider:model, e.g. openai:gpt-4o-mini; 'offline': no LLM"
+        ),
+    ] = None,
+    graceful_timeout: Annotated[
+        float, typer.Option(help="Seconds in-flight requests may take to finish on SIGTERM")
+    ] = 60.0,
+) -> None:
+    """Serve /v1/chat/completions (OpenAI-compatible) with threads in SQLite or PostgreSQL."""
+    import uvicorn
+
+    from arag.cli import _context, _mode_line, err
+    from arag.server.app import local_app
+    from arag.server.checkpointers import describe
+    from arag.server.logging import configure_logging
+    from arag.server.settings import ServerSettings, SettingsError
+
+    try:
+        settings = ServerSettings.from_env()
+    except SettingsError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+    if not settings.api_keys and host not in LOOPBACK:
+        err.print(
+            f"[red]error:[/red] refusing to listen on {host} without API keys: anyone who can "
+            "reach it could read every conversation. Set ARAG_API_KEYS=name:key[,name:key...] "
+            "(keys of 16+ characters), or use --host 127.0.0.1."
+        )
+        raise typer.Exit(code=2)
+    ctx = _context(data_dir, model)
+    err.print(f"arag serve: http://{host}:{port}/v1  (OpenAI-compatible; model id adaptive-rag)")
+    if settings.api_keys:
+        err.print(f"auth: bearer keys for {', '.join(settings.key_names)}")
+    else:
+        err.print("auth: none (ARAG_API_KEYS unset) — listening on 127.0.0.1 only")
+    err.print(f"threads: {describe(ctx.data_dir, settings.postgres_dsn)}")
+    err.print(_mode_line(ctx))
+    secrets = list(settings.api_keys)
+    if settings.postgres_dsn:
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            secrets.append(str(conninfo_to_dict(settings.postgres_dsn).get("password") or ""))
+        except Exception:  # noqa: BLE001, S110 - an unparsable DSN fails loudly at startup
+            pass
+    configure_logging(secrets)
+    uvicorn.run(
+        local_app(settings, ctx),
+        host=host,
+        port=port,
+        log_config=None,  # keep the JSON handler configured above
+        access_log=False,  # the app logs each request itself, with its request id
+        timeout_graceful_shutdown=graceful_timeout,
+        server_header=False,
+    )

@@ -1,0 +1,36 @@
+"""``/healthz`` (the process answers) and ``/readyz`` (index opens, thread store answers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from arag.server.runner import Runner
+
+
+def router(runner: Callable[[], Runner | None], route_class: type) -> APIRouter:
+    """Health routes; no API key needed (they reveal no data), so load balancers can probe."""
+    api = APIRouter(route_class=route_class, tags=["health"])
+
+    @api.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Liveness: 200 while the process serves requests."""
+        return {"status": "ok"}
+
+    @api.get("/readyz", responses={503: {"description": "not ready, with the reasons"}})
+    async def readyz() -> JSONResponse:
+        """Readiness: 200 when the index opens and the thread store answers, else 503."""
+        current = runner()
+        if current is None:
+            return JSONResponse({"status": "starting", "checks": {}}, status_code=503)
+        checks = await current.ready()
+        ok = all(reason is None for reason in checks.values())
+        body = {
+            "status": "ready" if ok else "not_ready",
+            "checks": {name: reason or "ok" for name, reason in checks.items()},
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    return api

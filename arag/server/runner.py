@@ -1,0 +1,318 @@
+"""How the app runs the graph on each host.
+
+- ``LocalRunner`` (``arag serve``): a compiled graph over the process's own checkpointer; a
+  thread's owner is recorded in its checkpoint metadata.
+- ``LangGraphRunner`` (``http.app`` under ``langgraph dev`` / the LangGraph API): runs go through
+  the in-process SDK client, so threads live in the LangGraph server's thread store and a
+  conversation started on ``/v1`` shows up in Studio; the owner is thread metadata, the same key
+  ``langgraph_auth`` filters on.
+
+Both yield the same events: a ``Step`` per path entry as the graph advances, then one ``Final``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from arag.server.auth import LOCAL_OWNER
+from arag.server.errors import ApiError
+from graph.config import Context
+from graph.services import Services
+
+GRAPH_ID = "adaptive_rag"
+CHECK_TIMEOUT = 5.0
+
+
+@dataclass
+class Step:
+    """One path entry: node, decision, reason."""
+
+    step: dict[str, Any]
+
+
+@dataclass
+class Final:
+    """The finished turn, as the ``respond`` node wrote it."""
+
+    content: str
+    """The chat message: answer, numbered sources and notes."""
+    answer: str
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    route: str = "retrieval"
+    mode: str = "offline"
+    flags: list[str] = field(default_factory=list)
+    path: list[dict[str, Any]] = field(default_factory=list)
+
+
+def thread_busy(thread_id: str) -> ApiError:
+    """409: one run per thread at a time, as the LangGraph API's ``reject`` strategy does."""
+    return ApiError(
+        409,
+        f"Thread {thread_id} is answering another message; retry when it is done.",
+        "conflict_error",
+        "thread_busy",
+    )
+
+
+def _unwrap(value: Any) -> Any:
+    """A reducer bypass (``Overwrite``) as a plain value, in-process or JSON-serialized."""
+    if hasattr(value, "value"):
+        return value.value
+    if isinstance(value, dict) and len(value) == 1 and "__overwrite__" in value:
+        return value["__overwrite__"]
+    return value
+
+
+def _text(message: Any) -> str:
+    content = message.get("content") if isinstance(message, dict) else message.content
+    if isinstance(content, str):
+        return content
+    return "".join(p.get("text", "") for p in content or [] if isinstance(p, dict))
+
+
+def _kwargs(message: Any) -> dict[str, Any]:
+    if isinstance(message, dict):
+        return message.get("additional_kwargs") or {}
+    return message.additional_kwargs or {}
+
+
+def _role(message: Any) -> str:
+    kind = message.get("type") if isinstance(message, dict) else message.type
+    return {"human": "user", "ai": "assistant"}.get(kind, kind)
+
+
+def chat_messages(messages: list[Any]) -> list[dict[str, Any]]:
+    """A thread's messages as OpenAI-style ``{"role", "content"}`` (plus citations)."""
+    out = []
+    for m in messages:
+        entry: dict[str, Any] = {"role": _role(m), "content": _text(m)}
+        if citations := _kwargs(m).get("citations"):
+            entry["citations"] = citations
+        out.append(entry)
+    return out
+
+
+class _Collector:
+    """Turns ``updates`` stream parts (node → update) into ``Step`` events and a ``Final``."""
+
+    def __init__(self) -> None:
+        self.path: list[dict[str, Any]] = []
+        self.flags: list[str] = []
+        self.respond: dict[str, Any] | None = None
+
+    def feed(self, chunk: dict[str, Any]) -> list[Step]:
+        steps: list[Step] = []
+        for node, update in chunk.items():
+            if not isinstance(update, dict):
+                continue
+            new = _unwrap(update.get("path")) or []
+            for s in [new] if isinstance(new, dict) else new:
+                self.path.append(s)
+                steps.append(Step(s))
+            for flag in _unwrap(update.get("flags")) or []:
+                if flag not in self.flags:
+                    self.flags.append(flag)
+            if node == "respond":
+                self.respond = update
+        return steps
+
+    def final(self) -> Final:
+        if self.respond is None:
+            raise ApiError(500, "The graph ended without an answer.", "server_error", "no_answer")
+        r = self.respond
+        return Final(
+            content=_text(r["messages"][-1]),
+            answer=r.get("answer", ""),
+            citations=r.get("citations") or [],
+            route=r.get("route", "retrieval"),
+            mode=r.get("mode", "offline"),
+            flags=self.flags,
+            path=self.path,
+        )
+
+
+class Runner(Protocol):
+    """What the ``/v1`` routes need from a host."""
+
+    def thread_id(self, requested: str) -> str:
+        """The stored id for a client-chosen thread id."""
+        ...
+
+    async def owner_of(self, thread_id: str) -> str | None:
+        """The thread's owner, or None when there is no such thread."""
+        ...
+
+    def run(
+        self, messages: list[dict[str, Any]], thread_id: str | None, owner: str
+    ) -> AsyncIterator[Step | Final]:
+        """One turn: on a thread (``messages`` = the new message) or stateless (the history)."""
+        ...
+
+    async def messages(self, thread_id: str) -> list[dict[str, Any]]:
+        """A thread's conversation."""
+        ...
+
+    async def ready(self) -> dict[str, str | None]:
+        """Readiness checks: name → None when fine, else the reason."""
+        ...
+
+
+async def _index_check(services: Services, ctx: Context) -> str | None:
+    _, error = await asyncio.to_thread(services.try_index, ctx)
+    return error
+
+
+class LocalRunner:
+    """The graph compiled in this process over ``checkpointer``."""
+
+    def __init__(self, checkpointer: Any, ctx: Context):
+        """Compile a threaded and a stateless graph; backends load on first use."""
+        from graph.builder import build_graph
+
+        self.checkpointer = checkpointer
+        self.ctx = ctx
+        self.threaded = build_graph(checkpointer=checkpointer)
+        self.stateless = build_graph()
+        self.services = Services()  # readiness only: caches the index once it opens
+        self._busy: set[str] = set()
+
+    def thread_id(self, requested: str) -> str:
+        """Any safe string works as a checkpointer thread id."""
+        return requested
+
+    async def owner_of(self, thread_id: str) -> str | None:
+        """From the latest checkpoint's metadata; threads made by ``arag ask`` are local."""
+        found = await self.checkpointer.aget_tuple({"configurable": {"thread_id": thread_id}})
+        if found is None:
+            return None
+        return (found.metadata or {}).get("owner") or LOCAL_OWNER
+
+    async def run(
+        self, messages: list[dict[str, Any]], thread_id: str | None, owner: str
+    ) -> AsyncIterator[Step | Final]:
+        """Stream the turn's updates; the owner goes into every checkpoint's metadata."""
+        if thread_id is not None and thread_id in self._busy:
+            raise thread_busy(thread_id)
+        graph = self.threaded if thread_id else self.stateless
+        config = {
+            "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
+            "metadata": {"owner": owner},
+        }
+        collector = _Collector()
+        if thread_id:
+            self._busy.add(thread_id)
+        try:
+            async for chunk in graph.astream(
+                {"messages": messages}, config, context=self.ctx, stream_mode="updates"
+            ):
+                for s in collector.feed(chunk):
+                    yield s
+        finally:
+            self._busy.discard(thread_id)
+        yield collector.final()
+
+    async def messages(self, thread_id: str) -> list[dict[str, Any]]:
+        """The checkpointed conversation."""
+        state = await self.threaded.aget_state({"configurable": {"thread_id": thread_id}})
+        return chat_messages(state.values.get("messages") or [])
+
+    async def ready(self) -> dict[str, str | None]:
+        """The index opens and the checkpointer answers."""
+        try:
+            await asyncio.wait_for(
+                self.checkpointer.aget_tuple({"configurable": {"thread_id": "__readyz__"}}),
+                CHECK_TIMEOUT,
+            )
+            threads = None
+        except Exception as exc:  # noqa: BLE001 - any failure makes the server unready
+            threads = f"thread store unreachable: {type(exc).__name__}"
+        return {"index": await _index_check(self.services, self.ctx), "threads": threads}
+
+
+class LangGraphRunner:
+    """Runs through the LangGraph server this app is mounted in (in-process SDK client)."""
+
+    def __init__(self, ctx: Context | None = None, assistant_id: str = GRAPH_ID):
+        """The client is created on first use: the server's app exists only by then."""
+        self.ctx = ctx or Context()
+        self.assistant_id = assistant_id
+        self.services = Services()
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """In-process client (``url=None``); ``api_key=None`` forwards no key from the env."""
+        if self._client is None:
+            from langgraph_sdk import get_client
+
+            self._client = get_client(api_key=None)
+        return self._client
+
+    def thread_id(self, requested: str) -> str:
+        """LangGraph thread ids are UUIDs: other names map to a stable UUID5."""
+        try:
+            return str(uuid.UUID(requested))
+        except ValueError:
+            return str(uuid.uuid5(uuid.NAMESPACE_URL, f"arag:thread:{requested}"))
+
+    async def owner_of(self, thread_id: str) -> str | None:
+        """From the thread's metadata."""
+        import httpx
+
+        try:
+            thread = await self.client.threads.get(thread_id)
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code == 404:
+                return None
+            raise
+        return (thread.get("metadata") or {}).get("owner") or LOCAL_OWNER
+
+    async def run(
+        self, messages: list[dict[str, Any]], thread_id: str | None, owner: str
+    ) -> AsyncIterator[Step | Final]:
+        """Create the thread if new (owned), then stream the run's updates."""
+        import httpx
+
+        if thread_id:
+            await self.client.threads.create(
+                thread_id=thread_id, metadata={"owner": owner}, if_exists="do_nothing"
+            )
+        collector = _Collector()
+        try:
+            async for part in self.client.runs.stream(
+                thread_id,
+                self.assistant_id,
+                input={"messages": messages},
+                stream_mode="updates",
+                metadata={"owner": owner},
+                multitask_strategy="reject",
+            ):
+                if part.event == "error":
+                    message = (part.data or {}).get("message", "the run failed")
+                    raise ApiError(500, f"The graph failed: {message}", "server_error", "run_error")
+                if part.event == "updates" and isinstance(part.data, dict):
+                    for s in collector.feed(part.data):
+                        yield s
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code == 409 and thread_id:
+                raise thread_busy(thread_id) from None
+            raise
+        yield collector.final()
+
+    async def messages(self, thread_id: str) -> list[dict[str, Any]]:
+        """The thread's conversation from the LangGraph thread store."""
+        state = await self.client.threads.get_state(thread_id)
+        return chat_messages((state.get("values") or {}).get("messages") or [])
+
+    async def ready(self) -> dict[str, str | None]:
+        """The index opens and the LangGraph thread store answers."""
+        try:
+            await asyncio.wait_for(self.client.threads.search(limit=1), CHECK_TIMEOUT)
+            threads = None
+        except Exception as exc:  # noqa: BLE001 - any failure makes the server unready
+            threads = f"thread store unreachable: {type(exc).__name__}"
+        return {"index": await _index_check(self.services, self.ctx), "threads": threads}
