@@ -70,7 +70,8 @@ STEM_LANGUAGES = {
     "ta": "Tamil",
     "tr": "Turkish",
 }
-_RESERVED = frozenset({"source", "chunk_id", "title", "score", "dense", "lexical", "rank"})
+# Search-time keys, never stored (source, chunk_id and title are, so metadata round-trips).
+_RESERVED = frozenset({"score", "dense", "lexical", "rank"})
 
 
 class IndexPermissionError(IndexCorruptedError):
@@ -381,12 +382,15 @@ class LanceIndex(VectorStore):
     # ------------------------------------------------------------------ reading
 
     @staticmethod
-    def _to_document(row: dict) -> Document:
+    def _to_document(row: dict, *, standard_keys: bool = True) -> Document:
         try:
             meta = json.loads(row.get("metadata") or "{}")
         except ValueError:
             meta = {}
-        meta.update(source=row["source"], chunk_id=row["chunk_id"], title=row["title"])
+        # The VectorStore API returns the metadata as written (LangChain's standard tests check
+        # it); hybrid results always carry source, chunk_id and title.
+        if standard_keys:
+            meta.update(source=row["source"], chunk_id=row["chunk_id"], title=row["title"])
         return Document(id=row["id"], page_content=row["text"], metadata=meta)
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
@@ -400,7 +404,7 @@ class LanceIndex(VectorStore):
                 .limit(len(batch))
                 .to_list()
             )
-            docs.extend(self._to_document(r) for r in rows)
+            docs.extend(self._to_document(r, standard_keys=False) for r in rows)
         return docs
 
     def _vector_rows(self, qvec: Sequence[float], limit: int) -> list[dict]:
@@ -430,7 +434,9 @@ class LanceIndex(VectorStore):
     ) -> list[tuple[Document, float]]:
         """Vector-only search; the score is the cosine similarity (higher is better)."""
         rows = self._vector_rows(self._embeddings.embed_query(query), k)
-        return [(self._to_document(r), 1.0 - float(r["_distance"])) for r in rows]
+        return [
+            (self._to_document(r, standard_keys=False), 1.0 - float(r["_distance"])) for r in rows
+        ]
 
     def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
         """Vector-only search, best first."""

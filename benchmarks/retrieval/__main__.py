@@ -1,0 +1,420 @@
+"""``python -m benchmarks.retrieval``: run the side-by-side benchmark and write the report.
+
+Without ``--dataset`` it runs the shared sets (XQuAD-en, Belebele-en, Belebele-ko untranslated,
+HotpotQA), the scale series and the ingestion measurement, and writes
+``benchmarks/results/retrieval.{md,json,png}``. With ``--dataset PATH`` (SQuAD JSON, Belebele
+JSONL or HotpotQA JSON/JSONL, sniffed from the content) it runs only those files and writes to
+``.arag-bench/results``. Either way the last line on stdout is the figures as one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.retrieval.datasets import (
+    SHARED_DATA,
+    DatasetFormatError,
+    load_datasets,
+    standard_suite,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_CACHE = REPO / ".arag-bench"
+FULL_SCALE = (10_000, 100_000, 1_000_000)
+QUICK_SCALE = (2_000,)
+SCALE_QUESTIONS = 200
+QUICK_QUESTIONS = 30
+INGEST_FILES = 600
+QUICK_INGEST_FILES = 30
+
+
+def log(message: str) -> None:
+    """Progress goes to stderr, so stdout ends with the JSON line."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def parse_size(text: str) -> int:
+    """``10k`` / ``100K`` / ``1M`` / ``2500`` -> int."""
+    text = text.strip().lower().replace("_", "").replace(",", "")
+    mult = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    digits = text[:-1] if mult != 1 else text
+    try:
+        value = int(float(digits) * mult)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 10k, 100k, 1M)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"size must be positive: {text!r}")
+    return value
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """``"10k,100k"`` -> (10000, 100000); ``"none"`` or empty -> ()."""
+    if text.strip().lower() in ("", "none", "0"):
+        return ()
+    return tuple(sorted({parse_size(part) for part in text.split(",") if part.strip()}))
+
+
+def run_job(job: dict, timeout: float) -> dict:
+    """Run one job in a fresh worker process; its JSON result, or ``{"error": ...}``."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "ANONYMIZED_TELEMETRY": "False"}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.retrieval.worker"],
+            input=json.dumps(job),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=REPO,
+            env=env,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"did not finish within {timeout:.0f} s", "timed_out": True}
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
+        return {"error": f"exit {proc.returncode}: {tail}"[:500]}
+    return json.loads(lines[-1])
+
+
+def run_datasets(specs, limit: int | None, timeout: float) -> list[dict]:
+    """Both stacks on every ``(row name, path, question language)``."""
+    rows = []
+    for name, path, language in specs:
+        row: dict = {"name": name, "source": str(path)}
+        ds = next(d for d in load_datasets(path) if not language or d.name.endswith(f"-{language}"))
+        row.update(multi_hop=ds.multi_hop, note=ds.note)
+        for stack in ("seed", "ours"):
+            log(f"[{name}] {stack} stack ...")
+            job = {
+                "kind": "dataset",
+                "stack": stack,
+                "path": str(path),
+                "language": language,
+                "limit": limit,
+            }
+            row[stack] = run_job(job, timeout)
+            log(f"[{name}] {stack}: {_brief(row[stack])}")
+        rows.append(row)
+    return rows
+
+
+def _brief(res: dict) -> str:
+    if "error" in res:
+        return "ERROR " + res["error"]
+    keys = ("r1", "r5", "mrr10", "all_gold5", "all_gold5_expanded", "p50_ms", "build_s")
+    return " ".join(f"{k}={res[k]:.3f}" for k in keys if k in res)
+
+
+def run_scale(sizes, seed_max: int, quick: bool, cache_root: Path, timeout: float) -> dict:
+    """Build the cached synthetic corpus, then both stacks at every size."""
+    import numpy as np
+
+    from benchmarks.retrieval import scale
+    from benchmarks.retrieval.worker import sample_questions
+
+    real = scale.load_real(SHARED_DATA)
+    cache_dir = scale.cache_dir_for(cache_root)
+    t0 = time.perf_counter()
+    missing = sum(
+        1
+        for s in range(-(-max(sizes) // scale.SHARD))
+        if not (cache_dir / f"shard-{s:05d}.parquet").exists()
+    )
+    scale.ensure_corpus(cache_dir, max(sizes), real, log=log)
+    if missing:
+        rate = missing * scale.SHARD / (time.perf_counter() - t0)
+        (cache_dir / "embed_rate.json").write_text(json.dumps({"chunks_per_s": rate}))
+    rate_file = cache_dir / "embed_rate.json"
+    embed_rate = json.loads(rate_file.read_text())["chunks_per_s"] if rate_file.exists() else None
+    n_questions = QUICK_QUESTIONS if quick else SCALE_QUESTIONS
+    questions = sample_questions(real.questions, n_questions, seed=scale.SEED)
+    rows = []
+    for size in sizes:
+        row: dict = {"size": size}
+        for stack in ("seed", "ours"):
+            if stack == "seed" and size > seed_max:
+                row[stack] = {
+                    "skipped": f"above --seed-max-size {seed_max} (rank_bm25 keeps a Python "
+                    "dict per document and scores every document per query; raise the bound "
+                    "to attempt it)"
+                }
+                continue
+            log(f"[scale {size}] {stack} stack ...")
+            job = {
+                "kind": "scale",
+                "stack": stack,
+                "cache_dir": str(cache_dir),
+                "size": size,
+                "questions": questions,
+            }
+            row[stack] = run_job(job, timeout)
+            log(f"[scale {size}] {stack}: {_brief(row[stack])}")
+        rows.append(row)
+    del np
+    return {
+        "description": scale.__doc__.split("\n\n", 1)[1].strip(),
+        "n_questions": len(questions),
+        "embed_chunks_per_s": embed_rate,
+        "rows": rows,
+    }
+
+
+def run_ingest(files: int, timeout: float) -> dict:
+    """``tools.ingest.ingest`` twice over generated Markdown files."""
+    from benchmarks.retrieval import scale
+
+    real = scale.load_real(SHARED_DATA)
+    with tempfile.TemporaryDirectory(prefix="arag-bench-files-") as folder:
+        scale.write_ingest_files(Path(folder), real, files)
+        log(f"[ingest] {files} files ...")
+        result = run_job({"kind": "ingest", "files_dir": folder}, timeout)
+    log(f"[ingest] {result}")
+    return result
+
+
+def _row(results: dict, name: str) -> dict | None:
+    return next((r for r in results.get("datasets", []) if r["name"] == name), None)
+
+
+def evaluate_targets(results: dict) -> list[dict]:
+    """The issue's targets, each PASS (True), FAIL (False) or not measured (None)."""
+    targets = []
+
+    def add(name: str, measured: str, ok: bool | None) -> None:
+        targets.append({"name": name, "measured": measured, "pass": ok})
+
+    xq = _row(results, "XQuAD-en")
+    ours = (xq or {}).get("ours", {})
+    add(
+        "XQuAD-en R@1 ≥ 0.88",
+        f"{ours['r1']:.3f}" if "r1" in ours else "-",
+        ours["r1"] >= 0.88 if "r1" in ours else None,
+    )
+    add(
+        "XQuAD-en MRR@10 ≥ 0.92",
+        f"{ours['mrr10']:.3f}" if "mrr10" in ours else "-",
+        ours["mrr10"] >= 0.92 if "mrr10" in ours else None,
+    )
+    be = (_row(results, "Belebele-en") or {}).get("ours", {})
+    add(
+        "Belebele-en R@1 ≥ 0.78",
+        f"{be['r1']:.3f}" if "r1" in be else "-",
+        be["r1"] >= 0.78 if "r1" in be else None,
+    )
+    worse = []
+    compared = 0
+    for row in results.get("datasets", []):
+        seed, our = row.get("seed", {}), row.get("ours", {})
+        for key in ("r1", "r5", "mrr10", "all_gold5"):
+            if key in seed and key in our:
+                compared += 1
+                if our[key] < seed[key]:
+                    worse.append(f"{row['name']} {key} {our[key]:.3f} < {seed[key]:.3f}")
+    add(
+        "never below the seed stack (R@1, R@5, MRR@10, all-gold@5 on every dataset)",
+        "; ".join(worse) or f"{compared} comparisons, none below",
+        (not worse) if compared else None,
+    )
+    at100k = next(
+        (r for r in (results.get("scale") or {}).get("rows", []) if r["size"] == 100_000), None
+    )
+    our_p50 = (at100k or {}).get("ours", {}).get("p50_ms")
+    seed_p50 = (at100k or {}).get("seed", {}).get("p50_ms")
+    add(
+        "p50 hybrid query ≤ 10 ms at 100k chunks",
+        f"{our_p50:.2f} ms" if our_p50 is not None else "-",
+        our_p50 <= 10 if our_p50 is not None else None,
+    )
+    add(
+        "≥ 20× faster than the seed stack at 100k (p50)",
+        f"{seed_p50 / our_p50:.1f}×" if our_p50 and seed_p50 else "-",
+        seed_p50 / our_p50 >= 20 if our_p50 and seed_p50 else None,
+    )
+    ing = results.get("ingest") or {}
+    add(
+        "ingestion ≥ 1,000 chunks/s offline (tools.ingest, embedding + indexing)",
+        f"{ing['chunks_per_s']:.0f} chunks/s" if "chunks_per_s" in ing else "-",
+        ing["chunks_per_s"] >= 1000 if "chunks_per_s" in ing else None,
+    )
+    add(
+        "re-ingest of an unchanged corpus ≤ 5% of the first run",
+        f"{ing['reingest_ratio']:.1%}" if "reingest_ratio" in ing else "-",
+        ing["reingest_ratio"] <= 0.05 if "reingest_ratio" in ing else None,
+    )
+    return targets
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options."""
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.retrieval", description=__doc__.splitlines()[0]
+    )
+    ap.add_argument(
+        "--dataset",
+        action="append",
+        type=Path,
+        default=[],
+        help="dataset file (SQuAD JSON, Belebele JSONL, HotpotQA JSON/JSONL); "
+        "repeatable; replaces the shared sets",
+    )
+    ap.add_argument(
+        "--scale",
+        type=parse_sizes,
+        default=None,
+        help="corpus sizes, e.g. 10k,100k,1M or none (default: 10k,100k,1M for the "
+        "shared sets, none with --dataset, 2k with --quick)",
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: {QUICK_QUESTIONS} questions per dataset, a 2k scale corpus, "
+        f"{QUICK_INGEST_FILES} ingest files",
+    )
+    ap.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="questions per dataset (fixed-seed sample; default all)",
+    )
+    ap.add_argument(
+        "--seed-max-size",
+        type=parse_size,
+        default=100_000,
+        help="largest scale size the seed stack is built at (default 100k)",
+    )
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        help="seconds one stack may take for one dataset or size (default 3600)",
+    )
+    ap.add_argument("--no-ingest", action="store_true", help="skip the ingestion measurement")
+    ap.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=DEFAULT_CACHE,
+        help="where the synthetic corpus and its vectors are cached",
+    )
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default benchmarks/results for the shared sets, "
+        ".arag-bench/results otherwise)",
+    )
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run everything asked for; print the table, then the JSON line; 2 on bad input."""
+    args = build_parser().parse_args(argv)
+    started = time.perf_counter()
+    custom = bool(args.dataset)
+    limit = args.limit or (QUICK_QUESTIONS if args.quick else None)
+    try:
+        if custom:
+            specs = []
+            for path in args.dataset:
+                specs += [
+                    (
+                        d.name,
+                        path,
+                        d.name.rsplit("-", 1)[1] if d.fmt == "belebele" and "-" in d.name else "",
+                    )
+                    for d in load_datasets(path)
+                ]
+        else:
+            specs = standard_suite(SHARED_DATA)
+            missing = [str(p) for _, p, _ in specs if not p.is_file()]
+            if missing:
+                raise FileNotFoundError(
+                    f"Shared data not found: {missing}. Set ARAG_SHARED_DATA to the folder "
+                    "holding xquad/, belebele/ and hotpotqa/, or pass --dataset PATH."
+                )
+    except (FileNotFoundError, DatasetFormatError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    if args.scale is not None:
+        sizes = args.scale
+    elif args.quick:
+        sizes = QUICK_SCALE
+    else:
+        sizes = () if custom else FULL_SCALE
+    from benchmarks.retrieval.report import machine_info, render_markdown, write_outputs
+
+    results: dict = {
+        "command": "python -m benchmarks.retrieval " + shlex.join(argv or sys.argv[1:]),
+        "machine": machine_info(),
+        "shared_machine": os.environ.get("ARAG_BENCH_SHARED_MACHINE", "1") != "0",
+    }
+    results["datasets"] = run_datasets(specs, limit, args.timeout)
+    if sizes:
+        results["scale"] = run_scale(
+            sizes, args.seed_max_size, args.quick, args.cache_dir, args.timeout
+        )
+    if not args.no_ingest and not custom:
+        results["ingest"] = run_ingest(
+            QUICK_INGEST_FILES if args.quick else INGEST_FILES, args.timeout
+        )
+    results["targets"] = evaluate_targets(results)
+    results["total_s"] = time.perf_counter() - started
+    out_dir = args.out or (
+        args.cache_dir / "results" if custom or args.quick else REPO / "benchmarks" / "results"
+    )
+    paths = write_outputs(results, out_dir)
+    print(render_markdown(results))
+    print("Wrote " + ", ".join(str(p) for p in paths))
+    print(json.dumps(_figures(results), separators=(",", ":")))
+    return 0
+
+
+def _figures(results: dict) -> dict:
+    """The JSON line: per-dataset and per-size figures, ingestion and target verdicts."""
+    keep = (
+        "n_questions",
+        "r1",
+        "r5",
+        "mrr10",
+        "all_gold5",
+        "all_gold5_expanded",
+        "p50_ms",
+        "p95_ms",
+        "build_s",
+        "peak_rss_mb",
+        "error",
+        "skipped",
+    )
+
+    def trim(res: dict) -> dict:
+        return {
+            k: (round(v, 4) if isinstance(v, float) else v) for k, v in res.items() if k in keep
+        }
+
+    return {
+        "datasets": {
+            r["name"]: {"seed": trim(r.get("seed", {})), "ours": trim(r.get("ours", {}))}
+            for r in results.get("datasets", [])
+        },
+        "scale": {
+            str(r["size"]): {"seed": trim(r.get("seed", {})), "ours": trim(r.get("ours", {}))}
+            for r in (results.get("scale") or {}).get("rows", [])
+        },
+        "ingest": {
+            k: (round(v, 4) if isinstance(v, float) else v)
+            for k, v in (results.get("ingest") or {}).items()
+        },
+        "targets": {t["name"]: t["pass"] for t in results.get("targets", [])},
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
