@@ -16,7 +16,7 @@ import pytest
 
 WEAVIATE_SKIP = (
     "WEAVIATE_URL is not set: the live Weaviate contract tests need a server, e.g. "
-    "`docker run -p 8080:8080 -p 50051:50051 cr.weaviate.io/semitechnologies/weaviate:1.32.2` "
+    "`docker run -p 8080:8080 -p 50051:50051 cr.weaviate.io/semitechnologies/weaviate:1.33.0` "
     "and WEAVIATE_URL=http://localhost:8080"
 )
 

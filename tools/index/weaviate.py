@@ -59,7 +59,7 @@ RETRY_BACKOFF = 0.5  # seconds before the second attempt, doubled after each fur
 # does in tools.index.scoring.fuse): it carries the configured alpha and fusion type.
 HYBRID_ORDER_WEIGHT = 0.5
 DOCKER_RUN = (
-    "docker run -p 8080:8080 -p 50051:50051 cr.weaviate.io/semitechnologies/weaviate:1.32.2"
+    "docker run -p 8080:8080 -p 50051:50051 cr.weaviate.io/semitechnologies/weaviate:1.33.0"
 )
 _COLLECTION_NAME = re.compile(r"^[A-Z][_0-9A-Za-z]*$")
 _TENANT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
