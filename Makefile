@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q
 
-.PHONY: demo test install install-dev lint clean
+.PHONY: demo test install install-dev lint clean bench-retrieval
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(PIP) -e ".[dev]"
+	@touch $@ $(VENV)/.installed
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(PIP) -e ".[bench]"
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -34,3 +38,8 @@ lint: install-dev
 
 clean:
 	rm -rf $(VENV) .arag .pytest_cache
+
+# DATASET=path runs one dataset file (SQuAD JSON, Belebele JSONL or HotpotQA JSON/JSONL);
+# SCALE=10k,100k,1M|none picks the scale sizes. The last stdout line is the figures as JSON.
+bench-retrieval: $(VENV)/.installed-bench  ## Seed stack vs our index, side by side.
+	$(BIN)/python -m benchmarks.retrieval $(if $(DATASET),--dataset $(DATASET)) $(if $(SCALE),--scale $(SCALE))

@@ -26,16 +26,20 @@ class CachedVectors(Embeddings):
         """Use ``vectors`` for the next documents embedded, in order."""
         self._queue = np.asarray(vectors, dtype=np.float32)
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Queued vectors for ``texts`` (must all be queued), else the live model."""
+    def embed_array(self, texts: list[str]) -> np.ndarray:
+        """Queued vectors for ``texts`` as an array (all must be queued), else the live model."""
         if self._queue is None:
-            return self.base.embed_documents(texts)
+            return np.asarray(self.base.embed_documents(texts), dtype=np.float32)
         if len(self._queue) < len(texts):
             raise RuntimeError("fewer cached vectors queued than documents added")
         out, self._queue = self._queue[: len(texts)], self._queue[len(texts) :]
         if not len(self._queue):
             self._queue = None
-        return out.tolist()
+        return out
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Queued vectors for ``texts`` (all must be queued), else the live model."""
+        return self.embed_array(texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
         """Embed a query live."""
