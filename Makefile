@@ -33,6 +33,10 @@ test: install-dev  ## Lint, then run the whole test suite (no network needed).
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+.PHONY: bench-graph
+bench-graph: install-dev  ## Our graph vs the LangGraph tutorial design: LLM calls, tokens, latency (~10 min).
+	$(BIN)/python -m benchmarks.graph
+
 lint: install-dev
 	$(BIN)/ruff check .
 
