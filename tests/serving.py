@@ -93,17 +93,11 @@ def _wait_up(process: Process, probe: str, timeout: float) -> None:
     pytest.fail(f"server did not start:\n{process.log()[-3000:]}")
 
 
-@contextmanager
-def arag_serve(
-    data_dir: Path,
-    log_dir: Path,
-    *,
-    port: int | None = None,
-    args: tuple[str, ...] = (),
-    **env: str,
-) -> Iterator[Process]:
-    """``arag serve`` on a free port, ready (``/readyz`` 200) before yielding; stopped after."""
-    port = port or free_port()
+def start_arag_serve(
+    data_dir: Path, log_dir: Path, *, args: tuple[str, ...] = (), **env: str
+) -> Process:
+    """Launch ``arag serve`` on a free port without waiting for it."""
+    port = free_port()
     log_path = log_dir / f"arag-serve-{port}-{uuid.uuid4().hex[:6]}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -113,12 +107,27 @@ def arag_serve(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    process = Process(proc, f"http://127.0.0.1:{port}", log_path)
+    return Process(proc, f"http://127.0.0.1:{port}", log_path)
+
+
+@contextmanager
+def arag_servers(count: int, data_dir: Path, log_dir: Path, **env: str) -> Iterator[list[Process]]:
+    """``count`` ``arag serve`` processes started together, each ready (``/readyz`` 200)."""
+    processes = [start_arag_serve(data_dir, log_dir, **env) for _ in range(count)]
     try:
-        _wait_up(process, "/readyz", 60)
-        yield process
+        for process in processes:
+            _wait_up(process, "/readyz", 90)
+        yield processes
     finally:
-        process.stop()
+        for process in processes:
+            process.stop()
+
+
+@contextmanager
+def arag_serve(data_dir: Path, log_dir: Path, **env: str) -> Iterator[Process]:
+    """One ready ``arag serve``, stopped (SIGTERM) on exit."""
+    with arag_servers(1, data_dir, log_dir, **env) as (process,):
+        yield process
 
 
 @contextmanager
