@@ -113,31 +113,29 @@ def _brief(res: dict) -> str:
     return " ".join(f"{k}={res[k]:.3f}" for k in keys if k in res)
 
 
-def run_scale(sizes, seed_max: int, quick: bool, cache_root: Path, timeout: float) -> dict:
-    """Build the cached synthetic corpus, then both stacks at every size."""
-    import numpy as np
+def run_scale(
+    sizes, seed_max: int, quick: bool, cache_root: Path, timeout: float, on_row=None
+) -> dict:
+    """Both stacks at every size, extending the cached synthetic corpus as sizes grow.
 
+    ``on_row(scale_results)`` is called after each size, so a long run leaves partial results.
+    """
     from benchmarks.retrieval import scale
     from benchmarks.retrieval.worker import sample_questions
 
     real = scale.load_real(SHARED_DATA)
     cache_dir = scale.cache_dir_for(cache_root)
-    t0 = time.perf_counter()
-    missing = sum(
-        1
-        for s in range(-(-max(sizes) // scale.SHARD))
-        if not (cache_dir / f"shard-{s:05d}.parquet").exists()
-    )
-    scale.ensure_corpus(cache_dir, max(sizes), real, log=log)
-    if missing:
-        rate = missing * scale.SHARD / (time.perf_counter() - t0)
-        (cache_dir / "embed_rate.json").write_text(json.dumps({"chunks_per_s": rate}))
-    rate_file = cache_dir / "embed_rate.json"
-    embed_rate = json.loads(rate_file.read_text())["chunks_per_s"] if rate_file.exists() else None
     n_questions = QUICK_QUESTIONS if quick else SCALE_QUESTIONS
     questions = sample_questions(real.questions, n_questions, seed=scale.SEED)
-    rows = []
+    out = {
+        "description": scale.__doc__.split("\n\n", 1)[1].strip(),
+        "n_questions": len(questions),
+        "embed_chunks_per_s": None,
+        "rows": [],
+        "pending": list(sizes),
+    }
     for size in sizes:
+        out["embed_chunks_per_s"] = _extend_corpus(scale, cache_dir, size, real)
         row: dict = {"size": size}
         for stack in ("seed", "ours"):
             if stack == "seed" and size > seed_max:
@@ -157,14 +155,27 @@ def run_scale(sizes, seed_max: int, quick: bool, cache_root: Path, timeout: floa
             }
             row[stack] = run_job(job, timeout)
             log(f"[scale {size}] {stack}: {_brief(row[stack])}")
-        rows.append(row)
-    del np
-    return {
-        "description": scale.__doc__.split("\n\n", 1)[1].strip(),
-        "n_questions": len(questions),
-        "embed_chunks_per_s": embed_rate,
-        "rows": rows,
-    }
+        out["rows"].append(row)
+        out["pending"].remove(size)
+        if on_row:
+            on_row(out)
+    return out
+
+
+def _extend_corpus(scale, cache_dir: Path, size: int, real) -> float | None:
+    """Generate the missing shards for ``size`` rows; the embedding rate measured doing so."""
+    rate_file = cache_dir / "embed_rate.json"
+    missing = sum(
+        1
+        for s in range(-(-size // scale.SHARD))
+        if not (cache_dir / f"shard-{s:05d}.parquet").exists()
+    )
+    t0 = time.perf_counter()
+    scale.ensure_corpus(cache_dir, size, real, log=log)
+    if missing and not rate_file.exists():
+        rate = missing * scale.SHARD / (time.perf_counter() - t0)
+        rate_file.write_text(json.dumps({"chunks_per_s": rate}))
+    return json.loads(rate_file.read_text())["chunks_per_s"] if rate_file.exists() else None
 
 
 def run_ingest(files: int, timeout: float) -> dict:
@@ -356,21 +367,30 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "shared_machine": os.environ.get("ARAG_BENCH_SHARED_MACHINE", "1") != "0",
     }
+    out_dir = args.out or (
+        args.cache_dir / "results" if custom or args.quick else REPO / "benchmarks" / "results"
+    )
+
+    def checkpoint(scale_results: dict | None = None) -> list[Path]:
+        # Written after every stage: a long run (the 1M build) leaves its finished parts.
+        if scale_results is not None:
+            results["scale"] = scale_results
+        results["targets"] = evaluate_targets(results)
+        results["total_s"] = time.perf_counter() - started
+        return write_outputs(results, out_dir)
+
     results["datasets"] = run_datasets(specs, limit, args.timeout)
-    if sizes:
-        results["scale"] = run_scale(
-            sizes, args.seed_max_size, args.quick, args.cache_dir, args.timeout
-        )
+    checkpoint()
     if not args.no_ingest and not custom:
         results["ingest"] = run_ingest(
             QUICK_INGEST_FILES if args.quick else INGEST_FILES, args.timeout
         )
-    results["targets"] = evaluate_targets(results)
-    results["total_s"] = time.perf_counter() - started
-    out_dir = args.out or (
-        args.cache_dir / "results" if custom or args.quick else REPO / "benchmarks" / "results"
-    )
-    paths = write_outputs(results, out_dir)
+        checkpoint()
+    if sizes:
+        run_scale(
+            sizes, args.seed_max_size, args.quick, args.cache_dir, args.timeout, on_row=checkpoint
+        )
+    paths = checkpoint()
     print(render_markdown(results))
     print("Wrote " + ", ".join(str(p) for p in paths))
     print(json.dumps(_figures(results), separators=(",", ":")))

@@ -220,6 +220,15 @@ def render_markdown(results: dict) -> str:
             "",
             *_scale_table(scale),
             "",
+            *(
+                [
+                    f"Sizes not finished when this report was written: "
+                    f"{', '.join(_size(n) for n in scale['pending'])}.",
+                    "",
+                ]
+                if scale.get("pending")
+                else []
+            ),
             "![p50 query latency against corpus size](retrieval.png)",
             "",
         ]

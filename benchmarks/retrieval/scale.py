@@ -21,6 +21,7 @@ Vectors are computed once, in large batches, and reused by both stacks on reruns
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -129,9 +130,18 @@ def cache_dir_for(root: Path) -> Path:
 
 
 def ensure_corpus(
-    cache_dir: Path, size: int, real: RealCorpus, log: Callable[[str], None] = print
+    cache_dir: Path,
+    size: int,
+    real: RealCorpus,
+    log: Callable[[str], None] = print,
+    *,
+    descending: bool = False,
 ) -> None:
-    """Generate and embed the shards needed for ``size`` rows that are not cached yet."""
+    """Generate and embed the shards needed for ``size`` rows that are not cached yet.
+
+    Shards are written atomically, so an interrupted run or a concurrent one loses nothing;
+    ``descending`` fills from the last shard down (a pre-fill running beside a benchmark run).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -141,7 +151,8 @@ def ensure_corpus(
         raise ValueError(f"scale size {size} is below the {len(real.docs)} planted paragraphs")
     cache_dir.mkdir(parents=True, exist_ok=True)
     model = load_embeddings("wordllama").model
-    for shard in range(-(-size // SHARD)):
+    shards = range(-(-size // SHARD))
+    for shard in reversed(shards) if descending else shards:
         path = _shard_path(cache_dir, shard)
         if path.exists():
             continue
@@ -166,7 +177,7 @@ def ensure_corpus(
                 "vector": pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1]),
             }
         )
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # a concurrent filler writes its own
         pq.write_table(table, tmp)
         tmp.replace(path)
         log(
@@ -175,6 +186,16 @@ def ensure_corpus(
         )
     (cache_dir / "recipe.json").write_text(
         json.dumps({"seed": SEED, "shard": SHARD, "topic_share": TOPIC_SHARE}), encoding="utf-8"
+    )
+
+
+if __name__ == "__main__":  # pre-fill the cache: python -m benchmarks.retrieval.scale 1M
+    import sys
+
+    from benchmarks.retrieval.__main__ import parse_size
+
+    ensure_corpus(
+        cache_dir_for(Path(".arag-bench")), parse_size(sys.argv[1]), load_real(), descending=True
     )
 
 
