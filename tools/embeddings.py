@@ -29,6 +29,9 @@ class WordLlamaEmbeddings(Embeddings):
 
     model_id = "wordllama:l2_supercat-256"
     dimensions = 256
+    # Trained on English text only: other languages' cosines are noise (unrelated Korean
+    # texts score 0.65 and more), so hybrid search gives them no dense weight.
+    languages = frozenset({"en"})
 
     def __init__(self) -> None:
         self._model = None
@@ -50,15 +53,20 @@ class WordLlamaEmbeddings(Embeddings):
                     )
         return self._model
 
-    def _embed(self, texts: list[str]) -> list[list[float]]:
+    def embed_array(self, texts: list[str]) -> np.ndarray:
+        """Embed a batch of texts as a ``(len(texts), 256)`` float32 array of unit vectors."""
         if not texts:
-            return []
-        vectors = np.asarray(self.model.embed(list(texts), norm=True), dtype=np.float32)
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        vectors = np.asarray(
+            self.model.embed(list(texts), norm=True, batch_size=256), dtype=np.float32
+        )
         # embed(norm=True) already normalises; renormalise defensively for all-unknown inputs,
         # whose pooled vector is zero (keep those at zero rather than dividing by it).
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
-        return vectors.tolist()
+        return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_array(texts).tolist() if texts else []
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed a batch of texts; one L2-normalised 256-d vector each."""
@@ -138,3 +146,28 @@ def embedding_dimensions(emb: Embeddings) -> int:
         if id(emb) not in _DIMS_BY_ID:
             _DIMS_BY_ID[id(emb)] = (emb, len(emb.embed_query("dimension probe")))
         return _DIMS_BY_ID[id(emb)][1]
+
+
+def embedding_languages(emb: Embeddings) -> frozenset[str] | None:
+    """ISO 639-1 codes the embedding model handles, or ``None`` for "any language".
+
+    Read from a ``languages`` attribute (WordLlama: English only). Provider models without one
+    (OpenAI, Cohere, ... embeddings are multilingual) count as handling every language.
+    """
+    langs = getattr(emb, "languages", None)
+    return frozenset(langs) if isinstance(langs, (set, frozenset, list, tuple)) else None
+
+
+def embed_array(emb: Embeddings, texts: list[str], batch: int = 1024) -> np.ndarray:
+    """Embed ``texts`` in batches of ``batch`` as a float32 array, one row per text.
+
+    Uses the model's own ``embed_array`` when it has one (WordLlama: no round trip through
+    Python lists), else ``embed_documents``.
+    """
+    native = getattr(emb, "embed_array", None)
+    embed = native or emb.embed_documents
+    parts = [
+        np.asarray(embed(texts[i : i + batch]), dtype=np.float32)
+        for i in range(0, len(texts), batch)
+    ]
+    return np.concatenate(parts) if parts else np.zeros((0, embedding_dimensions(emb)), np.float32)

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,12 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
-from tools.embeddings import embedding_dimensions, embedding_model_id
+from tools.embeddings import (
+    embed_array,
+    embedding_dimensions,
+    embedding_languages,
+    embedding_model_id,
+)
 from tools.index.base import (
     EmbeddingMismatchError,
     IndexCorruptedError,
@@ -35,7 +41,8 @@ from tools.index.base import (
     IndexMeta,
     IndexNotFoundError,
 )
-from tools.index.scoring import Candidate, fuse
+from tools.index.scoring import DENSE_WEIGHT, Candidate, fuse, spaceless_share, term_set
+from tools.rerank import Reranker
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +50,15 @@ TABLE = "chunks"
 META_FILE = "index_meta.json"
 DB_DIR = "lancedb"
 
-EMBED_BATCH = 256  # texts per embedding call
+EMBED_BATCH = 1024  # texts per embedding call
+WRITE_BATCH = 8192  # rows per LanceDB write (each write adds a fragment; optimize compacts)
 ID_BATCH = 500  # ids per SQL ``IN (...)`` filter
+# From this many rows on, optimize() builds an ANN index on the vectors: exact search costs
+# O(rows) per query and passes ~5 ms around 50k rows of 256-d vectors on 2 cores.
+ANN_MIN_ROWS = 50_000
+ANN_EF = 100  # HNSW search beam width (default 1.5 * limit)
+RERANK_DEPTH = 20  # fused results a reranker may reorder
+_DOC_COLUMNS = ("id", "text", "source", "chunk_id", "title", "metadata")
 
 # Languages written without spaces (or with particles glued to words): a word tokenizer would
 # index whole phrases, so FTS uses character n-grams for them.
@@ -80,6 +94,17 @@ class IndexPermissionError(IndexCorruptedError):
 
 def _sql_list(ids: Sequence[str]) -> str:
     return ", ".join("'" + str(i).replace("'", "''") + "'" for i in ids)
+
+
+def _cosine(vector: Sequence[float], qvec: np.ndarray) -> float:
+    vec = np.asarray(vector, dtype=np.float32)
+    denom = float(np.linalg.norm(vec)) * float(np.linalg.norm(qvec))
+    return float(vec @ qvec) / denom if denom > 0 else 0.0
+
+
+def _terms(row: dict) -> frozenset[str] | None:
+    terms = row.get("terms")
+    return frozenset(terms.split()) if terms is not None else None
 
 
 def _batches(items: Sequence, size: int) -> Iterable[Sequence]:
@@ -137,7 +162,15 @@ class LanceIndex(VectorStore):
         self._db = db
         self._table = table
         self._write_lock = threading.RLock()
-        self._has_fts = self._detect_fts()
+        self._executor: ThreadPoolExecutor | None = None
+        indices = self._indices()
+        self._has_fts = "text" in indices
+        self._has_ann = "vector" in indices
+        self._fts_stale = False
+        self._has_terms = "terms" in table.schema.names
+        self._columns = [*_DOC_COLUMNS, "terms"] if self._has_terms else list(_DOC_COLUMNS)
+        #: Optional :class:`tools.rerank.Reranker` applied to the fused results.
+        self.reranker: Reranker | None = None
 
     # ------------------------------------------------------------------ opening
 
@@ -226,6 +259,9 @@ class LanceIndex(VectorStore):
                 pa.field("chunk_id", pa.string()),
                 pa.field("title", pa.string()),
                 pa.field("metadata", pa.string()),
+                # Distinct content terms (scoring.term_set), space-separated: fusion's lexical
+                # coverage then needs no tokenizing at query time.
+                pa.field("terms", pa.string()),
             ]
         )
 
@@ -247,8 +283,12 @@ class LanceIndex(VectorStore):
     # ------------------------------------------------------------------ metadata
 
     def set_language(self, code: str) -> None:
-        """Record the corpus language (ISO 639-1) in ``index_meta.json``."""
+        """Record the corpus language (ISO 639-1) in ``index_meta.json``.
+
+        The BM25 tokenizer depends on it, so the next :meth:`optimize` rebuilds that index.
+        """
         with self._write_lock:
+            self._fts_stale = self._fts_stale or code != self.meta.language
             self.meta = IndexMeta(
                 embedding_model=self.meta.embedding_model,
                 dimensions=self.meta.dimensions,
@@ -276,8 +316,9 @@ class LanceIndex(VectorStore):
     def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
         """Upsert ``documents`` by id (``ids=`` kwarg, else ``Document.id``, else a new UUID).
 
-        Texts are embedded in batches of ``EMBED_BATCH``; an existing row with the same id is
-        replaced.
+        Texts are embedded in batches of ``EMBED_BATCH`` and written ``WRITE_BATCH`` rows at a
+        time as Arrow tables. Rows whose id is new are appended; an existing row with the same
+        id is replaced (a merge, which costs a join over the table, so only when needed).
         """
         ids = kwargs.get("ids")
         if ids is not None and len(ids) != len(documents):
@@ -288,22 +329,21 @@ class LanceIndex(VectorStore):
         ]
         if not documents:
             return []
-        for batch_start in range(0, len(documents), EMBED_BATCH):
-            docs = documents[batch_start : batch_start + EMBED_BATCH]
-            vectors = self._embeddings.embed_documents([d.page_content for d in docs])
-            rows = [
-                self._row(doc_id, doc, vec)
-                for doc_id, doc, vec in zip(
-                    ids[batch_start : batch_start + EMBED_BATCH], docs, vectors, strict=True
-                )
-            ]
+        for start in range(0, len(documents), WRITE_BATCH):
+            docs = documents[start : start + WRITE_BATCH]
+            batch_ids = ids[start : start + WRITE_BATCH]
+            vectors = embed_array(self._embeddings, [d.page_content for d in docs], EMBED_BATCH)
+            table = self._arrow_rows(batch_ids, docs, vectors)
             with self._write_lock:
-                (
-                    self._table.merge_insert("id")
-                    .when_matched_update_all()
-                    .when_not_matched_insert_all()
-                    .execute(rows)
-                )
+                if self._existing_ids(batch_ids):
+                    (
+                        self._table.merge_insert("id")
+                        .when_matched_update_all()
+                        .when_not_matched_insert_all()
+                        .execute(table)
+                    )
+                else:
+                    self._table.add(table)
         return ids
 
     def add_texts(
@@ -320,19 +360,52 @@ class LanceIndex(VectorStore):
         docs = [Document(page_content=t, metadata=m) for t, m in zip(texts, metadatas, strict=True)]
         return self.add_documents(docs, ids=ids)
 
-    def _row(self, doc_id: str, doc: Document, vector: Sequence[float]) -> dict:
-        meta = doc.metadata or {}
-        extra = {k: v for k, v in meta.items() if k not in _RESERVED}
-        return {
-            "id": doc_id,
-            "text": doc.page_content,
-            "vector": [float(x) for x in vector],
-            "source": str(meta.get("source", "")),
-            "chunk_id": str(meta.get("chunk_id", doc_id)),
-            "title": str(meta.get("title", "")),
+    def _existing_ids(self, ids: Sequence[str]) -> set[str]:
+        if self._table.count_rows() == 0:
+            return set()
+        found: set[str] = set()
+        for batch in _batches(list(ids), ID_BATCH):
+            rows = (
+                self._table.search()
+                .where(f"id IN ({_sql_list(batch)})")
+                .select(["id"])
+                .limit(len(batch))
+                .to_arrow()
+            )
+            found.update(rows.column("id").to_pylist())
+        return found
+
+    def _arrow_rows(self, ids: Sequence[str], docs: Sequence[Document], vectors: np.ndarray):
+        import pyarrow as pa
+
+        metas = [doc.metadata or {} for doc in docs]
+        flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+        columns = {
+            "id": pa.array(list(ids), pa.string()),
+            "text": pa.array([d.page_content for d in docs], pa.string()),
+            "vector": pa.FixedSizeListArray.from_arrays(flat, self.meta.dimensions),
+            "source": pa.array([str(m.get("source", "")) for m in metas], pa.string()),
+            "chunk_id": pa.array(
+                [str(m.get("chunk_id", i)) for m, i in zip(metas, ids, strict=True)], pa.string()
+            ),
+            "title": pa.array([str(m.get("title", "")) for m in metas], pa.string()),
+            "terms": pa.array([" ".join(term_set(d.page_content)) for d in docs], pa.string()),
             # default=str: odd metadata values (dates, paths) must not break ingestion.
-            "metadata": json.dumps(extra, ensure_ascii=False, default=str),
+            "metadata": pa.array(
+                [
+                    json.dumps(
+                        {k: v for k, v in m.items() if k not in _RESERVED},
+                        ensure_ascii=False,
+                        default=str,
+                    )
+                    for m in metas
+                ],
+                pa.string(),
+            ),
         }
+        if not self._has_terms:  # an index from before the terms column
+            del columns["terms"]
+        return pa.table(columns, schema=self._table.schema)
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
         """Delete the rows with these ids (all rows when ``ids`` is None is refused)."""
@@ -343,17 +416,14 @@ class LanceIndex(VectorStore):
                 self._table.delete(f"id IN ({_sql_list(batch)})")
         return True
 
-    def refresh_fts(self) -> None:
-        """(Re)build the BM25 full-text index over ``text`` for the corpus language.
-
-        Rows written after the last build are still found by LanceDB (it scans unindexed rows),
-        but slower; ingestion calls this once at the end of a run that changed anything.
-        """
+    def _fts_config(self):
         from lancedb.index import FTS
 
         lang = self.meta.language
         if lang in NGRAM_LANGUAGES:
-            config = FTS(
+            # Character bigrams and trigrams: measured on Belebele-ko (Korean questions over
+            # Korean passages) see benchmarks/quick_retrieval.py.
+            return FTS(
                 base_tokenizer="ngram",
                 ngram_min_length=2,
                 ngram_max_length=3,
@@ -361,23 +431,55 @@ class LanceIndex(VectorStore):
                 remove_stop_words=False,
                 ascii_folding=False,
             )
-        elif lang in STEM_LANGUAGES:
-            config = FTS(language=STEM_LANGUAGES[lang], stem=True, remove_stop_words=True)
-        else:
-            config = FTS(stem=False, remove_stop_words=False)
-        with self._write_lock:
-            self._table.create_index("text", config=config, replace=True)
-            self._has_fts = True
+        if lang in STEM_LANGUAGES:
+            return FTS(language=STEM_LANGUAGES[lang], stem=True, remove_stop_words=True)
+        return FTS(stem=False, remove_stop_words=False)
 
-    def _detect_fts(self) -> bool:
+    def optimize(self, *, rebuild_fts: bool = False) -> None:
+        """Bring the indices up to date after writes (ingestion calls this once per run).
+
+        * BM25: builds the full-text index for the corpus language when missing (or when
+          ``rebuild_fts``), else adds the new rows to it incrementally;
+        * vectors: from ``ANN_MIN_ROWS`` rows on, an ``IVF_HNSW_SQ`` ANN index (cosine) is
+          built once, then kept up to date incrementally; below that, exact search is fast;
+        * compaction of the small fragments that batched writes leave.
+
+        Rows written after the last call are still found (LanceDB scans unindexed rows), only
+        slower.
+        """
+        with self._write_lock:
+            indices = self._indices()
+            if rebuild_fts or self._fts_stale or "text" not in indices:
+                self._table.create_index("text", config=self._fts_config(), replace=True)
+                self._fts_stale = False
+            if "vector" not in indices and self._table.count_rows() >= ANN_MIN_ROWS:
+                from lancedb.index import HnswSq
+
+                self._table.create_index("vector", config=HnswSq(distance_type="cosine"))
+            # Compacts fragments and merges rows added since into the existing indices.
+            self._table.optimize()
+            self._has_fts = True
+            self._has_ann = "vector" in self._indices()
+
+    def refresh_fts(self) -> None:
+        """Bring the BM25 (and vector) indices up to date: same as :meth:`optimize`."""
+        self.optimize()
+
+    def _indices(self) -> dict[str, str]:
+        """Indexed column -> index type (``FTS``, ``IVF_HNSW_SQ``, ...)."""
         try:
-            return any(
-                getattr(ix, "index_type", "") == "FTS" and "text" in getattr(ix, "columns", [])
+            return {
+                col: str(getattr(ix, "index_type", ""))
                 for ix in self._table.list_indices()
-            )
-        except Exception as exc:  # a missing index listing only disables BM25
+                for col in getattr(ix, "columns", [])
+            }
+        except Exception as exc:  # a missing index listing only disables BM25 / ANN
             log.warning("Could not list LanceDB indices (%s); BM25 disabled.", exc)
-            return False
+            return {}
+
+    def index_summary(self) -> dict[str, str]:
+        """Which columns are indexed and how, e.g. ``{"text": "FTS", "vector": "IVF_HNSW_SQ"}``."""
+        return self._indices()
 
     # ------------------------------------------------------------------ reading
 
@@ -400,7 +502,7 @@ class LanceIndex(VectorStore):
             rows = (
                 self._table.search()
                 .where(f"id IN ({_sql_list(batch)})")
-                .select(["id", "text", "source", "chunk_id", "title", "metadata"])
+                .select(list(_DOC_COLUMNS))
                 .limit(len(batch))
                 .to_list()
             )
@@ -408,13 +510,17 @@ class LanceIndex(VectorStore):
         return docs
 
     def _vector_rows(self, qvec: Sequence[float], limit: int) -> list[dict]:
-        return (
-            self._table.search(list(qvec), vector_column_name="vector")
+        query = (
+            self._table.search(np.asarray(qvec, dtype=np.float32), vector_column_name="vector")
             .distance_type("cosine")
-            .select(["id", "text", "source", "chunk_id", "title", "metadata", "_distance"])
+            .select([*self._columns, "_distance"])
             .limit(limit)
-            .to_list()
         )
+        if self._has_ann:
+            # HNSW beam width: a wider beam than the default recovers the exact top hits
+            # (measured with benchmarks/quick_retrieval.py --only scale).
+            query = query.ef(ANN_EF)
+        return query.to_arrow().to_pylist()
 
     def _bm25_rows(self, query: str, limit: int) -> list[dict]:
         if not self._has_fts or not query.strip():
@@ -422,8 +528,10 @@ class LanceIndex(VectorStore):
         try:
             return (
                 self._table.search(query, query_type="fts", fts_columns="text")
+                .select([*self._columns, "vector", "_score"])
                 .limit(limit)
-                .to_list()
+                .to_arrow()
+                .to_pylist()
             )
         except Exception as exc:  # e.g. the FTS index was dropped: degrade to vector-only
             log.warning("BM25 search failed (%s); using vector search only.", exc)
@@ -442,12 +550,47 @@ class LanceIndex(VectorStore):
         """Vector-only search, best first."""
         return [doc for doc, _ in self.similarity_search_with_score(query, k)]
 
-    def candidates(self, query: str, depth: int) -> list[Candidate]:
-        """Union of the top ``depth`` BM25 and vector hits, each with its cosine and ranks."""
+    def dense_weight(self, query: str) -> float:
+        """Weight of the dense part for ``query``: 0 when the embeddings miss its language.
+
+        The embedding model's languages (:func:`tools.embeddings.embedding_languages`) must
+        include the corpus language and the query's script: an English-only model gives
+        unrelated Korean texts high cosines, which would drown the BM25 evidence.
+        """
+        langs = embedding_languages(self._embeddings)
+        if langs is None:
+            return DENSE_WEIGHT
+        if self.meta.language not in langs:
+            return 0.0
+        if not langs & NGRAM_LANGUAGES and spaceless_share(query) >= 0.3:
+            return 0.0
+        return DENSE_WEIGHT
+
+    def bm25_candidates(self, query: str, depth: int) -> list[Candidate]:
+        """The top ``depth`` BM25 hits alone, best first (for diagnostics and benchmarks)."""
         qvec = np.asarray(self._embeddings.embed_query(query), dtype=np.float32)
-        qnorm = float(np.linalg.norm(qvec)) or 1.0
+        return [
+            Candidate(
+                self._to_document(r),
+                _cosine(r["vector"], qvec),
+                float(r["_score"]),
+                i,
+                terms=_terms(r),
+            )
+            for i, r in enumerate(self._bm25_rows(query, depth))
+        ]
+
+    def candidates(self, query: str, depth: int, *, dense: bool = True) -> list[Candidate]:
+        """Union of the top ``depth`` BM25 and vector hits, each with its cosine and ranks.
+
+        Both searches run concurrently (LanceDB releases the GIL). ``dense=False`` skips the
+        vector search (BM25 hits still carry their cosine).
+        """
+        qvec = np.asarray(self._embeddings.embed_query(query), dtype=np.float32)
+        bm25_future = self._pool().submit(self._bm25_rows, query, depth)
+        vector_rows = self._vector_rows(qvec, depth) if dense else []
         merged: dict[str, dict] = {}
-        for rank, row in enumerate(self._vector_rows(qvec, depth)):
+        for rank, row in enumerate(vector_rows):
             merged[row["id"]] = {
                 "row": row,
                 "dense": 1.0 - float(row["_distance"]),
@@ -455,13 +598,14 @@ class LanceIndex(VectorStore):
                 "bm25_rank": None,
                 "bm25_score": None,
             }
-        for rank, row in enumerate(self._bm25_rows(query, depth)):
+        for rank, row in enumerate(bm25_future.result()):
             entry = merged.get(row["id"])
             if entry is None:
-                # BM25-only hit: compute its cosine from the stored vector.
-                vec = np.asarray(row["vector"], dtype=np.float32)
-                dense = float(vec @ qvec) / (qnorm * (float(np.linalg.norm(vec)) or 1.0))
-                entry = merged[row["id"]] = {"row": row, "dense": dense, "vector_rank": None}
+                entry = merged[row["id"]] = {
+                    "row": row,
+                    "dense": _cosine(row["vector"], qvec),
+                    "vector_rank": None,
+                }
             entry["bm25_rank"] = rank
             entry["bm25_score"] = float(row["_score"])
         return [
@@ -471,39 +615,53 @@ class LanceIndex(VectorStore):
                 bm25_score=e["bm25_score"],
                 bm25_rank=e["bm25_rank"],
                 vector_rank=e["vector_rank"],
+                terms=_terms(e["row"]),
             )
             for e in merged.values()
         ]
 
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            with self._write_lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(2, thread_name_prefix="arag-bm25")
+        return self._executor
+
     def hybrid_search(self, query: str, k: int = 5) -> list[Document]:
         """Hybrid BM25 + vector search, best first, with calibrated scores.
 
-        Each list (BM25 and vector) contributes its top ``max(20, 4k)``; their union is ordered
-        and scored by :func:`tools.index.scoring.fuse`. Returned metadata: ``source``,
-        ``chunk_id``, ``title``, ``score`` (calibrated, [0, 1]), ``dense`` (cosine),
-        ``lexical`` (query-term coverage) and ``rank`` (0-based). Without an FTS index yet, the
-        search is vector-only.
+        Each list (BM25 and vector) contributes its top ``max(20, 2k)``; their union is ordered
+        and scored by :func:`tools.index.scoring.fuse`, with the dense part weighted by
+        :meth:`dense_weight`. A configured :attr:`reranker` then reorders the top
+        ``max(k, RERANK_DEPTH)``. Returned metadata: ``source``, ``chunk_id``, ``title``,
+        ``score`` (calibrated, [0, 1]), ``dense`` (cosine), ``lexical`` (query-term coverage)
+        and ``rank`` (0-based). Without an FTS index yet, the search is vector-only.
         """
         if k <= 0 or not query.strip():
             return []
-        candidates = self.candidates(query, max(20, 4 * k))
-        results = []
-        for rank, scored in enumerate(fuse(query, candidates)[:k]):
-            doc = scored.doc
-            doc.metadata.update(
+        weight = self.dense_weight(query)
+        depth = max(20, 2 * k)
+        candidates = self.candidates(query, depth, dense=weight > 0 or not self._has_fts)
+        fused = fuse(query, candidates, dense_weight=weight if self._has_fts else DENSE_WEIGHT)
+        docs = []
+        for scored in fused[: max(k, RERANK_DEPTH) if self.reranker else k]:
+            scored.doc.metadata.update(
                 score=round(scored.score, 4),
                 dense=round(scored.dense, 4),
                 lexical=round(scored.lexical, 4),
-                rank=rank,
             )
-            results.append(doc)
-        return results
+            docs.append(scored.doc)
+        if self.reranker is not None:
+            docs = list(self.reranker.rerank(query, docs, k))[:k]
+        for rank, doc in enumerate(docs):
+            doc.metadata["rank"] = rank
+        return docs
 
     def probe(self, query: str) -> float:
         """Confidence probe: the calibrated score of the top hybrid result (0.0 if none).
 
-        Equal to ``hybrid_search(query, k)[0].metadata["score"]`` for any ``k <= 5``. Thresholds
-        are measured by ``benchmarks/quick_retrieval.py``.
+        Equal to ``hybrid_search(query, k)[0].metadata["score"]`` for any ``k <= 5`` (without
+        a reranker). Thresholds are measured by ``benchmarks/quick_retrieval.py``.
         """
         top = self.hybrid_search(query, k=1)
         return float(top[0].metadata["score"]) if top else 0.0
