@@ -93,6 +93,13 @@ def guarded_route(settings: ServerSettings) -> type[APIRoute]:
                         "timeout_error",
                         "timeout",
                     ).response()
+                except Exception:
+                    # A bug, not a client error: logged with the request id, answered in the
+                    # OpenAI format so the client shows something useful.
+                    log.exception("unhandled error", extra={"request_id": rid})
+                    response = ApiError(
+                        500, f"Internal error (request id {rid}).", "server_error", "internal"
+                    ).response()
                 response.headers["X-Request-Id"] = rid
                 log.info(
                     "request",

@@ -62,8 +62,8 @@ def _unwrap(value: Any) -> Any:
     """A reducer bypass (``Overwrite``) as a plain value, in-process or JSON-serialized."""
     if hasattr(value, "value"):
         return value.value
-    if isinstance(value, dict) and len(value) == 1 and "__overwrite__" in value:
-        return value["__overwrite__"]
+    if isinstance(value, dict) and value.get("type") == "__overwrite__":  # via the LangGraph API
+        return value.get("value")
     return value
 
 

@@ -2,79 +2,40 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
+import uuid
 
 import httpx
+import openai
 import pytest
+
+from tests.serving import langgraph_dev
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+ALICE = "alice-key-0123456789abcdef"
+BOB = "bob-key-0123456789abcdef00"
 
 
 @pytest.fixture(scope="module")
 def dev_server(sample_data_dir, tmp_path_factory):
-    cli = Path(sys.executable).with_name("langgraph")
-    if not cli.exists():
-        cli = shutil.which("langgraph")
-    if not cli:
-        pytest.skip("langgraph CLI not installed (pip install -e '.[dev]')")
-    port = _free_port()
-    # The log lives outside the project: the dev server's file watcher would otherwise reload.
-    log_path = tmp_path_factory.mktemp("langgraph-dev") / "server.log"
-    env = {
-        **os.environ,
-        "ARAG_DATA_DIR": str(sample_data_dir),
-        "ARAG_MODEL": "offline",
-        "LANGSMITH_TRACING": "false",
-        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-    }
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [str(cli), "dev", "--no-browser", "--no-reload", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"langgraph dev exited early:\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            proc.kill()
-            pytest.fail(f"langgraph dev did not start:\n{log_path.read_text()[-3000:]}")
-        yield url, log_path
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    """``langgraph dev`` with ``langgraph.json``'s auth (keys for alice and bob) and /v1 app."""
+    with langgraph_dev(
+        sample_data_dir,
+        tmp_path_factory.mktemp("langgraph-dev"),
+        ARAG_API_KEYS=f"alice:{ALICE},bob:{BOB}",
+    ) as server:
+        yield server.url, server.log_path
+
+
+def sdk(url: str, key: str = ALICE):
+    from langgraph_sdk import get_client
+
+    return get_client(url=url, api_key=None, headers={"Authorization": f"Bearer {key}"})
 
 
 async def test_thread_streams_updates_and_answer_with_citations(dev_server):
-    from langgraph_sdk import get_client
-
     url, log_path = dev_server
-    client = get_client(url=url)
+    client = sdk(url)
     assistant = await client.assistants.create(graph_id="adaptive_rag", context={"k": 3})
     thread = await client.threads.create()
     events: list[tuple[str, object]] = []
@@ -110,10 +71,8 @@ async def test_thread_streams_updates_and_answer_with_citations(dev_server):
 
 
 async def test_second_turn_uses_thread_history(dev_server):
-    from langgraph_sdk import get_client
-
     url, _ = dev_server
-    client = get_client(url=url)
+    client = sdk(url)
     thread = await client.threads.create()
     for question in ("What year did Tesla die?", "Who did he partner with in 1886?"):
         await client.runs.wait(
@@ -130,10 +89,8 @@ async def test_second_turn_uses_thread_history(dev_server):
 
 
 async def test_graph_drawing_and_context_schema_come_back(dev_server):
-    from langgraph_sdk import get_client
-
     url, _ = dev_server
-    client = get_client(url=url)
+    client = sdk(url)
     assistants = await client.assistants.search(graph_id="adaptive_rag")
     assistant_id = assistants[0]["assistant_id"]
     drawing = await client.assistants.get_graph(assistant_id)
@@ -143,3 +100,63 @@ async def test_graph_drawing_and_context_schema_come_back(dev_server):
     props = schemas["context_schema"]["properties"]
     assert {"model", "k", "max_rewrites", "confidence_high", "data_dir"} <= set(props)
     assert "provider:model" in props["model"]["description"]
+
+
+async def test_keys_are_required_and_threads_are_owned(dev_server):
+    url, _ = dev_server
+    anonymous = await httpx.AsyncClient().post(f"{url}/threads", json={})
+    assert anonymous.status_code == 401
+    alice, bob = sdk(url), sdk(url, BOB)
+    thread = await alice.threads.create()
+    assert thread["metadata"]["owner"] == "alice"
+    with pytest.raises(httpx.HTTPStatusError) as denied:
+        await bob.threads.get(thread["thread_id"])
+    assert denied.value.response.status_code == 404
+    with pytest.raises(httpx.HTTPStatusError):
+        await bob.runs.wait(
+            thread["thread_id"],
+            "adaptive_rag",
+            input={"messages": [{"role": "user", "content": "What year did Tesla die?"}]},
+        )
+    assert thread["thread_id"] not in {t["thread_id"] for t in await bob.threads.search()}
+
+
+def test_v1_on_the_langgraph_server_shares_its_threads(dev_server):
+    """The /v1 app mounted by http.app: its threads are LangGraph threads (Studio shows them)."""
+    url, log_path = dev_server
+    llm = openai.OpenAI(base_url=url + "/v1", api_key=ALICE, max_retries=0, timeout=60)
+    conversation = f"conv-{uuid.uuid4().hex[:8]}"
+    first = llm.chat.completions.create(
+        model="adaptive-rag",
+        messages=[{"role": "user", "content": "What year did Tesla die?"}],
+        extra_headers={"X-Thread-Id": conversation},
+    )
+    assert "1943" in first.choices[0].message.content
+    assert first.model_extra["citations"][0]["source"].endswith("nikola_tesla.md")
+    thread_id = first.model_extra["thread_id"]
+    uuid.UUID(thread_id)  # a LangGraph thread id, stable for the client's name
+    chunks = list(
+        llm.chat.completions.create(
+            model="adaptive-rag",
+            messages=[{"role": "user", "content": "Who did he partner with in 1886?"}],
+            extra_headers={"X-Thread-Id": conversation},
+            stream=True,
+        )
+    )
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert "Robert Lane" in streamed
+    assert chunks[-1].model_extra["thread_id"] == thread_id
+
+    import asyncio
+
+    state = asyncio.run(sdk(url).threads.get_state(thread_id))
+    assert len(state["values"]["messages"]) == 4
+    assert state["values"]["path"][0]["decision"] == "offline_context"
+    with pytest.raises(openai.NotFoundError):
+        openai.OpenAI(base_url=url + "/v1", api_key=BOB, max_retries=0).chat.completions.create(
+            model="adaptive-rag",
+            messages=[{"role": "user", "content": "and then?"}],
+            extra_headers={"X-Thread-Id": conversation},
+        )
+    assert httpx.get(url + "/readyz").json()["status"] == "ready"
+    assert "BlockingError" not in log_path.read_text()
