@@ -80,3 +80,53 @@ def test_token_limit_with_wordllama_tokenizer(chunk_tokens, embeddings):
     )
     assert len(chunks) > 1
     assert all(embeddings.token_count(c.page_content) <= chunk_tokens for c in chunks)
+
+
+MANUAL = """# Pump manual
+
+Read this first.
+
+## Installation
+
+### Wiring
+
+Connect the red wire to terminal A.
+
+## Maintenance
+
+Replace the filter every six months.
+
+```bash
+# not a heading: a shell comment
+make clean
+```
+"""
+
+
+def test_markdown_chunks_carry_title_and_section_headings():
+    doc = Document(page_content=MANUAL, metadata={"source": "/m/pump.md", "title": "Pump manual"})
+    chunks = chunk([doc])
+    by_text = {c.page_content.split("\n\n", 1)[0]: c for c in chunks}
+    wiring = next(c for c in chunks if "red wire" in c.page_content)
+    assert wiring.page_content.startswith("Pump manual > Installation > Wiring\n\n")
+    assert wiring.metadata["section"] == "Pump manual > Installation > Wiring"
+    filt = next(c for c in chunks if "filter" in c.page_content)
+    assert filt.page_content.startswith("Pump manual > Maintenance\n\n")
+    # The shell comment inside the code fence is not a section heading.
+    assert "make clean" in filt.page_content
+    assert not any("not a heading" in key for key in by_text)
+    # No chunk is a bare heading, and ids still count per source from 0.
+    assert all(len(c.page_content.split()) > 4 for c in chunks)
+    assert [c.metadata["chunk_id"] for c in chunks] == [
+        f"/m/pump.md#{i}" for i in range(len(chunks))
+    ]
+
+
+def test_plain_text_lines_with_hash_are_not_headings():
+    doc = Document(
+        page_content="# not a heading in a .txt file\n\nBody text about pumps.",
+        metadata={"source": "/m/notes.txt", "title": "Notes"},
+    )
+    [only] = chunk([doc])
+    assert only.page_content.startswith("Notes\n\n# not a heading")
+    assert "section" not in only.metadata
