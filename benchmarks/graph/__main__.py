@@ -62,6 +62,12 @@ def _index(tmp: str):
     return open_index(tmp, embeddings), embeddings
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def _overhead_ms(runs) -> float:
     return round(p50([r.seconds - r.retrieval_seconds for r in runs]) * 1000, 2)
 
@@ -169,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             for k, r in rows.items()
         },
-        "report": str(args.out / "graph.md"),
+        "report": _shown(args.out / "graph.md"),
     }
     print(json.dumps(summary, ensure_ascii=False))
     return 0
