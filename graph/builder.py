@@ -27,6 +27,7 @@ from graph import routing
 from graph.config import Context
 from graph.services import _UNSET, Services
 from graph.state import InputState, OutputState, State
+from graph.tracing import annotate_node_run
 from nodes.check import check_answer
 from nodes.condense import condense_question
 from nodes.confidence import check_confidence, probe_corpus
@@ -47,7 +48,10 @@ def _bind(fn: NodeFn, services: Services) -> Callable[[State, Runtime[Context]],
     """Adapt ``fn(state, ctx, services)`` to LangGraph's ``(state, runtime)`` node signature."""
 
     def node(state: State, runtime: Runtime[Context]) -> dict:
-        return fn(state, Context.resolve(runtime.context), services)
+        ctx = Context.resolve(runtime.context)
+        update = fn(state, ctx, services)
+        annotate_node_run(fn.__name__, state, update, ctx, services)  # no-op unless traced
+        return update
 
     # Not functools.wraps: LangGraph reads the signature (through __wrapped__) to inject runtime.
     node.__name__, node.__qualname__, node.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__

@@ -20,8 +20,18 @@ def step(node: str, decision: str, reason: str) -> Step:
 
 
 def llm_config(node: str, **metadata: Any) -> RunnableConfig:
-    """Config for an LLM call made by ``node``: a clear run name and tags for traces and fakes."""
-    return {"run_name": node, "tags": [f"arag:{node}"], "metadata": metadata}
+    """Config for an LLM call made by ``node``: a clear run name, tags and metadata.
+
+    The run is named ``<node>.llm`` so a trace shows it as the node's model call, not as a
+    second run with the node's own name. The ``arag:<node>`` tag tells scripted test models
+    (and trace filters) which step is calling; ``metadata`` (language, draft, ...) is attached
+    to the model's run.
+    """
+    return {
+        "run_name": f"{node}.llm",
+        "tags": ["arag", f"arag:{node}"],
+        "metadata": {"arag_node": node, **metadata},
+    }
 
 
 def provider_errors() -> tuple[type[BaseException], ...]:
