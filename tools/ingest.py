@@ -8,21 +8,30 @@ replaced, and ``cleanup="full"`` removes the chunks of files that are no longer 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
 
 from tools.chunking import chunk_documents
+from tools.contextual import ContextStats, model_name
 from tools.language import detect_language
 from tools.loaders import LoaderError, iter_files, load_file
 
 RECORD_NAMESPACE = "lancedb/chunks"
 RECORD_DB = "record_manager.sqlite"
+CONTEXT_CACHE = "contextual_cache.sqlite"
+INDEX_BATCH_CHUNKS = 2048  # chunks gathered (whole files) per indexing call
+# Bump when chunking changes what it produces, so unchanged files are re-chunked once.
+CHUNKER_VERSION = 2
 LANGUAGE_SAMPLE_CHUNKS = 40  # chunk texts sampled for corpus-language detection
 LANGUAGE_SAMPLE_CHARS = 6000
 
@@ -48,6 +57,8 @@ class IngestReport:
     chunks_total: int = 0
     language: str = "en"
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    context: ContextStats = field(default_factory=ContextStats)
 
     @property
     def changed(self) -> bool:
@@ -57,11 +68,12 @@ class IngestReport:
     def summary(self) -> str:
         """One line for the CLI."""
         failed = f", {len(self.files_failed)} failed" if self.files_failed else ""
+        notes = "".join(f"\n{note}" for note in self.notes)
         return (
             f"{self.files_ok} files ok{failed}; chunks: {self.num_added} added, "
             f"{self.num_updated} updated, {self.num_skipped} unchanged, {self.num_deleted} "
             f"deleted; {self.chunks_total} in index; language {self.language}; "
-            f"{self.seconds:.1f}s"
+            f"{self.seconds:.1f}s{notes}"
         )
 
 
@@ -71,6 +83,56 @@ def _record_manager(data_dir: Path, namespace: str = RECORD_NAMESPACE):
     manager = SQLRecordManager(namespace=namespace, db_url=f"sqlite:///{data_dir / RECORD_DB}")
     manager.create_schema()
     return manager
+
+
+class FileFingerprints:
+    """Per-file SHA-256 and ingest settings of the last successful ingest (sqlite table).
+
+    Lets a re-ingest skip unchanged files before loading and chunking them, which dominate
+    the cost of a run once the record manager makes the writes idempotent.
+    """
+
+    def __init__(self, db_path: Path, namespace: str):
+        self.db_path = db_path
+        self.namespace = namespace
+        with closing(sqlite3.connect(db_path, timeout=30)) as db, db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS arag_file_fingerprints (namespace TEXT, "
+                "source TEXT, digest TEXT, params TEXT, PRIMARY KEY (namespace, source))"
+            )
+
+    def get(self, source: str) -> tuple[str, str] | None:
+        """``(digest, params)`` recorded for ``source``, or ``None``."""
+        with closing(sqlite3.connect(self.db_path, timeout=30)) as db:
+            row = db.execute(
+                "SELECT digest, params FROM arag_file_fingerprints "
+                "WHERE namespace = ? AND source = ?",
+                (self.namespace, source),
+            ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def put(self, source: str, digest: str, params: str) -> None:
+        """Record ``source``'s fingerprint (an empty digest forgets it)."""
+        with closing(sqlite3.connect(self.db_path, timeout=30)) as db, db:
+            db.execute(
+                "INSERT OR REPLACE INTO arag_file_fingerprints VALUES (?, ?, ?, ?)",
+                (self.namespace, source, digest, params),
+            )
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-256 of the file's bytes ("" when unreadable: the loader reports the error)."""
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return ""
+
+
+def _fingerprint_params(store, chunk_tokens: int, overlap_tokens: int, llm) -> str:
+    embedding = getattr(store.meta, "embedding_model", "")
+    context = model_name(llm) if llm is not None else ""
+    return f"v{CHUNKER_VERSION}|{chunk_tokens}|{overlap_tokens}|{embedding}|{context}"
 
 
 def _full_cleanup(record_manager, store, run_start: float, keep_sources: list[str]) -> int:
@@ -100,6 +162,8 @@ def ingest(
     overlap_tokens: int = 80,
     on_progress: ProgressFn | None = None,
     backend: str | None = None,
+    contextual: bool = False,
+    chat_model: BaseChatModel | None = None,
 ) -> IngestReport:
     """Load, chunk and index the files under ``paths`` into the index in ``data_dir``.
 
@@ -111,6 +175,11 @@ def ingest(
     ``backend`` (default ``$ARAG_INDEX``, else ``"lancedb"``) picks the index; with
     ``"weaviate"`` the chunks go to the server named by ``WeaviateSettings.from_env()`` and
     only the record manager stays in ``data_dir``.
+
+    Files whose bytes and settings are unchanged since their last ingest are skipped before
+    loading (their chunks are only confirmed in the record manager). ``contextual=True``
+    prepends an LLM-written context to each chunk (:mod:`tools.contextual`, cached in
+    ``data_dir``); without ``chat_model`` it is skipped with a note in ``IngestReport.notes``.
     """
     from langchain_classic.indexes import index as run_index
 
@@ -138,35 +207,89 @@ def ingest(
         report = IngestReport(language=store.meta.language)
         files = list(iter_files(paths))
         samples: list[str] = []
-        for done, path in enumerate(files, start=1):
-            try:
-                chunks = chunk_documents(
-                    load_file(path), chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens
-                )
-            except LoaderError as exc:
-                report.files_failed.append((str(path), exc.reason))
-            else:
-                # One index() call per file: incremental cleanup then sees all of the file's
-                # chunks at once (split across batches, unchanged chunks would be deleted and
-                # re-added). "full" cleanup is done once at the end, across all files.
+        cache = None
+        if contextual and chat_model is None:
+            report.notes.append(
+                "Contextual retrieval skipped: no LLM is configured (set ARAG_MODEL or an API "
+                "key); chunks were indexed without LLM-written context."
+            )
+        elif contextual:
+            from tools.contextual import ContextCache
+
+            cache = ContextCache(local_dir / CONTEXT_CACHE)
+        params = _fingerprint_params(
+            store, chunk_tokens, overlap_tokens, chat_model if cache else None
+        )
+        fingerprints = FileFingerprints(local_dir / RECORD_DB, namespace)
+        pending: list[tuple[Path, str, str, list]] = []  # (path, source, digest, chunks)
+
+        def flush() -> None:
+            # Several files per index() call (fewer, larger embedding batches and writes);
+            # a file's chunks never straddle calls, which incremental cleanup relies on.
+            chunks = [c for _, _, _, file_chunks in pending for c in file_chunks]
+            if chunks:
                 result = run_index(
                     chunks,
                     record_manager,
                     store,
-                    batch_size=max(1, len(chunks)),
+                    batch_size=len(chunks),
                     cleanup="incremental" if cleanup else None,
                     source_id_key="source",
                     key_encoder="sha256",
                 )
-                report.files_ok += 1
                 report.num_added += result["num_added"]
                 report.num_updated += result["num_updated"]
                 report.num_skipped += result["num_skipped"]
                 report.num_deleted += result["num_deleted"]
+            for _, source, digest, _ in pending:
+                fingerprints.put(source, digest, params)
+            pending.clear()
+
+        for done, path in enumerate(files, start=1):
+            source = str(Path(path).expanduser().absolute())
+            digest = _file_digest(path)
+            if not was_empty and digest and fingerprints.get(source) == (digest, params):
+                # Unchanged since its last successful ingest with these settings: skip
+                # loading, chunking and hashing chunks; only confirm its chunks as current.
+                keys = record_manager.list_keys(group_ids=[source])
+                if keys:
+                    record_manager.update(keys, group_ids=[source] * len(keys))
+                    report.files_ok += 1
+                    report.num_skipped += len(keys)
+                    if on_progress:
+                        on_progress(done, len(files), path)
+                    continue
+            try:
+                loaded = load_file(path)
+                chunks = chunk_documents(
+                    loaded, chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens
+                )
+            except LoaderError as exc:
+                report.files_failed.append((str(path), exc.reason))
+            else:
+                failed_before = report.context.failed
+                if cache is not None:
+                    from tools.contextual import contextualize
+
+                    text = "\n\n".join(d.page_content for d in loaded)
+                    chunks = contextualize(chunks, text, chat_model, cache, report.context)
+                report.files_ok += 1
                 if len(samples) < LANGUAGE_SAMPLE_CHUNKS:
                     samples.extend(c.page_content[:500] for c in chunks[:3])
+                # A file with failed context calls is not fingerprinted: retried next run.
+                complete = report.context.failed == failed_before
+                pending.append((path, source, digest if complete else "", chunks))
+                if sum(len(p[3]) for p in pending) >= INDEX_BATCH_CHUNKS:
+                    flush()
             if on_progress:
                 on_progress(done, len(files), path)
+        flush()
+        if cache is not None:
+            ctx = report.context
+            report.notes.append(
+                f"Contextual retrieval: {ctx.generated} contexts written by the LLM, "
+                f"{ctx.cached} from the cache, {ctx.failed} failed."
+            )
 
         if cleanup == "full":
             keep = [source for source, _ in report.files_failed]
@@ -176,6 +299,7 @@ def ingest(
             store.set_language(detect_language(" ".join(samples)[:LANGUAGE_SAMPLE_CHARS]))
         report.language = store.meta.language
         if report.changed or (report.files_ok and not store.has_fts):
+            # LanceDB: builds or updates the BM25 and (from 50k rows) the ANN vector index.
             store.refresh_fts()
         report.chunks_total = store.count()
         report.seconds = time.perf_counter() - started

@@ -1,0 +1,192 @@
+"""Retrieval features a user notices: reranking, Korean corpora, multi-hop, contextual
+retrieval with its cache, and re-ingest skipping unchanged files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_core.documents import Document
+from langchain_core.messages import AIMessage
+
+from tests.fakes.scripted_chat_model import ScriptedChatModel
+from tools.contextual import ContextCache, ContextStats, contextualize
+from tools.index.lance import LanceIndex
+from tools.index.multihop import bridge_names, expand_search
+from tools.ingest import ingest
+from tools.rerank import NoReranker, load_reranker
+
+
+def _index(tmp_path: Path, embeddings, texts: dict[str, str], language: str = "en"):
+    index = LanceIndex.open(tmp_path / "idx", embeddings, create=True, language=language)
+    docs = [
+        Document(page_content=f"{title}\n\n{text}", metadata={"chunk_id": title, "title": title})
+        for title, text in texts.items()
+    ]
+    index.add_documents(docs, ids=list(texts))
+    index.optimize()
+    return index
+
+
+PLANETS = {
+    "Mars": "Mars is the fourth planet from the Sun, a cold desert world with red dust.",
+    "Venus": "Venus is the second planet from the Sun, with a thick toxic atmosphere.",
+    "Jupiter": "Jupiter is the fifth planet from the Sun and the largest gas giant.",
+}
+
+
+class ReverseReranker:
+    """Puts the fused order upside down, so a test can see the hook was applied."""
+
+    def rerank(self, query, documents, k):
+        return list(reversed(documents))[:k]
+
+
+def test_reranker_reorders_results_and_keeps_calibrated_scores(tmp_path, embeddings):
+    index = _index(tmp_path, embeddings, PLANETS)
+    plain = index.hybrid_search("Which planet is the red desert world?", k=3)
+    assert plain[0].metadata["chunk_id"] == "Mars"
+    index.reranker = ReverseReranker()
+    reranked = index.hybrid_search("Which planet is the red desert world?", k=3)
+    assert [d.metadata["chunk_id"] for d in reranked] == [
+        d.metadata["chunk_id"] for d in reversed(plain)
+    ]
+    assert [d.metadata["rank"] for d in reranked] == [0, 1, 2]
+    mars = next(d for d in reranked if d.metadata["chunk_id"] == "Mars")
+    assert mars.metadata["score"] == plain[0].metadata["score"]
+    index.reranker = NoReranker()
+    assert [d.metadata["chunk_id"] for d in index.hybrid_search("red desert", k=3)][0] == "Mars"
+
+
+def test_load_reranker_specs():
+    assert load_reranker("") is None and load_reranker("none") is None
+    assert isinstance(load_reranker("tools.rerank:NoReranker"), NoReranker)
+    with pytest.raises(ValueError, match="package.module:attr"):
+        load_reranker("NoReranker")
+    with pytest.raises(ValueError, match="Cannot load reranker"):
+        load_reranker("tools.rerank:Missing")
+
+
+KOREAN = {
+    "아코디언": "아코디언을 연주할 때는 손을 편하게 두고 풀무에 힘을 주어 볼륨을 조절합니다.",
+    "김치": "김치는 배추와 고춧가루, 마늘로 담그는 한국의 전통 발효 음식입니다.",
+    "한강": "한강은 서울을 가로질러 흐르는 강으로, 여름에는 많은 시민이 공원을 찾습니다.",
+}
+
+
+def test_korean_corpus_uses_ngram_bm25_and_no_dense_weight(tmp_path, embeddings):
+    index = _index(tmp_path, embeddings, KOREAN, language="ko")
+    # WordLlama is English-only: its cosines between Korean texts are noise.
+    assert index.dense_weight("배추로 담그는 음식은?") == 0.0
+    top = index.hybrid_search("배추로 담그는 발효 음식은 무엇입니까?", k=3)
+    assert top[0].metadata["chunk_id"] == "김치"
+    top = index.hybrid_search("아코디언 볼륨은 어떻게 조절합니까?", k=3)
+    assert top[0].metadata["chunk_id"] == "아코디언"
+
+
+def test_english_corpus_keeps_dense_weight_for_english_queries(tmp_path, embeddings):
+    index = _index(tmp_path, embeddings, PLANETS)
+    assert index.dense_weight("Which planet is red?") > 0
+    assert index.dense_weight("어느 행성이 붉은가?") == 0.0
+
+
+BRIDGE = {
+    "Front Row (software)": "Front Row is a discontinued media center application by Apple. "
+    "Front Row can be controlled by the Apple Remote or the keyboard function keys.",
+    "Apple Remote": "The Apple Remote is a remote control device released by Apple in 2005. "
+    "It was originally designed to interact with the Front Row media program.",
+    "Siri Remote": "The Siri Remote is a remote control released with the Apple TV in 2015.",
+    "Roku": "Roku makes streaming players controlled by a small remote.",
+}
+
+
+def test_bridge_names_skip_question_terms():
+    text = BRIDGE["Apple Remote"]
+    names = bridge_names(text, "Apple Remote question about a remote")
+    assert "Front Row" in names
+    assert "Apple Remote" not in names
+
+
+def test_expand_search_finds_the_bridge_document(tmp_path, embeddings):
+    index = _index(tmp_path, embeddings, BRIDGE)
+    question = (
+        "What other device can control the program the Apple Remote was originally designed "
+        "to interact with?"
+    )
+    ids = [d.metadata["chunk_id"] for d in expand_search(index, question, k=2)]
+    assert set(ids) == {"Apple Remote", "Front Row (software)"}
+
+
+def _reply(text: str) -> AIMessage:
+    return AIMessage(content=text)
+
+
+def test_contextual_cache_prevents_a_second_llm_call(tmp_path):
+    cache = ContextCache(tmp_path / "ctx.sqlite")
+    chunks = [Document(page_content="Revenue grew 3%.", metadata={"source": "q2.md"})]
+    llm = ScriptedChatModel(script=[_reply("From ACME's Q2 2023 report.")])
+    first = contextualize(chunks, "ACME Q2 2023 report. Revenue grew 3%.", llm, cache)
+    assert first[0].page_content == "From ACME's Q2 2023 report.\n\nRevenue grew 3%."
+    assert first[0].metadata["context"] == "From ACME's Q2 2023 report."
+    stats = ContextStats()
+    again = contextualize(chunks, "ACME Q2 2023 report. Revenue grew 3%.", llm, cache, stats)
+    assert again[0].page_content == first[0].page_content
+    assert (stats.generated, stats.cached, len(llm.calls)) == (0, 1, 1)
+
+
+def test_ingest_with_contextual_retrieval_and_cached_reingest(tmp_path, embeddings):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "report.md").write_text("# ACME Q2\n\nRevenue grew 3% in the quarter.\n")
+    data = tmp_path / "data"
+    llm = ScriptedChatModel(script=[_reply("ACME's second-quarter 2023 results.")])
+    report = ingest([corpus], data, embeddings, contextual=True, chat_model=llm)
+    assert report.context.generated == 1 and len(llm.calls) == 1
+    index = LanceIndex.open(data, embeddings)
+    [hit] = index.hybrid_search("second-quarter results of ACME", k=1)
+    assert hit.page_content.startswith("ACME's second-quarter 2023 results.")
+    # Rebuild the index from scratch (settings change, lost index): the cache still answers.
+    for name in ("record_manager.sqlite", "index_meta.json"):
+        (data / name).unlink()
+    import shutil
+
+    shutil.rmtree(data / "lancedb")
+    silent = ScriptedChatModel(script=[])
+    again = ingest([corpus], data, embeddings, contextual=True, chat_model=silent)
+    assert (again.context.generated, again.context.cached, len(silent.calls)) == (0, 1, 0)
+    assert again.num_added == 1
+
+
+def test_contextual_without_llm_is_skipped_with_a_message(tmp_path, embeddings):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# A\n\nSome text.\n")
+    report = ingest([corpus], tmp_path / "data", embeddings, contextual=True)
+    assert report.num_added == 1
+    assert "Contextual retrieval skipped: no LLM is configured" in report.summary()
+
+
+def test_reingest_skips_unchanged_files_before_loading(tmp_path, embeddings, monkeypatch):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# A\n\nAlpha text about apples.\n")
+    (corpus / "b.md").write_text("# B\n\nBeta text about bananas.\n")
+    data = tmp_path / "data"
+    first = ingest([corpus], data, embeddings, cleanup="full")
+    assert first.num_added == 2
+
+    import tools.ingest as ingest_module
+
+    loaded: list[str] = []
+    real_load = ingest_module.load_file
+    monkeypatch.setattr(
+        ingest_module, "load_file", lambda p: loaded.append(Path(p).name) or real_load(p)
+    )
+    (corpus / "b.md").write_text("# B\n\nBeta text about blueberries now.\n")
+    second = ingest([corpus], data, embeddings, cleanup="full")
+    assert loaded == ["b.md"]  # a.md unchanged: not even loaded
+    assert (second.files_ok, second.num_added, second.num_deleted) == (2, 1, 1)
+    assert second.num_skipped == 1  # a.md's chunk confirmed, so full cleanup keeps it
+    index = LanceIndex.open(data, embeddings)
+    assert index.count() == 2
+    assert index.hybrid_search("apples", k=1)[0].metadata["title"] == "A"
