@@ -70,7 +70,9 @@ def _ratio(ours, seed, higher_is_better: bool = True) -> str:
         return "-"
     if higher_is_better:
         return f"{ours / seed:.2f}×" if seed else "-"
-    return f"{seed / ours:.1f}× faster" if ours else "-"
+    if not ours or not seed:
+        return "-"
+    return f"{seed / ours:.1f}× faster" if ours <= seed else f"{ours / seed:.1f}× slower"
 
 
 def _size(n: int) -> str:
@@ -296,3 +298,10 @@ def write_outputs(results: dict, out_dir: Path) -> list[Path]:
     (out_dir / "retrieval.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (out_dir / "retrieval.md").write_text(render_markdown(results), encoding="utf-8")
     return [out_dir / "retrieval.md", out_dir / "retrieval.json", *written]
+
+
+if __name__ == "__main__":  # re-render the report from its JSON: python -m ...report FILE.json
+    import sys
+
+    source = Path(sys.argv[1])
+    write_outputs(json.loads(source.read_text(encoding="utf-8")), source.parent)
