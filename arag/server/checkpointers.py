@@ -6,6 +6,7 @@ scale-out path: several ``arag serve`` processes over one database continue the 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 SQLITE_FILE = "threads.sqlite"
 SETUP_LOCK_ID = 0x0A4A6_5E7E  # advisory lock: two processes starting together migrate once
+SETUP_LOCK_POLLS = 600  # x 0.2 s
 
 
 def describe(data_dir: str, dsn: str) -> str:
@@ -28,6 +30,21 @@ def describe(data_dir: str, dsn: str) -> str:
         return "postgres (unparsable DSN)"
     host, port = parts.get("host", "localhost"), parts.get("port", 5432)
     return f"postgres {parts.get('user', '')}@{host}:{port}/{parts.get('dbname', '')}"
+
+
+async def _lock(conn) -> None:
+    """Take the setup lock by polling, not by waiting in ``pg_advisory_lock``.
+
+    The migrations run ``CREATE INDEX CONCURRENTLY``, which waits for every open transaction,
+    including a second process blocked in ``pg_advisory_lock``: a deadlock. A short
+    ``pg_try_advisory_lock`` statement every 0.2 s holds nothing while it waits.
+    """
+    for _ in range(SETUP_LOCK_POLLS):
+        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (SETUP_LOCK_ID,))
+        if (await cursor.fetchone())["ok"]:
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError("another process has been migrating the thread tables for over 2 minutes")
 
 
 @asynccontextmanager
@@ -50,7 +67,7 @@ async def open_checkpointer(data_dir: str, dsn: str = "") -> AsyncIterator[BaseC
         await pool.open(wait=True, timeout=15)
         try:
             async with pool.connection() as conn:
-                await conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_ID,))
+                await _lock(conn)
                 try:
                     await AsyncPostgresSaver(conn).setup()
                 finally:
