@@ -96,6 +96,18 @@ class Context:
         "ARAG_FUSION_TYPE", "relativeScore", "Weaviate hybrid fusion: relativeScore or ranked"
     )
     k: int = _setting("ARAG_K", 5, "Documents retrieved per query")
+    grade_excerpt_chars: int = _setting(
+        "ARAG_GRADE_EXCERPT_CHARS",
+        500,
+        "Characters of each document the grader reads: the sentences matching the question "
+        "(0 = the whole document)",
+    )
+    context_excerpt_chars: int = _setting(
+        "ARAG_CONTEXT_EXCERPT_CHARS",
+        1500,
+        "Characters of each document the writer and the checker read: the sentences matching "
+        "the question, or the claims citing it (0 = the whole document)",
+    )
     max_rewrites: int = _setting(
         "ARAG_MAX_REWRITES", 2, "Query rewrites allowed per turn when nothing relevant is found"
     )

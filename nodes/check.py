@@ -16,6 +16,7 @@ from nodes.common import (
     relevant_documents,
     step,
 )
+from nodes.excerpts import cited_excerpts
 from nodes.offline import cited_numbers, verify_answer
 
 NODE = "check_answer"
@@ -58,11 +59,15 @@ def check_answer(state: State, ctx: Context, services: Services) -> dict:
         )
     from tools.structured import invoke_structured
 
+    # Only the cited documents, each cut to the sentences its claims need: the checker judges
+    # the citations, and uncited answers are judged against every document (cited_excerpts).
+    evidence = cited_excerpts(docs, question, answer, ctx.context_excerpt_chars)
     messages = [
         ("system", ctx.prompt("check", prompts.CHECK)),
         (
             "human",
-            f"<question>{question}</question>\n{number_documents(docs)}\n<answer>{answer}</answer>",
+            f"<question>{question}</question>\n{number_documents(evidence)}\n"
+            f"<answer>{answer}</answer>",
         ),
     ]
     try:

@@ -62,11 +62,16 @@ def describe_error(exc: BaseException) -> str:
     return f"{kind} (HTTP {status})" if status else kind
 
 
-def number_documents(docs: list[Doc]) -> str:
-    """Documents as numbered, delimited data blocks for a prompt."""
+def number_documents(docs: list[Doc] | list[tuple[int, Doc]]) -> str:
+    """Documents as numbered, delimited data blocks for a prompt.
+
+    Plain documents are numbered 1, 2, ...; ``(n, doc)`` pairs keep their own numbers (the
+    checker sees only the cited documents, under the numbers the answer cites).
+    """
+    numbered = [item if isinstance(item, tuple) else (i, item) for i, item in enumerate(docs, 1)]
     return "\n".join(
-        f'<document n="{i}" title="{d["title"]}">\n{d["content"]}\n</document>'
-        for i, d in enumerate(docs, 1)
+        f'<document n="{n}" title="{d["title"]}">\n{d["content"]}\n</document>'
+        for n, d in numbered
     )
 
 

@@ -15,6 +15,7 @@ from nodes.common import (
     step,
 )
 from nodes.condense import message_text
+from nodes.excerpts import question_excerpts
 from nodes.offline import extractive_answer
 from tools.language import insufficient_message, language_name
 
@@ -73,7 +74,10 @@ def generate_answer(state: State, ctx: Context, services: Services) -> dict:
         system = ctx.prompt("answer", prompts.ANSWER).format(
             language=language_name(language), insufficient=insufficient
         )
-        human = f"<question>{state['question']}</question>\n{number_documents(docs)}"
+        # Select by the question and its translation: documents are in the corpus language.
+        query = f"{state['question']} {state.get('retrieval_query', '')}"
+        shown = question_excerpts(docs, query, ctx.context_excerpt_chars)
+        human = f"<question>{state['question']}</question>\n{number_documents(shown)}"
         try:
             reply = llm.invoke(
                 [("system", system + _revision_note(state)), ("human", human)],

@@ -9,6 +9,7 @@ from graph.config import Context
 from graph.services import Services
 from graph.state import Doc, State
 from nodes.common import describe_error, llm_config, number_documents, provider_errors, step
+from nodes.excerpts import question_excerpts
 
 NODE = "grade_documents"
 # Offline, a document also has to be within this fraction of the best score: it keeps a weak
@@ -44,9 +45,14 @@ def grade_documents(state: State, ctx: Context, services: Services) -> dict:
         return {"relevant_ids": ids, "path": step(NODE, f"{len(ids)} relevant", fallback_reason)}
     from tools.structured import invoke_structured
 
+    query = state["retrieval_query"]
+    # Excerpts match every query searched this turn: a rewrite's words found these documents.
+    searched = " ".join(dict.fromkeys([query, *(state.get("queries") or [])]))
+    # Matching sentences only: relevance shows in them, and the grader reads every document.
+    shown = question_excerpts(docs, searched, ctx.grade_excerpt_chars, fill=False)
     messages = [
         ("system", ctx.prompt("grade", prompts.GRADE)),
-        ("human", f"<question>{state['retrieval_query']}</question>\n{number_documents(docs)}"),
+        ("human", f"<question>{query}</question>\n{number_documents(shown)}"),
     ]
     try:
         result = invoke_structured(llm, DocumentGrades, messages, config=llm_config(NODE))
