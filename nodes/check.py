@@ -52,8 +52,8 @@ def check_answer(state: State, ctx: Context, services: Services) -> dict:
             False, True, [], f"cites {forged}, which are not among the documents", "citation check"
         )
     llm = services.llm(ctx)
-    offline = verify_answer(question, answer, docs)
     if llm is None:
+        offline = verify_answer(question, answer, docs)
         return _verdict(
             offline.grounded, offline.useful, offline.unsupported, offline.reason, "sentence check"
         )
@@ -73,6 +73,7 @@ def check_answer(state: State, ctx: Context, services: Services) -> dict:
     try:
         result = invoke_structured(llm, AnswerCheck, messages, config=llm_config(NODE))
     except provider_errors() as exc:
+        offline = verify_answer(question, answer, docs)  # the fallback, computed only when needed
         verdict = _verdict(
             offline.grounded,
             offline.useful,
@@ -82,6 +83,7 @@ def check_answer(state: State, ctx: Context, services: Services) -> dict:
         )
         return verdict | {"flags": ["check_fallback", "llm_error"]}
     if not result.ok or result.value is None:
+        offline = verify_answer(question, answer, docs)
         verdict = _verdict(
             offline.grounded,
             offline.useful,

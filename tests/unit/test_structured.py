@@ -65,7 +65,10 @@ def test_clean_tool_call_parses_without_repair():
     result = invoke_structured(model, Grade, MESSAGES)
     assert result.ok and not result.repaired and result.attempts == 1
     assert result.value == Grade(relevant=True, score=0.9)
-    assert model.structured_methods == ["function_calling"]
+    # Function calling, forced: the request binds the schema as the one tool the model must call.
+    kwargs = model.calls[0]["kwargs"]
+    assert [t["function"]["name"] for t in kwargs["tools"]] == ["Grade"]
+    assert kwargs["tool_choice"] == "Grade"
 
 
 def test_unparseable_tool_arguments_are_repaired():
