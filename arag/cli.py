@@ -246,6 +246,10 @@ from arag.server.cli import serve  # noqa: E402 - registered after the commands 
 
 app.command()(serve)
 
+from arag.evaluation.cli import eval_command  # noqa: E402 - registered after the commands above
+
+app.command("eval")(eval_command)
+
 
 def main() -> None:  # pragma: no cover - console entry point
     """Entry point for ``python -m arag``."""

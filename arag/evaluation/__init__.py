@@ -1,0 +1,1 @@
+"""``arag eval``: datasets, evaluators, the langsmith.evaluate runner, sweeps and reports."""

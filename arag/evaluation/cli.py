@@ -1,0 +1,121 @@
+"""``arag eval``: evaluate the graph on a dataset, or sweep its confidence thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def eval_command(
+    dataset: Annotated[
+        Path,
+        typer.Argument(help="SQuAD .json, HotpotQA / Belebele / plain {question, answers} .jsonl"),
+    ],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="squad, hotpotqa, belebele or jsonl (default: detected)"),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N questions")] = None,
+    data_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--data-dir",
+            help="Index the dataset's passages here (kept); default: a temporary directory",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="provider:model; 'offline' for no LLM")
+    ] = None,
+    k: Annotated[int | None, typer.Option(help="Documents per query")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Report directory")] = Path("eval-results"),
+    sweep: Annotated[
+        bool,
+        typer.Option("--sweep", help="Vary the confidence thresholds; plot accuracy vs retrieval"),
+    ] = False,
+) -> None:
+    """Run the graph over a dataset with langsmith.evaluate; write a markdown + JSON report.
+
+    Offline nothing leaves the machine; with LANGSMITH_API_KEY set the examples and results are
+    uploaded to a LangSmith dataset and experiment.
+    """
+    import os
+
+    os.environ.setdefault("TQDM_DISABLE", "1")  # langsmith's tqdm bar; rich draws ours
+    from arag.cli import _context
+    from arag.evaluation.datasets import DatasetError, load_dataset
+    from arag.evaluation.report import write_report
+    from arag.evaluation.runner import corpus_dir, run_eval
+
+    if limit is not None and limit < 1:
+        raise typer.BadParameter("--limit must be at least 1")
+    try:
+        data = load_dataset(dataset, fmt).limited(limit)
+    except DatasetError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+    if not data.items:
+        err.print(f"[red]error:[/red] {dataset}: no questions")
+        raise typer.Exit(code=2)
+    if not data.passages and not data_dir:
+        err.print(
+            f"[red]error:[/red] {dataset} has no passages; give --data-dir with an ingested index"
+        )
+        raise typer.Exit(code=2)
+
+    with corpus_dir(data_dir) as directory, _progress() as bar:
+
+        def on_start(label: str, total: int):
+            task = bar.add_task(label, total=total)
+            return lambda n: bar.advance(task, n)
+
+        ctx = _context(directory, model, k=k)
+        if sweep:
+            paths = _sweep(data, ctx, on_start, out_dir)
+        else:
+            run = run_eval(data, ctx, on_start=on_start)
+            paths = write_report(run, out_dir)
+    if not sweep:
+        out.print(paths[0].read_text(encoding="utf-8"))
+    for path in paths:
+        out.print(f"wrote {path}")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]eval[/bold] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    )
+
+
+def _sweep(data, ctx, on_start, out_dir: Path) -> list[Path]:
+    import time
+
+    from arag.evaluation.runner import build_eval_graph, ingest_passages, judge_model
+    from arag.evaluation.sweep import plot_sweep, run_sweep, sweep_markdown
+    from tools.embeddings import load_embeddings
+
+    embeddings = load_embeddings(ctx.embeddings)
+    if data.passages:
+        ingest_passages(data.passages, ctx.data_dir, embeddings)
+    offline = judge_model(ctx) is None
+    points = run_sweep(
+        build_eval_graph(ctx, embeddings), ctx, data, offline=offline, on_start=on_start
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / f"{data.name}-sweep-{time.strftime('%Y%m%d-%H%M%S')}"
+    png = plot_sweep(points, stem.with_suffix(".png"), data.name)
+    table = sweep_markdown(points, data, offline)
+    md = stem.with_suffix(".md")
+    md.write_text(table + f"\n![accuracy vs retrieval rate]({png.name})\n", encoding="utf-8")
+    out.print(table)
+    return [md, png]
