@@ -10,8 +10,8 @@ from arag.evaluation.datasets import DatasetError, load_dataset
 from arag.evaluation.evaluators import (
     answer_metrics,
     exact_match,
-    reciprocal_rank,
     recall_at_k,
+    reciprocal_rank,
     retrieval_metrics,
     token_f1,
 )
