@@ -9,6 +9,9 @@ import pytest
 from graph.config import Context
 from tests.fakes.static_index import StaticIndex
 
+# The fault ledger (fixture ``fault_ledger``, ``--reliability-report``): see tests/reliability.py.
+pytest_plugins = ["tests.reliability"]
+
 SAMPLE_CORPUS = Path(__file__).resolve().parents[1] / "arag" / "sample_corpus"
 
 PARIS = ("france#0", "Paris is the capital and largest city of France.", 0.9)
