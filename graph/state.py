@@ -8,10 +8,11 @@ into the next one's documents, counters or path.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict  # pydantic on Python < 3.12 rejects typing.TypedDict
 
 Route = Literal["closed_book", "retrieval", "web", "insufficient", "invalid_input", "error"]
 """How the final answer was produced, as a user or a dashboard would group requests."""

@@ -100,6 +100,9 @@ async def test_graph_drawing_and_context_schema_come_back(dev_server):
     props = schemas["context_schema"]["properties"]
     assert {"model", "k", "max_rewrites", "confidence_high", "data_dir"} <= set(props)
     assert "provider:model" in props["model"]["description"]
+    # Studio's input and output panes: chat messages in; answer, citations and route out.
+    assert "messages" in schemas["input_schema"]["properties"]
+    assert {"answer", "citations", "route", "path"} <= set(schemas["output_schema"]["properties"])
 
 
 async def test_keys_are_required_and_threads_are_owned(dev_server):
