@@ -20,8 +20,9 @@ from weaviate.util import generate_uuid5
 from graph.config import Context
 from graph.services import Services
 from tests.fakes.weaviate_collection import FakeClient, FakeCollection, make_object
-from tools.index import EmbeddingMismatchError, IndexMeta, IndexNotFoundError
+from tools.index import EmbeddingMismatchError, IndexMeta, IndexNotFoundError, weaviate_setup
 from tools.index import weaviate as wv
+from tools.index.base import IndexCorruptedError
 from tools.index.scoring import calibrated_score, lexical_coverage
 from tools.index.weaviate import (
     IndexConfigError,
@@ -123,7 +124,7 @@ def test_embedding_mismatch_names_both_models_and_the_fix():
 
 
 def test_foreign_collection_is_refused():
-    with pytest.raises(wv.IndexCorruptedError, match="not created by arag"):
+    with pytest.raises(IndexCorruptedError, match="not created by arag"):
         open_fake(FakeCollection("someone else's data"))
 
 
@@ -286,5 +287,5 @@ def test_bad_settings_name_the_variable(change, needle):
 
 
 def test_cloud_urls_use_the_cloud_helper():
-    assert wv.is_cloud_url("https://abc123.c0.europe-west3.gcp.weaviate.cloud")
-    assert not wv.is_cloud_url("http://localhost:8080")
+    assert weaviate_setup.is_cloud_url("https://abc123.c0.europe-west3.gcp.weaviate.cloud")
+    assert not weaviate_setup.is_cloud_url("http://localhost:8080")
