@@ -47,3 +47,8 @@ clean:
 # SCALE=10k,100k,1M|none picks the scale sizes. The last stdout line is the figures as JSON.
 bench-retrieval: $(VENV)/.installed-bench  ## Seed stack vs our index, side by side.
 	$(BIN)/python -m benchmarks.retrieval $(if $(DATASET),--dataset $(DATASET)) $(if $(SCALE),--scale $(SCALE))
+
+# LEVELS=1,8,32,128 picks the client counts; HOSTS=serve,inprocess,langgraph,langgraph-v1 the hosts.
+.PHONY: bench-serve
+bench-serve: install-dev  ## arag serve under load vs in-process and langgraph dev, offline (~8 min).
+	$(BIN)/python -m benchmarks.serve $(if $(LEVELS),--levels $(LEVELS)) $(if $(HOSTS),--hosts $(HOSTS))

@@ -1,0 +1,1 @@
+"""``make bench-serve``: the service under load (``python -m benchmarks.serve``)."""

@@ -1,0 +1,255 @@
+"""``make bench-serve``: ``arag serve`` under load, next to in-process runs and ``langgraph dev``.
+
+    python -m benchmarks.serve [--levels 1,8,32,128] [--min-requests 200] [--min-seconds 10]
+        [--hosts serve,inprocess,langgraph,langgraph-v1] [--stream-levels 32] [--out DIR]
+
+Ingests the bundled sample corpus into a temporary data directory, then for each host in turn
+runs every level (number of concurrent clients) after a warm-up. Prints one line per level and
+PASS/FAIL per service target, writes ``serve.md``, ``serve.json`` and ``serve_load.png`` into
+``--out`` (``benchmarks/results``); the last line of stdout is one line of JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.serve import hosts, load, report
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_CORPUS = ROOT / "arag" / "sample_corpus"
+WARM_UP = 5
+ASSISTANT_ID = "adaptive_rag"
+
+HOSTS = {
+    "serve": report.SERVER,
+    "inprocess": report.IN_PROCESS,
+    "langgraph": "langgraph dev",
+    "langgraph-v1": "langgraph dev /v1",
+}
+DESCRIPTIONS = {
+    report.SERVER: "`arag serve` (uvicorn, one process), non-streaming stateless "
+    "`POST /v1/chat/completions`",
+    report.SERVER + " (stream)": "the same server, `stream: true` (SSE), read to `[DONE]`",
+    report.IN_PROCESS: "`build_graph().ainvoke(...)` in the benchmark process, the graph "
+    "`arag serve` runs for stateless requests: no HTTP, no JSON",
+    "langgraph dev": "`langgraph dev --no-browser --no-reload` (in-memory runtime, default 10 "
+    "jobs per worker) serving `langgraph.json`'s graph; `langgraph_sdk` `client.runs.wait` on a "
+    "threadless run",
+    "langgraph dev /v1": "the same `langgraph dev`, the `/v1` app it mounts (`http.app`), "
+    "non-streaming; each request becomes a threadless LangGraph run",
+}
+NOTES = [
+    "- Offline, every request is CPU work (embedding the question, the index search, language "
+    "detection, the extractive answer) with no I/O wait, so throughput is capped by the CPU and, "
+    "inside one Python process, by the GIL: after 1-2 clients more clients only queue. By "
+    "Little's law the mean latency at N clients is N / throughput, so p99 at 32 clients within "
+    "2× the single-client p50 would need about 16× the single-client throughput; one process "
+    "on 2 cores can give at most ~2×. The target is about a server that does not serialize "
+    "requests waiting on a remote LLM; offline it cannot be met by any server design on this "
+    "machine, and the figures show the server adds little on top of the graph itself (the "
+    "overhead table). What would close it offline: more server processes (uvicorn workers or "
+    "replicas over PostgreSQL threads, as in the README) on more cores.",
+]
+
+
+def _ingest(data_dir: Path) -> None:
+    from tools.embeddings import WordLlamaEmbeddings
+    from tools.ingest import ingest
+
+    rep = ingest([str(SAMPLE_CORPUS)], str(data_dir), WordLlamaEmbeddings())
+    if rep.files_failed:
+        raise SystemExit(f"could not ingest the sample corpus: {rep.files_failed}")
+
+
+def _http_client(url: str, clients: int) -> Any:
+    """One pooled client with a connection per simulated client (no client-side queueing)."""
+    import httpx
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    return httpx.AsyncClient(base_url=url, limits=limits, timeout=httpx.Timeout(300.0))
+
+
+async def _levels(
+    name: str,
+    send: load.Send,
+    levels: list[int],
+    args: argparse.Namespace,
+    watch: list[int] | None,
+    log: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    for n in range(WARM_UP):  # imports, embeddings and the index load on first use
+        await send(n)
+    rows = []
+    for clients in levels:
+        load_avg = round(os.getloadavg()[0], 2)
+        row = await load.run_level(
+            send,
+            clients,
+            min_requests=max(args.min_requests, 4 * clients),
+            min_seconds=args.min_seconds,
+            watch=watch,
+        )
+        row["load"] = load_avg
+        rows.append(row)
+        errors = f", errors {row['error_kinds']}" if row["errors"] else ""
+        log(
+            f"{name}: {clients} clients, {row['ok']}/{row['requests']} ok, "
+            f"{row['req_per_s']} req/s, p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, "
+            f"peak RSS {row['peak_rss_mb']} MB, CPU {row['cpu_ms_per_request']} ms/req, "
+            f"load {load_avg}{errors}"
+        )
+    return rows
+
+
+async def measure(
+    data_dir: Path, log_dir: Path, args: argparse.Namespace, log: Callable[[str], None]
+) -> dict[str, list[dict[str, Any]]]:
+    """Every level on every selected host, one host at a time."""
+    questions = load.sample_questions()
+    top = max(args.levels)
+    out: dict[str, list[dict[str, Any]]] = {}
+    if "serve" in args.hosts:
+        with hosts.arag_serve(data_dir, log_dir) as host:
+            async with _http_client(host.url, top) as client:
+                send = load.chat_completions(client, questions)
+                out[report.SERVER] = await _levels(
+                    report.SERVER, send, args.levels, args, [host.proc.pid], log
+                )
+                if args.stream_levels:
+                    name = report.SERVER + " (stream)"
+                    send = load.chat_completions(client, questions, stream=True)
+                    out[name] = await _levels(
+                        name, send, args.stream_levels, args, [host.proc.pid], log
+                    )
+    if "inprocess" in args.hosts:
+        from graph.builder import build_graph
+        from graph.config import Context
+
+        ctx = Context(data_dir=str(data_dir), model="offline", web_search="none")
+        send = load.graph_ainvoke(build_graph(), ctx, questions)
+        name = report.IN_PROCESS
+        out[name] = await _levels(name, send, args.levels, args, None, log)
+    if {"langgraph", "langgraph-v1"} & set(args.hosts):
+        from langgraph_sdk.client import LangGraphClient
+
+        with hosts.langgraph_dev(data_dir, log_dir) as host:
+            if "langgraph" in args.hosts:
+                async with LangGraphClient(_http_client(host.url, top)) as client:
+                    send = load.sdk_runs_wait(client, questions, ASSISTANT_ID)
+                    out["langgraph dev"] = await _levels(
+                        "langgraph dev", send, args.levels, args, [host.proc.pid], log
+                    )
+            if "langgraph-v1" in args.hosts:
+                async with _http_client(host.url, top) as client:
+                    send = load.chat_completions(client, questions)
+                    out["langgraph dev /v1"] = await _levels(
+                        "langgraph dev /v1", send, args.levels, args, [host.proc.pid], log
+                    )
+            if "BlockingError" in host.log_path.read_text(errors="replace"):
+                log("warning: langgraph dev logged a BlockingError (sync I/O on its event loop)")
+    return out
+
+
+def _ints(text: str) -> list[int]:
+    values = [int(v) for v in text.split(",") if v.strip()]
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError("client counts must be ≥ 1")
+    return values
+
+
+def _hosts(text: str) -> list[str]:
+    chosen = [h.strip() for h in text.split(",") if h.strip()]
+    unknown = [h for h in chosen if h not in HOSTS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"hosts are some of {', '.join(HOSTS)}; got {text!r}")
+    return chosen
+
+
+def _shown(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit status 0 even when a target fails (the report says which)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.serve", description=__doc__)
+    parser.add_argument("--levels", type=_ints, default=[1, 8, 32, 128], help="client counts")
+    parser.add_argument("--min-requests", type=int, default=200, help="per level, at least")
+    parser.add_argument("--min-seconds", type=float, default=10.0, help="per level, at least")
+    parser.add_argument("--hosts", type=_hosts, default=list(HOSTS), help=", ".join(HOSTS))
+    parser.add_argument(
+        "--stream-levels", type=_ints, default=[32], help="streaming levels on arag serve"
+    )
+    parser.add_argument("--no-stream", action="store_true", help="skip the streaming row")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+    if args.no_stream:
+        args.stream_levels = []
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    log(f"load average {load_before} on {os.cpu_count()} CPUs")
+    # Data and server logs outside the repository (langgraph dev watches the project folder).
+    with tempfile.TemporaryDirectory(prefix="arag-bench-serve-") as tmp:
+        data_dir, log_dir = Path(tmp) / "data", Path(tmp) / "logs"
+        log_dir.mkdir()
+        _ingest(data_dir)
+        measured = asyncio.run(measure(data_dir, log_dir, args, log))
+    load_after = [round(x, 2) for x in os.getloadavg()]
+    serve = {
+        "settings": {
+            "date": dt.date.today().isoformat(),
+            "cpus": os.cpu_count(),
+            "load_before": load_before,
+            "load_after": load_after,
+            "levels": args.levels,
+            "stream_levels": args.stream_levels,
+            "min_requests": args.min_requests,
+            "min_seconds": args.min_seconds,
+            "questions": load.sample_questions(),
+            "hosts": {name: DESCRIPTIONS[name] for name in measured},
+        },
+        "hosts": measured,
+        "overhead": report.overhead(measured),
+        "targets": report.targets(measured),
+        "notes": NOTES,
+    }
+    results = {"serve": serve}
+    for t in serve["targets"]:
+        log(f"{'PASS' if t['pass'] else 'FAIL'} {t['target']}: {t['value']}")
+    written = report.write(results, args.out)
+    log("wrote " + ", ".join(_shown(p) for p in written))
+    summary = {
+        "bench": "serve",
+        "passed": sum(t["pass"] for t in serve["targets"]),
+        "failed": sum(not t["pass"] for t in serve["targets"]),
+        "hosts": {
+            name: {
+                str(r["concurrency"]): [r["req_per_s"], r["p50_ms"], r["p99_ms"], r["errors"]]
+                for r in rows
+            }
+            for name, rows in measured.items()
+        },
+        "fields": ["req_per_s", "p50_ms", "p99_ms", "errors"],
+        "load_average": load_after,
+        "report": _shown(args.out / "serve.md"),
+    }
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
