@@ -1,7 +1,8 @@
 """``make bench-serve``: ``arag serve`` under load, next to in-process runs and ``langgraph dev``.
 
     python -m benchmarks.serve [--levels 1,8,32,128] [--min-requests 200] [--min-seconds 10]
-        [--hosts serve,inprocess,langgraph,langgraph-v1] [--stream-levels 32] [--out DIR]
+        [--max-seconds 30] [--hosts serve,inprocess,langgraph,langgraph-v1]
+        [--stream-levels 32 | --no-stream] [--out DIR]
 
 Ingests the bundled sample corpus into a temporary data directory, then for each host in turn
 runs every level (number of concurrent clients) after a warm-up. Prints one line per level and
@@ -97,6 +98,7 @@ async def _levels(
             clients,
             min_requests=max(args.min_requests, 4 * clients),
             min_seconds=args.min_seconds,
+            max_seconds=args.max_seconds,
             watch=watch,
         )
         row["load"] = load_avg
@@ -186,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--levels", type=_ints, default=[1, 8, 32, 128], help="client counts")
     parser.add_argument("--min-requests", type=int, default=200, help="per level, at least")
     parser.add_argument("--min-seconds", type=float, default=10.0, help="per level, at least")
+    parser.add_argument(
+        "--max-seconds", type=float, default=30.0, help="per level, at most (a slow host)"
+    )
     parser.add_argument("--hosts", type=_hosts, default=list(HOSTS), help=", ".join(HOSTS))
     parser.add_argument(
         "--stream-levels", type=_ints, default=[32], help="streaming levels on arag serve"
@@ -219,13 +224,14 @@ def main(argv: list[str] | None = None) -> int:
             "stream_levels": args.stream_levels,
             "min_requests": args.min_requests,
             "min_seconds": args.min_seconds,
+            "max_seconds": args.max_seconds,
             "questions": load.sample_questions(),
             "hosts": {name: DESCRIPTIONS[name] for name in measured},
         },
         "hosts": measured,
         "overhead": report.overhead(measured),
         "targets": report.targets(measured),
-        "notes": NOTES,
+        "notes": NOTES + [n for n in [report.capacity_note(measured)] if n],
     }
     results = {"serve": serve}
     for t in serve["targets"]:

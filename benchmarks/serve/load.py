@@ -1,9 +1,11 @@
 """The closed-loop load driver: N clients, each sending its next request when the last is done.
 
 A level keeps going until at least ``min_requests`` requests were sent *and* ``min_seconds``
-have passed, so fast and slow hosts both get a meaningful sample. Latency is per request, from
-send to the last byte. A sampler thread reads the RSS and CPU time of the watched processes
-(psutil) every 50 ms: a thread, so a busy event loop cannot delay the samples.
+have passed, so fast and slow hosts both get a meaningful sample, but stops sending after
+``max_seconds`` (a host that needs a second per request would otherwise take minutes).
+Latency is per request, from send to the last byte. A sampler thread reads the RSS and CPU
+time of the watched processes (psutil) every 50 ms: a thread, so a busy event loop cannot
+delay the samples.
 
 Three ways to send one request, all ``async (n) -> None`` that raise on failure:
 ``chat_completions`` (``/v1`` over HTTP), ``sdk_runs_wait`` (the LangGraph API, a threadless

@@ -50,6 +50,23 @@ def targets(hosts: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return out
 
 
+def capacity_note(hosts: dict[str, list[dict[str, Any]]]) -> str | None:
+    """Little's law on the measured figures: the throughput the p99 target would need."""
+    rows = hosts.get(SERVER, [])
+    single, loaded = _level(rows, 1), _level(rows, P99_CLIENTS)
+    if not (single and loaded and single["p50_ms"] and loaded["cpu_ms_per_request"]):
+        return None
+    needed = P99_CLIENTS / (2 * single["p50_ms"] / 1000)
+    per_core = 1000 / loaded["cpu_ms_per_request"]
+    return (
+        f"- This run: the p99 target at {P99_CLIENTS} clients needs every request done within "
+        f"{2 * single['p50_ms']:.0f} ms, so a throughput of at least {needed:.0f} req/s "
+        f"({P99_CLIENTS} / {2 * single['p50_ms'] / 1000:.3f} s). The server spent "
+        f"{loaded['cpu_ms_per_request']} ms of CPU per request, i.e. at most {per_core:.0f} req/s "
+        f"per fully free core; it delivered {loaded['req_per_s']} req/s at {P99_CLIENTS} clients."
+    )
+
+
 def overhead(hosts: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Per level: each server host's p50 and req/s against the in-process graph's."""
     base = hosts.get(IN_PROCESS, [])
@@ -90,7 +107,7 @@ def markdown(results: dict[str, Any]) -> str:
         "each sends its next request when the previous answer is complete, cycling through the "
         f"{len(s['questions'])} sample questions (`arag/sample_questions.json`). Each level runs "
         f"until at least max({s['min_requests']}, 4 × clients) requests and "
-        f"{s['min_seconds']:g} s; "
+        f"{s['min_seconds']:g} s, or {s['max_seconds']:g} s at most; "
         "latency is per request, send to last byte, after a warm-up. Peak RSS and CPU per request "
         "are the server's process tree (psutil, every 50 ms); for the in-process row, the "
         "benchmark process itself. Timings on a shared machine are noisy: rerun with "
