@@ -170,7 +170,8 @@ def ingest(
     ``cleanup``: ``"incremental"`` replaces the chunks of changed files; ``"full"`` also
     deletes chunks of files not ingested in this run; ``None`` only adds. A file that cannot
     be loaded is listed in ``IngestReport.files_failed`` and the others are still ingested.
-    On the first ingest into an empty index the corpus language is detected and recorded.
+    On the first ingest into an empty index the corpus language is detected and recorded
+    before the first chunk is written (so a run killed mid-way leaves it recorded).
     ``on_progress(done_files, total_files, path)`` is called after each file.
     ``backend`` (default ``$ARAG_INDEX``, else ``"lancedb"``) picks the index; with
     ``"weaviate"`` the chunks go to the server named by ``WeaviateSettings.from_env()`` and
@@ -222,11 +223,17 @@ def ingest(
         )
         fingerprints = FileFingerprints(local_dir / RECORD_DB, namespace)
         pending: list[tuple[Path, str, str, list]] = []  # (path, source, digest, chunks)
+        language_set: list[bool] = []  # non-empty once flush() recorded the corpus language
 
         def flush() -> None:
             # Several files per index() call (fewer, larger embedding batches and writes);
             # a file's chunks never straddle calls, which incremental cleanup relies on.
             chunks = [c for _, _, _, file_chunks in pending for c in file_chunks]
+            if chunks and was_empty and not language_set:
+                # Before the first write: a run killed after it would leave a non-empty
+                # index, and the next run (not was_empty) would never detect the language.
+                store.set_language(detect_language(" ".join(samples)[:LANGUAGE_SAMPLE_CHARS]))
+                language_set.append(True)
             if chunks:
                 result = run_index(
                     chunks,
@@ -295,8 +302,6 @@ def ingest(
             keep = [source for source, _ in report.files_failed]
             report.num_deleted += _full_cleanup(record_manager, store, run_start, keep)
 
-        if was_empty and samples:
-            store.set_language(detect_language(" ".join(samples)[:LANGUAGE_SAMPLE_CHARS]))
         report.language = store.meta.language
         if report.changed or (report.files_ok and not store.has_fts):
             # LanceDB: builds or updates the BM25 and (from 50k rows) the ANN vector index.

@@ -7,6 +7,7 @@ fails nor stalls a request.
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 import uuid
@@ -148,6 +149,10 @@ def fresh_langsmith_env():
     run_trees._CLIENT = None
     ls_utils.get_env_var.cache_clear()
     ls_utils.get_tracer_project.cache_clear()
+    # The client's background thread logs every failed upload ("Failed to multipart ingest
+    # runs ...", with the whole payload) until the process exits; the failures are the point of
+    # these tests, so langsmith's own logger stays quiet for the rest of the session.
+    logging.getLogger("langsmith").setLevel(logging.CRITICAL)
     yield
     run_trees._CLIENT = None
     ls_utils.get_env_var.cache_clear()
