@@ -163,6 +163,30 @@ class Context:
     request_timeout: float = _setting(
         "ARAG_REQUEST_TIMEOUT", 60.0, "Seconds one LLM request may take"
     )
+    max_retries: int = _setting(
+        "ARAG_MAX_RETRIES",
+        2,
+        "Retries of one LLM request after a 429, 5xx, timeout or dropped connection, with "
+        "backoff that honours Retry-After (the provider SDK's own retries)",
+    )
+    fallback_model: str = _setting(
+        "ARAG_FALLBACK_MODEL",
+        "",
+        "Model (provider:model) tried when the main model's provider is down or rate-limited "
+        "after its retries, e.g. openai:gpt-4o-mini behind groq:llama-3.3-70b-versatile. "
+        "Empty: none",
+    )
+    fallback_base_url: str = _setting(
+        "ARAG_FALLBACK_BASE_URL",
+        "",
+        "Base URL of an OpenAI-compatible server for the fallback model (empty: the provider's)",
+    )
+    request_deadline: float = _setting(
+        "ARAG_REQUEST_DEADLINE",
+        120.0,
+        "Seconds one question may spend waiting for LLMs, retries included; after it, steps "
+        "skip the LLM and answer offline with a deadline_exceeded flag (0 = no deadline)",
+    )
     max_question_chars: int = _setting(
         "ARAG_MAX_QUESTION_CHARS", 4000, "Longer questions are truncated, with a notice"
     )

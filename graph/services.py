@@ -34,15 +34,26 @@ class Services:
     _webs: dict[tuple, WebSearch] = field(default_factory=dict, repr=False)
 
     def llm(self, ctx: Context) -> BaseChatModel | None:
-        """The chat model for this run, or None in offline mode."""
+        """The chat model for this run, or None in offline mode.
+
+        Built from ``ctx.model`` with the SDK's ``max_retries``; with ``ctx.fallback_model`` it
+        is a LangChain ``with_fallbacks`` chain that tries the fallback on provider errors.
+        """
         if self.chat_model is not _UNSET:
             return self.chat_model
-        from tools.chat_models import load_chat_model, resolve_model_spec
+        from tools.chat_models import load_chat_model, resolve_model_spec, with_fallback
 
         spec = resolve_model_spec(ctx.model or None)
         if spec is None:
             return None
-        return load_chat_model(spec, base_url=ctx.base_url or None, timeout=ctx.request_timeout)
+        settings = {"timeout": ctx.request_timeout, "max_retries": max(0, ctx.max_retries)}
+        primary = load_chat_model(spec, base_url=ctx.base_url or None, **settings)
+        fallback = None
+        if ctx.fallback_model.strip().lower() not in {"", "none"}:
+            fallback = load_chat_model(
+                ctx.fallback_model, base_url=ctx.fallback_base_url or None, **settings
+            )
+        return with_fallback(primary, fallback)
 
     def embedder(self, ctx: Context) -> Embeddings:
         """The embeddings for this run (must match the index's)."""

@@ -131,3 +131,5 @@ class State(InputState, OutputState, total=False):
     """Whether the web fallback already ran this turn."""
     check: dict[str, Any]
     """The latest answer check: grounded, useful, reason, unsupported."""
+    turn_started: float
+    """When this turn began (Unix time): LLM calls stop at ``request_deadline`` after it."""

@@ -10,7 +10,9 @@ from graph.services import Services
 from graph.state import State
 from nodes.common import (
     describe_error,
+    failure_flags,
     llm_config,
+    llm_deadline,
     number_documents,
     provider_errors,
     relevant_documents,
@@ -71,7 +73,8 @@ def check_answer(state: State, ctx: Context, services: Services) -> dict:
         ),
     ]
     try:
-        result = invoke_structured(llm, AnswerCheck, messages, config=llm_config(NODE))
+        with llm_deadline(state, ctx):
+            result = invoke_structured(llm, AnswerCheck, messages, config=llm_config(NODE))
     except provider_errors() as exc:
         offline = verify_answer(question, answer, docs)  # the fallback, computed only when needed
         verdict = _verdict(
@@ -81,7 +84,7 @@ def check_answer(state: State, ctx: Context, services: Services) -> dict:
             offline.reason,
             f"LLM failed ({describe_error(exc)}); sentence check",
         )
-        return verdict | {"flags": ["check_fallback", "llm_error"]}
+        return verdict | {"flags": ["check_fallback", *failure_flags(exc, state, ctx)]}
     if not result.ok or result.value is None:
         offline = verify_answer(question, answer, docs)
         verdict = _verdict(

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 from langchain_core.runnables import RunnableConfig
 
+from graph.config import Context
 from graph.state import Doc, Step
+from tools import deadline
 
 log = logging.getLogger("arag")
 
@@ -45,6 +50,9 @@ def provider_errors() -> tuple[type[BaseException], ...]:
 
     # Some faults escape the SDKs unwrapped: a 200 with a broken JSON body raises
     # json.JSONDecodeError, a truncated Groq stream raises httpx.RemoteProtocolError.
+    from tools.chat_models import fallback_errors
+
+    # TimeoutError covers deadline.DeadlineExceeded; fallback_errors adds httpx2's errors.
     return (
         openai.APIError,
         groq.APIError,
@@ -52,14 +60,64 @@ def provider_errors() -> tuple[type[BaseException], ...]:
         json.JSONDecodeError,
         TimeoutError,
         ConnectionError,
+        *fallback_errors(),
     )
 
 
 def describe_error(exc: BaseException) -> str:
-    """A one-line, secret-free description of a provider error."""
+    """A one-line, secret-free description of a provider error: what happened, then the class.
+
+    E.g. ``rate limited (HTTP 429, RateLimitError)``, ``timed out (APITimeoutError)``.
+    """
+    if deadline.is_deadline_error(exc):
+        return "request deadline reached"
     status = getattr(exc, "status_code", None)
     kind = type(exc).__name__
-    return f"{kind} (HTTP {status})" if status else kind
+    if status == 429:
+        what = "rate limited"
+    elif isinstance(status, int) and status >= 500:
+        what = "provider error"
+    elif status:
+        what = "request rejected"
+    elif isinstance(exc, TimeoutError) or "Timeout" in kind:
+        what = "timed out"
+    elif isinstance(exc, json.JSONDecodeError):
+        what = "unreadable response"
+    elif isinstance(exc, ConnectionError) or "Connection" in kind or "Protocol" in kind:
+        what = "connection failed"
+    else:
+        return kind
+    return f"{what} (HTTP {status}, {kind})" if status else f"{what} ({kind})"
+
+
+def turn_seconds_left(state: dict, ctx: Context) -> float | None:
+    """Seconds left of the turn's ``request_deadline``; None when there is no deadline."""
+    started = state.get("turn_started")
+    if ctx.request_deadline <= 0 or not started:
+        return None
+    return ctx.request_deadline - (time.time() - started)
+
+
+@contextmanager
+def llm_deadline(state: dict, ctx: Context) -> Iterator[None]:
+    """Bound the LLM calls in the block by what is left of the turn's deadline.
+
+    Raises ``DeadlineExceeded`` (one of :func:`provider_errors`) when nothing is left, so the
+    node takes its usual offline fallback without calling the model at all.
+    """
+    left = turn_seconds_left(state, ctx)
+    if left is not None and left <= 0:
+        msg = f"the request deadline ({ctx.request_deadline:g} s) has passed"
+        raise deadline.DeadlineExceeded(msg)
+    with deadline.scope(left):
+        yield
+
+
+def failure_flags(exc: BaseException, state: dict, ctx: Context) -> list[str]:
+    """Flags for an LLM step that fell back: ``llm_error``, plus ``deadline_exceeded`` if so."""
+    left = turn_seconds_left(state, ctx)
+    expired = deadline.is_deadline_error(exc) or (left is not None and left <= 0)
+    return ["llm_error", "deadline_exceeded"] if expired else ["llm_error"]
 
 
 def number_documents(docs: list[Doc] | list[tuple[int, Doc]]) -> str:

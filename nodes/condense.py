@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 
 from langchain_core.messages import AnyMessage, HumanMessage
@@ -12,7 +13,14 @@ from graph import prompts
 from graph.config import Context
 from graph.services import Services
 from graph.state import State
-from nodes.common import describe_error, llm_config, provider_errors, step
+from nodes.common import (
+    describe_error,
+    failure_flags,
+    llm_config,
+    llm_deadline,
+    provider_errors,
+    step,
+)
 
 NODE = "condense_question"
 HISTORY_MESSAGES = 6
@@ -54,6 +62,7 @@ def _turn_reset() -> dict:
         "answer": "",
         "citations": [],
         "route": "retrieval",
+        "turn_started": time.time(),
     }
 
 
@@ -96,17 +105,21 @@ def condense_question(state: State, ctx: Context, services: Services) -> dict:
         f"{m.type}: {message_text(m)[:HISTORY_CHARS]}" for m in history[-HISTORY_MESSAGES:]
     )
     try:
-        reply = llm.invoke(
-            [
-                ("system", ctx.prompt("condense", prompts.CONDENSE)),
-                ("human", f"<history>\n{transcript}\n</history>\n<question>{question}</question>"),
-            ],
-            config=llm_config(NODE),
-        )
+        with llm_deadline(update, ctx):
+            reply = llm.invoke(
+                [
+                    ("system", ctx.prompt("condense", prompts.CONDENSE)),
+                    (
+                        "human",
+                        f"<history>\n{transcript}\n</history>\n<question>{question}</question>",
+                    ),
+                ],
+                config=llm_config(NODE),
+            )
         standalone = clean_question(message_text(reply)) or question
         s = step(NODE, "standalone", f"rewritten from {len(history)} earlier messages")
     except provider_errors() as exc:
         standalone = f"{question} ({previous[:HISTORY_CHARS]})"
-        flags.append("llm_error")
+        flags += failure_flags(exc, update, ctx)
         s = step(NODE, "offline_context", f"LLM failed ({describe_error(exc)}); appended history")
     return update | {"question": standalone, "flags": Overwrite(flags), "path": Overwrite([s])}

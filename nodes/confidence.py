@@ -25,7 +25,14 @@ from __future__ import annotations
 from graph.config import Context
 from graph.services import Services
 from graph.state import Doc, State
-from nodes.common import describe_error, llm_config, provider_errors, step
+from nodes.common import (
+    describe_error,
+    failure_flags,
+    llm_config,
+    llm_deadline,
+    provider_errors,
+    step,
+)
 from nodes.translate import needs_translation
 from tools.confidence import closed_book_answer
 from tools.index.base import HybridIndex
@@ -115,16 +122,17 @@ def check_confidence(state: State, ctx: Context, services: Services) -> dict:
         )
 
     try:
-        result = closed_book_answer(
-            llm,
-            state["question"],
-            language=state["user_language"],
-            system_prompt=ctx.prompts.get("closed_book"),
-            config=llm_config(NODE, language=state["user_language"]),
-        )
+        with llm_deadline(state, ctx):
+            result = closed_book_answer(
+                llm,
+                state["question"],
+                language=state["user_language"],
+                system_prompt=ctx.prompts.get("closed_book"),
+                config=llm_config(NODE, language=state["user_language"]),
+            )
         answer, confidence, method = result.answer, result.confidence, result.method
     except provider_errors() as exc:
-        update["flags"] = ["llm_error"]
+        update["flags"] = failure_flags(exc, state, ctx)
         answer, confidence, method = "", 0.0, f"failed: {describe_error(exc)}"
     record.update(model_confidence=round(confidence, 4), method=method)
     scores = f"model confidence {confidence:.2f} ({method}), corpus probe {probe:.2f}"

@@ -8,7 +8,9 @@ from graph.services import Services
 from graph.state import State
 from nodes.common import (
     describe_error,
+    failure_flags,
     llm_config,
+    llm_deadline,
     number_documents,
     provider_errors,
     relevant_documents,
@@ -79,10 +81,11 @@ def generate_answer(state: State, ctx: Context, services: Services) -> dict:
         shown = question_excerpts(docs, query, ctx.context_excerpt_chars)
         human = f"<question>{state['question']}</question>\n{number_documents(shown)}"
         try:
-            reply = llm.invoke(
-                [("system", system + _revision_note(state)), ("human", human)],
-                config=llm_config(NODE, language=language, draft=generations),
-            )
+            with llm_deadline(state, ctx):
+                reply = llm.invoke(
+                    [("system", system + _revision_note(state)), ("human", human)],
+                    config=llm_config(NODE, language=language, draft=generations),
+                )
             answer = message_text(reply).strip()
             route = (
                 "insufficient"
@@ -99,7 +102,7 @@ def generate_answer(state: State, ctx: Context, services: Services) -> dict:
                 ),
             }
         except provider_errors() as exc:
-            flags = ["llm_error"]
+            flags = failure_flags(exc, state, ctx)
             reason = f"LLM failed ({describe_error(exc)}); extractive answer"
     else:
         reason = f"extractive: best sentences of {len(docs)} documents"

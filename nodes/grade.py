@@ -8,7 +8,15 @@ from graph import prompts
 from graph.config import Context
 from graph.services import Services
 from graph.state import Doc, State
-from nodes.common import describe_error, llm_config, number_documents, provider_errors, step
+from nodes.common import (
+    describe_error,
+    failure_flags,
+    llm_config,
+    llm_deadline,
+    number_documents,
+    provider_errors,
+    step,
+)
 from nodes.excerpts import question_excerpts
 
 NODE = "grade_documents"
@@ -55,12 +63,13 @@ def grade_documents(state: State, ctx: Context, services: Services) -> dict:
         ("human", f"<question>{query}</question>\n{number_documents(shown)}"),
     ]
     try:
-        result = invoke_structured(llm, DocumentGrades, messages, config=llm_config(NODE))
+        with llm_deadline(state, ctx):
+            result = invoke_structured(llm, DocumentGrades, messages, config=llm_config(NODE))
     except provider_errors() as exc:
         ids = [d["id"] for d in by_score]
         return {
             "relevant_ids": ids,
-            "flags": ["grading_fallback", "llm_error"],
+            "flags": ["grading_fallback", *failure_flags(exc, state, ctx)],
             "path": step(
                 NODE,
                 f"{len(ids)} relevant",

@@ -37,6 +37,48 @@ def footnotes(citations: list[Citation]) -> str:
     return "\n\nSources:\n" + "\n".join(lines)
 
 
+def degradation_notes(state: State, ctx: Context) -> list[str]:
+    """What went wrong on the way, in words: LLM failures, the deadline, the index.
+
+    Each fallback leaves a flag (``llm_error``, ``deadline_exceeded``, ``index_unavailable``,
+    ``grading_fallback``, ...) and a path step with the reason; this turns them into the notes
+    a chat user reads under the answer, so a degraded answer never looks like a normal one.
+    """
+    flags = set(state.get("flags") or [])
+    steps = state.get("path") or []
+    notes: list[str] = []
+    if "index_unavailable" in flags:
+        reason = next(
+            (
+                s["reason"]
+                for s in steps
+                if s["node"] in ("probe_corpus", "retrieve_documents")
+                and s["decision"] in ("unavailable", "0 documents")
+            ),
+            "the index could not be opened",
+        )
+        notes.append(
+            f"the document index is unavailable ({reason.rstrip('.')}); answered "
+            "without the documents"
+        )
+    if "deadline_exceeded" in flags:
+        notes.append(
+            f"the request deadline ({ctx.request_deadline:g} s) was reached; the remaining "
+            "steps ran without the language model"
+        )
+    elif "llm_error" in flags:
+        prefix = "LLM failed ("
+        failure = next((s["reason"] for s in steps if s["reason"].startswith(prefix)), "")
+        cause = failure[len(prefix) :].partition("); ")[0] or "an error"
+        notes.append(
+            f"the language model failed ({cause}) after its retries; the affected steps used "
+            "the offline fallback"
+        )
+    elif flags & {"grading_fallback", "check_fallback", "rewrite_fallback"}:
+        notes.append("the model's structured output was unusable; offline checks were used")
+    return notes
+
+
 def respond(state: State, ctx: Context, services: Services) -> dict:
     """Finalize: flags from the last check, the offline notice, and the chat message."""
     answer = state.get("answer") or ""
@@ -73,6 +115,7 @@ def respond(state: State, ctx: Context, services: Services) -> dict:
     )
     if web_failure:
         notes.append(f"{web_failure.rstrip('.')}; answered without it")
+    notes += degradation_notes(state, ctx)
     text = answer + footnotes(citations) + "".join(f"\n\nNote: {n}." for n in notes)
     mode = "offline" if offline else "llm"
     message = AIMessage(

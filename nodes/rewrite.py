@@ -8,7 +8,14 @@ from graph import prompts
 from graph.config import Context
 from graph.services import Services
 from graph.state import State
-from nodes.common import describe_error, llm_config, provider_errors, step
+from nodes.common import (
+    describe_error,
+    failure_flags,
+    llm_config,
+    llm_deadline,
+    provider_errors,
+    step,
+)
 from nodes.offline import feedback_query
 from tools.language import language_name
 
@@ -48,12 +55,13 @@ def rewrite_query(state: State, ctx: Context, services: Services) -> dict:
     )
     messages = [("system", system), ("human", f"<question>{query}</question>\nTried:\n{tried}")]
     try:
-        result = invoke_structured(llm, QueryRewrites, messages, config=llm_config(NODE))
+        with llm_deadline(state, ctx):
+            result = invoke_structured(llm, QueryRewrites, messages, config=llm_config(NODE))
     except provider_errors() as exc:
         return {
             "queries": prf,
             "rewrites": rewrites,
-            "flags": ["llm_error"],
+            "flags": failure_flags(exc, state, ctx),
             "path": step(
                 NODE,
                 f"rewrite {rewrites}",

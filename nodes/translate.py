@@ -6,7 +6,14 @@ from graph import prompts
 from graph.config import Context
 from graph.services import Services
 from graph.state import State
-from nodes.common import describe_error, llm_config, provider_errors, step
+from nodes.common import (
+    describe_error,
+    failure_flags,
+    llm_config,
+    llm_deadline,
+    provider_errors,
+    step,
+)
 from nodes.condense import clean_question, message_text
 from tools.language import detect_language, language_name
 
@@ -47,13 +54,14 @@ def translate_question(state: State, ctx: Context, services: Services) -> dict:
         }
     system = ctx.prompt("translate", prompts.TRANSLATE).format(target=language_name(corpus))
     try:
-        reply = llm.invoke(
-            [("system", system), ("human", f"<question>{question}</question>")],
-            config=llm_config(NODE, user_language=user, corpus_language=corpus),
-        )
+        with llm_deadline(state, ctx):
+            reply = llm.invoke(
+                [("system", system), ("human", f"<question>{question}</question>")],
+                config=llm_config(NODE, user_language=user, corpus_language=corpus),
+            )
     except provider_errors() as exc:
         return base | {
-            "flags": ["translation_failed", "llm_error"],
+            "flags": ["translation_failed", *failure_flags(exc, state, ctx)],
             "path": step(
                 NODE, "failed", f"LLM failed ({describe_error(exc)}); searching as written"
             ),

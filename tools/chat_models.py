@@ -16,6 +16,8 @@ else the placeholder ``"not-needed"`` (local servers ignore it, the SDK insists 
 from __future__ import annotations
 
 import hashlib
+import importlib
+import json
 import os
 import threading
 from typing import Any
@@ -23,7 +25,9 @@ from urllib.parse import urlsplit
 
 from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import RunnableBinding
+from langchain_core.runnables import Runnable, RunnableBinding, RunnableWithFallbacks
+
+from tools.deadline import http_clients
 
 DEFAULT_OPENAI_SPEC = "openai:gpt-4o-mini"
 DEFAULT_GROQ_SPEC = "groq:llama-3.3-70b-versatile"
@@ -74,9 +78,10 @@ def load_chat_model(
     """Build (or reuse) the chat model for ``spec`` via ``init_chat_model``.
 
     ``max_retries`` is the SDK's own retry budget for 408/409/429/5xx and connection errors;
-    it honours ``Retry-After``. Instances are cached per (spec, base URL, temperature,
-    timeout, max_retries, api-key fingerprint), so repeated calls are cheap and a changed
-    key in the environment still yields a fresh client.
+    it honours ``Retry-After``, and the SDK's HTTP client carries :mod:`tools.deadline`'s
+    transport, so retries stop at the deadline of the calling scope. Instances are cached per
+    (spec, base URL, temperature, timeout, max_retries, api-key fingerprint), so repeated calls
+    are cheap and a changed key in the environment still yields a fresh client.
 
     Raises:
         ValueError: unknown provider prefix, empty model name, or a compatible-server
@@ -98,13 +103,14 @@ def load_chat_model(
     }
     if provider == "groq":
         init_provider = "groq"
+        sdk_name = "groq"
         api_key = os.environ.get("GROQ_API_KEY")
         if base_url:
             # The Groq SDK appends /openai/v1/chat/completions itself; accept the
             # OpenAI-style URL people copy from Groq's docs as well.
             kwargs["base_url"] = _strip_suffix(base_url.rstrip("/"), "/openai/v1")
     elif base_url:
-        init_provider = "openai"
+        init_provider = sdk_name = "openai"
         api_key = (
             os.environ.get("ARAG_API_KEY")
             or os.environ.get("OPENAI_API_KEY")
@@ -113,16 +119,62 @@ def load_chat_model(
         kwargs["base_url"] = base_url
         kwargs["api_key"] = api_key
     else:
-        init_provider = "openai"
+        init_provider = sdk_name = "openai"
         api_key = os.environ.get("OPENAI_API_KEY")
 
     key = (spec, base_url, temperature, timeout, max_retries, _fingerprint(api_key))
     with _cache_lock:
         model = _cache.get(key)
         if model is None:
+            kwargs |= http_clients(importlib.import_module(sdk_name))
             model = init_chat_model(model_name, model_provider=init_provider, **kwargs)
             _cache[key] = model
     return model
+
+
+def fallback_errors() -> tuple[type[BaseException], ...]:
+    """Errors after which the fallback model is tried: the provider is down, slow or busy.
+
+    Rate limits, 5xx, timeouts, dropped connections and garbled bodies, once the SDK's own
+    retries are spent. Not 400/401/403/404: a bad request or a wrong key is a configuration
+    error that another model would not fix, and Groq's 400 ``tool_use_failed`` carries output
+    that ``tools.structured`` repairs.
+    """
+    import groq
+    import httpx
+    import openai
+
+    errors: list[type[BaseException]] = [
+        openai.APIConnectionError,  # includes APITimeoutError
+        openai.RateLimitError,
+        openai.InternalServerError,
+        openai.APIResponseValidationError,
+        groq.APIConnectionError,
+        groq.RateLimitError,
+        groq.InternalServerError,
+        groq.APIResponseValidationError,
+        httpx.TransportError,
+        json.JSONDecodeError,
+        TimeoutError,
+        ConnectionError,
+    ]
+    try:
+        import httpx2  # the transport of newer openai SDKs
+    except ImportError:
+        pass
+    else:
+        errors.append(httpx2.TransportError)
+    return tuple(errors)
+
+
+def with_fallback(primary: BaseChatModel, fallback: BaseChatModel | None) -> Runnable:
+    """``primary``, falling back to ``fallback`` on :func:`fallback_errors` (None: primary).
+
+    LangChain's ``with_fallbacks``: ``bind_tools`` and other model methods apply to both models.
+    """
+    if fallback is None:
+        return primary
+    return primary.with_fallbacks([fallback], exceptions_to_handle=fallback_errors())
 
 
 def clear_model_cache() -> None:
@@ -134,10 +186,11 @@ def clear_model_cache() -> None:
 def provider_of(model: Any) -> str:
     """Name the provider behind ``model`` (bindings such as ``model.bind(...)`` unwrapped).
 
-    Returns ``"openai"``, ``"openai-compatible"`` (ChatOpenAI with a non-OpenAI base URL),
+    For a model with fallbacks, the primary model's provider. Returns ``"openai"``,
+    ``"openai-compatible"`` (ChatOpenAI with a non-OpenAI base URL),
     ``"groq"``, or the class name lowercased for anything else.
     """
-    model = _unwrap(model)
+    model = _primary(model)
     name = type(model).__name__
     if name == "ChatGroq":
         return "groq"
@@ -152,8 +205,13 @@ def provider_of(model: Any) -> str:
 def supports_logprobs(model: Any) -> bool:
     """Whether token logprobs can be requested: ChatOpenAI (incl. compatible servers) only.
 
-    Groq's API rejects ``logprobs``, so its models use verbalized confidence instead.
+    Groq's API rejects ``logprobs``, so its models use verbalized confidence instead. A model
+    with fallbacks supports them only if every model in the chain does (the same request goes
+    to each).
     """
+    model = _unwrap(model)
+    if isinstance(model, RunnableWithFallbacks):
+        return all(supports_logprobs(m) for m in model.runnables)
     return provider_of(model) in {"openai", "openai-compatible"}
 
 
@@ -179,6 +237,13 @@ def _split_spec(spec: str) -> tuple[str, str]:
 def _unwrap(model: Any) -> Any:
     while isinstance(model, RunnableBinding):
         model = model.bound
+    return model
+
+
+def _primary(model: Any) -> Any:
+    model = _unwrap(model)
+    while isinstance(model, RunnableWithFallbacks):
+        model = _unwrap(model.runnable)
     return model
 
 
