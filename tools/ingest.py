@@ -44,12 +44,15 @@ class IngestReport:
     """What one ingest run did.
 
     ``files_ok`` counts files loaded and indexed; ``files_failed`` lists ``(path, message)``
-    for files skipped with an error. ``num_*`` are the indexing API's chunk counts (a changed
-    file shows up as added + deleted chunks); ``chunks_total`` is the index size afterwards.
+    for files skipped with an error; ``files_ignored`` lists files of unsupported types found
+    while walking a directory (named explicitly, they fail instead). ``num_*`` are the
+    indexing API's chunk counts (a changed file shows up as added + deleted chunks);
+    ``chunks_total`` is the index size afterwards.
     """
 
     files_ok: int = 0
     files_failed: list[tuple[str, str]] = field(default_factory=list)
+    files_ignored: list[str] = field(default_factory=list)
     num_added: int = 0
     num_updated: int = 0
     num_skipped: int = 0
@@ -68,9 +71,12 @@ class IngestReport:
     def summary(self) -> str:
         """One line for the CLI."""
         failed = f", {len(self.files_failed)} failed" if self.files_failed else ""
+        if self.files_ignored:
+            failed += f", {len(self.files_ignored)} ignored (unsupported type)"
         notes = "".join(f"\n{note}" for note in self.notes)
+        files = "file" if self.files_ok == 1 else "files"
         return (
-            f"{self.files_ok} files ok{failed}; chunks: {self.num_added} added, "
+            f"{self.files_ok} {files} ok{failed}; chunks: {self.num_added} added, "
             f"{self.num_updated} updated, {self.num_skipped} unchanged, {self.num_deleted} "
             f"deleted; {self.chunks_total} in index; language {self.language}; "
             f"{self.seconds:.1f}s{notes}"
@@ -111,13 +117,46 @@ class FileFingerprints:
             ).fetchone()
         return (row[0], row[1]) if row else None
 
+    def all(self) -> dict[str, tuple[str, str]]:
+        """Every ``source -> (digest, params)`` of this namespace, in one query."""
+        with closing(sqlite3.connect(self.db_path, timeout=30)) as db:
+            rows = db.execute(
+                "SELECT source, digest, params FROM arag_file_fingerprints WHERE namespace = ?",
+                (self.namespace,),
+            ).fetchall()
+        return {source: (digest, params) for source, digest, params in rows}
+
     def put(self, source: str, digest: str, params: str) -> None:
         """Record ``source``'s fingerprint (an empty digest forgets it)."""
+        self.put_many([(source, digest, params)])
+
+    def put_many(self, rows: list[tuple[str, str, str]]) -> None:
+        """Record several ``(source, digest, params)`` in one transaction (one disk sync)."""
+        if not rows:
+            return
         with closing(sqlite3.connect(self.db_path, timeout=30)) as db, db:
-            db.execute(
+            db.executemany(
                 "INSERT OR REPLACE INTO arag_file_fingerprints VALUES (?, ?, ?, ?)",
-                (self.namespace, source, digest, params),
+                [(self.namespace, *row) for row in rows],
             )
+
+
+def _chunk_counts(record_manager) -> dict[str, int]:
+    """Chunks recorded per source (group id), in one query.
+
+    ``SQLRecordManager`` only lists keys one filter at a time; asking it per unchanged file
+    cost ~3 ms each (a SQLAlchemy query), which dominated re-ingesting a large folder.
+    """
+    from langchain_classic.indexes._sql_record_manager import UpsertionRecord
+    from sqlalchemy import func, select
+
+    stmt = (
+        select(UpsertionRecord.group_id, func.count())
+        .where(UpsertionRecord.namespace == record_manager.namespace)
+        .group_by(UpsertionRecord.group_id)
+    )
+    with record_manager.engine.connect() as conn:
+        return {group: int(n) for group, n in conn.execute(stmt)}
 
 
 def _file_digest(path: Path) -> str:
@@ -139,11 +178,13 @@ def _full_cleanup(record_manager, store, run_start: float, keep_sources: list[st
     """Delete chunks not written or confirmed since ``run_start`` (except ``keep_sources``).
 
     Files that failed to load this run keep their previous chunks: a transient error (a file
-    being written, a permission hiccup) should not wipe a document from the index.
+    being written, a permission hiccup) should not wipe a document from the index. So do
+    files skipped as unchanged (their chunks are current, only not re-written).
     """
     stale = set(record_manager.list_keys(before=run_start))
-    if keep_sources:
-        stale -= set(record_manager.list_keys(before=run_start, group_ids=keep_sources))
+    for start in range(0, len(keep_sources), 500):  # bounded SQL "IN (...)" lists
+        batch = keep_sources[start : start + 500]
+        stale -= set(record_manager.list_keys(before=run_start, group_ids=batch))
     keys = sorted(stale)
     for start in range(0, len(keys), 1000):
         batch = keys[start : start + 1000]
@@ -206,7 +247,9 @@ def ingest(
         was_empty = store.count() == 0
 
         report = IngestReport(language=store.meta.language)
-        files = list(iter_files(paths))
+        ignored: list[Path] = []
+        files = list(iter_files(paths, ignored))
+        report.files_ignored = [str(p) for p in ignored]
         samples: list[str] = []
         cache = None
         if contextual and chat_model is None:
@@ -248,24 +291,27 @@ def ingest(
                 report.num_updated += result["num_updated"]
                 report.num_skipped += result["num_skipped"]
                 report.num_deleted += result["num_deleted"]
-            for _, source, digest, _ in pending:
-                fingerprints.put(source, digest, params)
+            # After the index write: a crash in between leaves the files unfingerprinted,
+            # so the next run indexes them again (idempotently).
+            fingerprints.put_many([(source, digest, params) for _, source, digest, _ in pending])
             pending.clear()
 
+        # Read once: per-file look-ups cost a connection or a query each.
+        known = {} if was_empty else fingerprints.all()
+        recorded = _chunk_counts(record_manager) if known else {}
+        unchanged: list[str] = []
         for done, path in enumerate(files, start=1):
             source = str(Path(path).expanduser().absolute())
             digest = _file_digest(path)
-            if not was_empty and digest and fingerprints.get(source) == (digest, params):
+            if digest and recorded.get(source) and known.get(source) == (digest, params):
                 # Unchanged since its last successful ingest with these settings: skip
-                # loading, chunking and hashing chunks; only confirm its chunks as current.
-                keys = record_manager.list_keys(group_ids=[source])
-                if keys:
-                    record_manager.update(keys, group_ids=[source] * len(keys))
-                    report.files_ok += 1
-                    report.num_skipped += len(keys)
-                    if on_progress:
-                        on_progress(done, len(files), path)
-                    continue
+                # loading, chunking, embedding and writing; full cleanup keeps its chunks.
+                unchanged.append(source)
+                report.files_ok += 1
+                report.num_skipped += recorded[source]
+                if on_progress:
+                    on_progress(done, len(files), path)
+                continue
             try:
                 loaded = load_file(path)
                 chunks = chunk_documents(
@@ -299,7 +345,7 @@ def ingest(
             )
 
         if cleanup == "full":
-            keep = [source for source, _ in report.files_failed]
+            keep = [source for source, _ in report.files_failed] + unchanged
             report.num_deleted += _full_cleanup(record_manager, store, run_start, keep)
 
         report.language = store.meta.language

@@ -37,7 +37,6 @@ SEED = 20240611
 SHARD = 10_000
 TOPIC_SHARE = 0.5
 SENTENCE_WORDS = 18
-EMBED_BATCH = 1024
 CACHE_VERSION = 1
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
 
@@ -150,7 +149,7 @@ def ensure_corpus(
     if size < len(real.docs):
         raise ValueError(f"scale size {size} is below the {len(real.docs)} planted paragraphs")
     cache_dir.mkdir(parents=True, exist_ok=True)
-    model = load_embeddings("wordllama").model
+    embeddings = load_embeddings("wordllama")
     shards = range(-(-size // SHARD))
     for shard in reversed(shards) if descending else shards:
         path = _shard_path(cache_dir, shard)
@@ -166,7 +165,7 @@ def ensure_corpus(
         sources = [d.metadata["source"] for d in planted] + ids[len(planted) :]
         titles = [d.metadata["title"] for d in planted] + [t for t, _ in generated]
         texts = [d.page_content for d in planted] + [t for _, t in generated]
-        vectors = np.asarray(model.embed(texts, norm=True, batch_size=EMBED_BATCH), np.float32)
+        vectors = embeddings.embed_array(texts)
         flat = pa.array(vectors.reshape(-1), pa.float32())
         table = pa.table(
             {

@@ -130,3 +130,40 @@ def test_plain_text_lines_with_hash_are_not_headings():
     [only] = chunk([doc])
     assert only.page_content.startswith("Notes\n\n# not a heading")
     assert "section" not in only.metadata
+
+
+def test_each_distinct_piece_is_counted_once():
+    calls: list[str] = []
+
+    def counting(text: str) -> int:
+        calls.append(text)
+        return word_count(text)
+
+    chunks = chunk_documents(
+        [make_doc()], chunk_tokens=60, overlap_tokens=10, token_count=counting
+    )
+    assert len(chunks) > 3
+    # The splitter asks about the same paragraph several times; the tokenizer sees it once.
+    assert len(calls) == len(set(calls))
+    assert chunks == chunk([make_doc()])
+
+
+def test_batch_counter_counts_the_paragraphs_up_front_with_the_same_chunks():
+    singles: list[str] = []
+    batches: list[list[str]] = []
+
+    def one(text: str) -> int:
+        singles.append(text)
+        return word_count(text)
+
+    def many(texts: list[str]) -> list[int]:
+        batches.append(texts)
+        return [word_count(t) for t in texts]
+
+    docs = [make_doc(source="/a.md"), make_doc(source="/b.md")]
+    chunks = chunk_documents(
+        docs, chunk_tokens=60, overlap_tokens=10, token_count=one, token_counts=many
+    )
+    assert len(batches) == 1  # one batch for both documents
+    assert not [t for t in singles if "describes river" in t]  # no paragraph counted alone
+    assert chunks == chunk(docs)

@@ -1,0 +1,114 @@
+"""Ingestion does its expensive work once: unchanged files cost no embedding, one index refresh."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from langchain_core.embeddings import Embeddings
+
+import tools.ingest as ingest_module
+from tools.index.lance import LanceIndex
+from tools.ingest import ingest
+
+
+class CountingEmbeddings(Embeddings):
+    """WordLlama as far as the index can tell, counting the texts it is asked to embed."""
+
+    def __init__(self, base):
+        self.base = base
+        self.model_id = base.model_id
+        self.dimensions = base.dimensions
+        self.languages = base.languages
+        self.embedded: list[str] = []
+
+    def embed_array(self, texts):
+        self.embedded.extend(texts)
+        return self.base.embed_array(texts)
+
+    def embed_documents(self, texts):
+        return self.embed_array(texts).tolist()
+
+    def embed_query(self, text):
+        return self.base.embed_query(text)
+
+
+def write_corpus(root: Path, files: int) -> None:
+    root.mkdir()
+    for i in range(files):
+        paras = "\n\n".join(
+            f"Report {i} paragraph {p}: the harbour town {i} exports grain and timber."
+            for p in range(6)
+        )
+        (root / f"report{i:02d}.md").write_text(f"# Harbour report {i}\n\n{paras}\n")
+
+
+@pytest.fixture
+def counting(embeddings) -> CountingEmbeddings:
+    return CountingEmbeddings(embeddings)
+
+
+@pytest.fixture
+def optimize_calls(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    original = LanceIndex.optimize
+
+    def counted(self, **kwargs):
+        calls.append(self.count())
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(LanceIndex, "optimize", counted)
+    return calls
+
+
+def test_index_refreshed_once_per_ingest_after_all_writes(
+    tmp_path, counting, optimize_calls, monkeypatch
+):
+    write_corpus(tmp_path / "corpus", 8)
+    # Force several indexing calls (a few files each): still one refresh, at the end.
+    monkeypatch.setattr(ingest_module, "INDEX_BATCH_CHUNKS", 3)
+    report = ingest([tmp_path / "corpus"], tmp_path / "data", counting, chunk_tokens=60)
+    assert report.num_added == report.chunks_total > 8
+    assert optimize_calls == [report.chunks_total]
+    assert len(counting.embedded) == report.chunks_total  # each chunk embedded once
+
+
+def test_unchanged_reingest_embeds_nothing_and_full_cleanup_keeps_those_files(
+    tmp_path, counting, optimize_calls
+):
+    corpus, data = tmp_path / "corpus", tmp_path / "data"
+    write_corpus(corpus, 6)
+    first = ingest([corpus], data, counting, chunk_tokens=60)
+    (corpus / "report05.md").unlink()
+    (corpus / "report04.md").write_text("# Harbour report 4\n\nThe harbour closed in 1901.\n")
+    counting.embedded.clear()
+    optimize_calls.clear()
+
+    again = ingest([corpus], data, counting, chunk_tokens=60, cleanup="full")
+
+    # Only the changed file is embedded; the four unchanged ones are skipped, not re-read.
+    assert counting.embedded and all("closed in 1901" in t for t in counting.embedded)
+    per_file = first.chunks_total // 6
+    assert again.num_skipped == 4 * per_file
+    assert again.num_deleted == 2 * per_file  # the deleted file and the changed one's old chunks
+    assert again.chunks_total == 4 * per_file + again.num_added
+    index = LanceIndex.open(data, counting)
+    sources = {Path(d.metadata["source"]).name for d in index.hybrid_search("harbour", k=50)}
+    assert sources == {f"report{i:02d}.md" for i in range(5)}
+
+    counting.embedded.clear()
+    optimize_calls.clear()
+    third = ingest([corpus], data, counting, chunk_tokens=60, cleanup="full")
+    assert counting.embedded == [] and optimize_calls == []
+    assert not third.changed and third.chunks_total == again.chunks_total
+
+
+def test_wordllama_vectors_equal_the_library_pooling(embeddings):
+    texts = ["Mount Etna erupted in 1669.", "", "Ebbe und Flut " * 50, "밀물과 썰물"]
+    ours = embeddings.embed_array(texts)
+    with np.errstate(invalid="ignore"):
+        ref = np.asarray(embeddings.model.embed(texts, norm=True), dtype=np.float32)
+    ref = np.nan_to_num(ref)  # the library divides the empty text's zero vector by zero
+    np.testing.assert_allclose(ours, ref, atol=1e-6)
+    assert not ours[1].any()
