@@ -106,9 +106,18 @@ def _ingest(paths, ctx, prune: bool, chunk_tokens: int = 800, overlap_tokens: in
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(code=2) from None
     for path, message in report.files_failed:
-        err.print(f"[yellow]skipped[/yellow] {path}: {message}")
+        err.print(f"[yellow]skipped[/yellow] {_one_line(path)}: {_one_line(message)}")
+    for path in report.files_ignored:
+        err.print(f"[dim]ignored[/dim] {_one_line(path)}: unsupported file type")
     out.print(report.summary())
     return report
+
+
+def _one_line(text: str) -> str:
+    """``text`` safe to print as part of one line: control characters escaped, no markup."""
+    from rich.markup import escape
+
+    return escape("".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text)))
 
 
 @contextmanager

@@ -3,10 +3,14 @@
 Supported: PDF (pypdf), Markdown, plain text and HTML (BeautifulSoup). Every document carries
 ``source`` (the absolute path) and ``title`` metadata. A file that cannot be used raises
 :class:`LoaderError` with a one-line reason a user can act on; ingestion records it and goes on.
+
+Files larger than ``ARAG_MAX_FILE_MB`` (default 32 MB) are refused before they are read: a
+file is loaded, chunked and embedded whole, so its size bounds the memory an ingest needs.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -20,6 +24,7 @@ TEXT_EXTS = frozenset({".txt"})
 HTML_EXTS = frozenset({".html", ".htm"})
 SUPPORTED_EXTS = PDF_EXTS | MARKDOWN_EXTS | TEXT_EXTS | HTML_EXTS
 
+DEFAULT_MAX_FILE_MB = 32
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
@@ -30,6 +35,37 @@ class LoaderError(Exception):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+def max_file_bytes() -> int:
+    """The largest file ingestion accepts, from ``ARAG_MAX_FILE_MB`` (default 32 MB)."""
+    raw = os.environ.get("ARAG_MAX_FILE_MB", "").strip()
+    try:
+        megabytes = float(raw) if raw else DEFAULT_MAX_FILE_MB
+    except ValueError:
+        megabytes = DEFAULT_MAX_FILE_MB
+    return int(megabytes * 1024 * 1024)
+
+
+def _check_file(path: Path) -> None:
+    """Refuse missing files, symlink loops, broken symlinks and files over the size limit."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise LoaderError(path, "symbolic link loop (too many levels of links)") from exc
+        if path.is_symlink():
+            raise LoaderError(path, f"broken symbolic link to {os.readlink(path)}") from exc
+        if exc.errno == errno.ENOENT:
+            raise LoaderError(path, "no such file") from exc
+        raise LoaderError(path, f"unreadable: {exc.strerror or exc}") from exc
+    limit = max_file_bytes()
+    if size > limit:
+        raise LoaderError(
+            path,
+            f"too large to ingest ({size / 2**20:.0f} MB; the limit is {limit / 2**20:.0f} MB): "
+            "split it, or raise ARAG_MAX_FILE_MB",
+        )
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -137,8 +173,9 @@ def load_file(path: str | os.PathLike) -> list[Document]:
 
     Metadata: ``source`` (absolute path), ``title`` (first Markdown heading, HTML ``<title>``,
     PDF metadata title, else the file stem) and, for PDFs, ``pages``. Raises
-    :class:`LoaderError` for unknown extensions, empty or text-less files, binary content in a
-    text file, encrypted or corrupt PDFs and unreadable files.
+    :class:`LoaderError` for unknown extensions, missing files, symlink loops and broken links,
+    files over :func:`max_file_bytes`, empty or text-less files, binary content in a text file,
+    encrypted or corrupt PDFs and unreadable files.
     """
     path = Path(path).expanduser().absolute()
     loader = _LOADERS.get(path.suffix.lower())
@@ -146,8 +183,7 @@ def load_file(path: str | os.PathLike) -> list[Document]:
         supported = ", ".join(sorted(SUPPORTED_EXTS))
         kind = path.suffix or "(none)"
         raise LoaderError(path, f"unsupported file type {kind!r}; supported: {supported}")
-    if not path.exists():
-        raise LoaderError(path, "no such file")
+    _check_file(path)
     text, title, extra = loader(path)
     metadata = {"source": str(path), "title": title or path.stem, **extra}
     return [Document(page_content=text, metadata=metadata)]
@@ -157,19 +193,22 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".")
 
 
-def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
+def iter_files(
+    paths: Iterable[str | os.PathLike], ignored: list[Path] | None = None
+) -> Iterator[Path]:
     """Yield the files named by ``paths``, expanding directories recursively.
 
     Directory contents come in sorted order; inside a directory only supported file types are
-    yielded, hidden files and directories (dot-names) are skipped, and symlinked directories
-    are not followed (no loops). Files given explicitly are yielded as-is (even if hidden or of
-    an unsupported type, so the caller can report them). Each file is yielded once.
+    yielded (the others are appended to ``ignored`` when given), hidden files and directories
+    (dot-names) are skipped, and symlinked directories are not followed (no loops). Files given
+    explicitly are yielded as-is (even if hidden or of an unsupported type, so the caller can
+    report them). Each file is yielded once.
     """
     seen: set[Path] = set()
     for raw in paths:
         path = Path(raw).expanduser().absolute()
         if path.is_dir():
-            candidates: Iterable[Path] = _walk(path)
+            candidates: Iterable[Path] = _walk(path, ignored)
         else:
             candidates = [path]
         for file in candidates:
@@ -178,10 +217,14 @@ def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
                 yield file
 
 
-def _walk(root: Path) -> Iterator[Path]:
+def _walk(root: Path, ignored: list[Path] | None) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         # Prune in place: os.walk then skips hidden directories entirely.
         dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
         for name in sorted(filenames):
-            if not _is_hidden(name) and Path(name).suffix.lower() in SUPPORTED_EXTS:
+            if _is_hidden(name):
+                continue
+            if Path(name).suffix.lower() in SUPPORTED_EXTS:
                 yield Path(dirpath) / name
+            elif ignored is not None:
+                ignored.append(Path(dirpath) / name)

@@ -72,7 +72,7 @@ def test_ingest_reports_bad_files_and_continues(tmp_path):
     result = runner.invoke(app, ["ingest", str(docs), "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
     assert "empty.txt" in result.output and "binary.txt" in result.output
-    assert "1 files ok, 2 failed" in result.output
+    assert "1 file ok, 2 failed" in result.output
     again = runner.invoke(app, ["ingest", str(docs), "--data-dir", str(data_dir)])
     assert again.exit_code == 0
     assert "0 added" in again.output and "1 unchanged" in again.output
