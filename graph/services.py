@@ -91,6 +91,22 @@ class Services:
         except OSError as exc:
             return None, f"Cannot open the index in {ctx.data_dir!r}: {exc.strerror or exc}"
 
+    def index_problem(self, ctx: Context) -> str | None:
+        """Why the index cannot serve searches (None when it can): opens it, then searches once.
+
+        The search catches what opening cannot: a truncated or deleted data file.
+        """
+        index, error = self.try_index(ctx)
+        if index is None:
+            return error
+        from nodes.confidence import search
+
+        try:
+            search(index, "readiness check", 1)
+        except IndexError_ as exc:
+            return str(exc)
+        return None
+
     def web(self, ctx: Context) -> WebSearch:
         """The web search backend (a no-op unless configured), cached per settings.
 

@@ -35,14 +35,37 @@ from nodes.common import (
 )
 from nodes.translate import needs_translation
 from tools.confidence import closed_book_answer
-from tools.index.base import HybridIndex
+from tools.index.base import HybridIndex, IndexCorruptedError, IndexError_
 
 NODE = "check_confidence"
 PROBE_NODE = "probe_corpus"
 
 
+def unreadable_index_message(index: HybridIndex, exc: Exception) -> str:
+    """What is wrong with an index that opened but cannot be searched, and how to fix it."""
+    # The first line of the backend's error, without the Rust source paths lance appends.
+    cause = (str(exc).splitlines() or [type(exc).__name__])[0].split(", /")[0][:160]
+    data_dir = getattr(index, "data_dir", None)
+    if data_dir is None:
+        return f"The index cannot be searched ({cause}). Check the index server, then retry."
+    return (
+        f"The index at {data_dir} is damaged ({cause}). Rebuild it: delete {data_dir}/lancedb "
+        f"and {data_dir}/record_manager.sqlite, then run `arag ingest PATH` again."
+    )
+
+
 def search(index: HybridIndex, query: str, k: int) -> list[Doc]:
-    """Hybrid search, as JSON-friendly documents carrying source, chunk id and score."""
+    """Hybrid search, as JSON-friendly documents carrying source, chunk id and score.
+
+    Raises ``IndexError_`` with the fix when the index opened but its data cannot be read (a
+    truncated or deleted data file): the backends raise their own errors for that.
+    """
+    try:
+        hits = index.hybrid_search(query, k=k)
+    except IndexError_:
+        raise
+    except Exception as exc:  # lancedb/weaviate raise RuntimeError/OSError/... variants
+        raise IndexCorruptedError(unreadable_index_message(index, exc)) from exc
     return [
         {
             "id": d.metadata.get("chunk_id") or d.id or "",
@@ -51,7 +74,7 @@ def search(index: HybridIndex, query: str, k: int) -> list[Doc]:
             "title": d.metadata.get("title", ""),
             "score": round(float(d.metadata.get("score", 0.0)), 4),
         }
-        for d in index.hybrid_search(query, k=k)
+        for d in hits
     ]
 
 
@@ -79,7 +102,16 @@ def probe_corpus(state: State, ctx: Context, services: Services) -> dict:
             "path": step(PROBE_NODE, "unavailable", index_error or "index unavailable"),
         }
     query = probe_query(state, index.meta.language)
-    docs = search(index, query, ctx.k)
+    try:
+        docs = search(index, query, ctx.k)
+    except IndexError_ as exc:
+        return {
+            "documents": [],
+            "queries": [],
+            "probe_score": 0.0,
+            "flags": ["index_unavailable"],
+            "path": step(PROBE_NODE, "unavailable", str(exc)),
+        }
     probe = docs[0]["score"] if docs else 0.0
     return {
         "documents": docs,
@@ -92,6 +124,12 @@ def probe_corpus(state: State, ctx: Context, services: Services) -> dict:
 def check_confidence(state: State, ctx: Context, services: Services) -> dict:
     """Decide ``retrieve`` / ``closed_book`` / ``web`` / ``error`` from the probe and the model."""
     index, index_error = services.try_index(ctx)
+    if "index_unavailable" in (state.get("flags") or []):  # opened, but the probe could not read
+        index = None
+        index_error = next(
+            (s["reason"] for s in state.get("path") or [] if s["node"] == PROBE_NODE),
+            index_error,
+        )
     llm = services.llm(ctx)
     web_ready = services.web(ctx).available
     probe = state.get("probe_score", 0.0) if index is not None else 0.0
@@ -145,6 +183,8 @@ def check_confidence(state: State, ctx: Context, services: Services) -> dict:
                 answer=answer,
                 route="closed_book",
             )
+        if web_ready:
+            return decide("web", f"index unavailable and the model abstained ({scores})")
         return decide(
             "error",
             f"index unavailable and the model abstained ({scores})",

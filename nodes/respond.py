@@ -47,7 +47,7 @@ def degradation_notes(state: State, ctx: Context) -> list[str]:
     flags = set(state.get("flags") or [])
     steps = state.get("path") or []
     notes: list[str] = []
-    if "index_unavailable" in flags:
+    if "index_unavailable" in flags and state.get("route") != "error":  # else the answer says it
         reason = next(
             (
                 s["reason"]

@@ -7,6 +7,7 @@ from graph.services import Services
 from graph.state import Doc, State
 from nodes.common import step
 from nodes.confidence import search
+from tools.index.base import IndexError_
 
 NODE = "retrieve_documents"
 RRF_K = 60
@@ -43,7 +44,16 @@ def retrieve_documents(state: State, ctx: Context, services: Services) -> dict:
             "flags": ["index_unavailable"],
             "path": step(NODE, "0 documents", error or "index unavailable"),
         }
-    docs = fuse_rankings([search(index, q, ctx.k) for q in queries], ctx.k)
+    try:
+        docs = fuse_rankings([search(index, q, ctx.k) for q in queries], ctx.k)
+    except IndexError_ as exc:
+        error = str(exc)
+        return {
+            "documents": [],
+            "relevant_ids": [],
+            "flags": ["index_unavailable"],
+            "path": step(NODE, "0 documents", error),
+        }
     top = f"top score {docs[0]['score']:.2f}" if docs else "no hits"
     return {
         "documents": docs,

@@ -162,8 +162,7 @@ class Runner(Protocol):
 
 
 async def _index_check(services: Services, ctx: Context) -> str | None:
-    _, error = await asyncio.to_thread(services.try_index, ctx)
-    return error
+    return await asyncio.to_thread(services.index_problem, ctx)
 
 
 class LocalRunner:
