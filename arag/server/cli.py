@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+KEEP_ALIVE_SECONDS = 75
 
 
 def serve(
@@ -73,5 +74,10 @@ def serve(
         log_config=None,  # keep the JSON handler configured above
         access_log=False,  # the app logs each request itself, with its request id
         timeout_graceful_shutdown=graceful_timeout,
+        # Longer than the idle timeout of clients and proxies that reuse connections (httpx
+        # 5 s, load balancers ~60 s): at uvicorn's default of 5 s the server closes an idle
+        # connection just as a busy client sends on it, which fails as a ReadError
+        # (make bench-serve saw 5 of 512 at 128 clients).
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         server_header=False,
     )
