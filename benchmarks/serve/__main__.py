@@ -60,6 +60,24 @@ NOTES = [
     "machine, and the figures show the server adds little on top of the graph itself (the "
     "overhead table). What would close it offline: more server processes (uvicorn workers or "
     "replicas over PostgreSQL threads, as in the README) on more cores.",
+    "- Profile (py-spy `--gil` on `arag serve` at 8 clients): about 45% of the GIL time is the "
+    "graph run itself (LangGraph's Pregel loop, checkpoint bookkeeping and executor hand-offs "
+    "on the event loop, then the nodes: question embedding, LanceDB search, language "
+    "detection, extractive answer, which release the GIL in native code), about 12% "
+    "Starlette/FastAPI/uvicorn and the JSON response. No global lock, no per-request graph "
+    "compilation (both graphs are compiled once at start-up), the index is opened once and "
+    "cached, and the sync nodes run in LangGraph's executor, not on the event loop. The index "
+    "search asks LanceDB for the table schema on every query (`LanceTable.schema`, ~7% of "
+    "samples without `--gil`), a candidate for caching in `tools/index/lance.py`.",
+    "- Keep-alive: uvicorn closes idle connections after 5 s by default, exactly httpx's own "
+    "keep-alive expiry, so under load a client sometimes sent a request on a connection the "
+    "server was closing (5 ReadErrors of 512 at 128 clients in a first run). `arag serve` now "
+    "keeps idle connections 75 s, longer than clients' and load balancers' idle timeouts.",
+    "- `langgraph dev` (in-memory runtime) hands a new run to a worker when its queue poll "
+    "comes round, every 0.5 s when idle, so a lone client waits ~1 s per run whatever the "
+    "graph costs; under load its runs queue behind the 10 jobs per worker. It is a "
+    "development server; its figures show the cost of the LangGraph API's run queue, not of "
+    "the graph.",
 ]
 
 
@@ -107,7 +125,8 @@ async def _levels(
         log(
             f"{name}: {clients} clients, {row['ok']}/{row['requests']} ok, "
             f"{row['req_per_s']} req/s, p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, "
-            f"peak RSS {row['peak_rss_mb']} MB, CPU {row['cpu_ms_per_request']} ms/req, "
+            f"peak RSS {row['peak_rss_mb']} MB, CPU {row['cpu_ms_per_request']} ms/req "
+            f"(client {row['client_cpu_ms_per_request']}), "
             f"load {load_avg}{errors}"
         )
     return rows

@@ -113,7 +113,8 @@ async def run_level(
     """``concurrency`` clients calling ``send`` until the level is long enough; the figures.
 
     ``watch``: pids whose peak RSS and CPU time are reported (the server; this process if
-    omitted). ``max_seconds`` stops sending new requests on a host that has stalled.
+    omitted). This process's CPU time is reported too: the load client shares the cores.
+    ``max_seconds`` stops sending new requests on a host that has stalled.
     """
     import os
 
@@ -143,9 +144,11 @@ async def run_level(
                 latencies.append(time.perf_counter() - t0)
 
     sampler = ProcessSampler(watch or [os.getpid()])
+    own = ProcessSampler([os.getpid()]) if watch else sampler
     await asyncio.gather(*(client() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     peak_rss, cpu_seconds = sampler.stop()
+    client_cpu = own.stop()[1] if own is not sampler else cpu_seconds
     latencies.sort()
 
     def ms(value: float | None) -> float | None:
@@ -164,6 +167,7 @@ async def run_level(
         "mean_ms": ms(statistics.fmean(latencies)) if latencies else None,
         "peak_rss_mb": round(peak_rss / 2**20, 1),
         "cpu_ms_per_request": round(cpu_seconds * 1000 / sent, 1) if sent else None,
+        "client_cpu_ms_per_request": round(client_cpu * 1000 / sent, 1) if sent else None,
     }
 
 

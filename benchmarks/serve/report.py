@@ -118,8 +118,8 @@ def markdown(results: dict[str, Any]) -> str:
         *[f"- **{name}**: {text}" for name, text in s["hosts"].items()],
         "",
         "| host | clients | requests | errors | req/s | p50 ms | p99 ms | peak RSS MB "
-        "| CPU ms/request | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| CPU ms/request | client CPU ms/request | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, rows in serve["hosts"].items():
         for r in rows:
@@ -128,7 +128,8 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {name} | {r['concurrency']} | {r['requests']} "
                 f"| {r['errors']}{f' ({kinds})' if kinds else ''} | {r['req_per_s']} "
                 f"| {_cell(r['p50_ms'])} | {_cell(r['p99_ms'])} | {r['peak_rss_mb']} "
-                f"| {_cell(r['cpu_ms_per_request'])} | {r.get('load', '–')} |"
+                f"| {_cell(r['cpu_ms_per_request'])} "
+                f"| {_cell(r.get('client_cpu_ms_per_request'))} | {r.get('load', '–')} |"
             )
     lines += [
         "",
