@@ -60,7 +60,11 @@ def _mode_line(ctx) -> str:
 @app.command()
 def ingest(
     paths: Annotated[
-        list[Path], typer.Argument(help="Files or directories (PDF, Markdown, text, HTML)")
+        list[str],
+        typer.Argument(
+            help="Files, directories or http(s) URLs (PDF, Markdown, text, HTML); private "
+            "and loopback addresses are refused unless ARAG_ALLOW_PRIVATE_URLS=1"
+        ),
     ],
     data_dir: DataDir = None,
     prune: Annotated[

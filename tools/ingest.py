@@ -24,7 +24,7 @@ from langchain_core.language_models import BaseChatModel
 from tools.chunking import chunk_documents
 from tools.contextual import ContextStats, model_name
 from tools.language import detect_language
-from tools.loaders import LoaderError, iter_files, load_file
+from tools.loaders import LoaderError, is_url, iter_files, load_source
 
 RECORD_NAMESPACE = "lancedb/chunks"
 RECORD_DB = "record_manager.sqlite"
@@ -301,8 +301,9 @@ def ingest(
         recorded = _chunk_counts(record_manager) if known else {}
         unchanged: list[str] = []
         for done, path in enumerate(files, start=1):
-            source = str(Path(path).expanduser().absolute())
-            digest = _file_digest(path)
+            # URLs are fetched every run (no digest); their chunks are still idempotent.
+            source = path if is_url(path) else str(Path(path).expanduser().absolute())
+            digest = "" if is_url(path) else _file_digest(path)
             if digest and recorded.get(source) and known.get(source) == (digest, params):
                 # Unchanged since its last successful ingest with these settings: skip
                 # loading, chunking, embedding and writing; full cleanup keeps its chunks.
@@ -313,7 +314,7 @@ def ingest(
                     on_progress(done, len(files), path)
                 continue
             try:
-                loaded = load_file(path)
+                loaded = load_source(path)
                 chunks = chunk_documents(
                     loaded, chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens
                 )

@@ -189,23 +189,43 @@ def load_file(path: str | os.PathLike) -> list[Document]:
     return [Document(page_content=text, metadata=metadata)]
 
 
+def is_url(item: str | os.PathLike) -> bool:
+    """Whether ``item`` names a URL (``scheme://...``) rather than a path."""
+    return "://" in str(item)
+
+
+def load_source(item: str | os.PathLike) -> list[Document]:
+    """Load a file path with :func:`load_file`, or a URL with :func:`tools.url_loader.load_url`."""
+    if is_url(item):
+        from tools.url_loader import load_url
+
+        return load_url(str(item))
+    return load_file(item)
+
+
 def _is_hidden(name: str) -> bool:
     return name.startswith(".")
 
 
 def iter_files(
     paths: Iterable[str | os.PathLike], ignored: list[Path] | None = None
-) -> Iterator[Path]:
+) -> Iterator[Path | str]:
     """Yield the files named by ``paths``, expanding directories recursively.
 
     Directory contents come in sorted order; inside a directory only supported file types are
     yielded (the others are appended to ``ignored`` when given), hidden files and directories
     (dot-names) are skipped, and symlinked directories are not followed (no loops). Files given
     explicitly are yielded as-is (even if hidden or of an unsupported type, so the caller can
-    report them). Each file is yielded once.
+    report them). URLs (:func:`is_url`) are yielded unchanged, as strings. Each file is
+    yielded once.
     """
-    seen: set[Path] = set()
+    seen: set[Path | str] = set()
     for raw in paths:
+        if is_url(raw):
+            if raw not in seen:
+                seen.add(str(raw))
+                yield str(raw)
+            continue
         path = Path(raw).expanduser().absolute()
         if path.is_dir():
             candidates: Iterable[Path] = _walk(path, ignored)

@@ -1,0 +1,165 @@
+"""Fetch a web page or file by URL for ingestion, refusing requests into private networks.
+
+SSRF guard: only ``http`` and ``https`` URLs are fetched, and every connection (the first one
+and each redirect's) resolves its host itself, checks *every* resolved address and connects to
+a checked address, so neither a redirect nor a DNS answer that changes between the check and
+the connection (rebinding) can reach a loopback, private, link-local, shared (CGNAT),
+multicast or reserved address. ``ARAG_ALLOW_PRIVATE_URLS=1`` (or ``allow_private=True``) turns
+the address check off for intranet use. Environment proxies are not used: a proxy would make
+the connection on our behalf, past the check.
+
+Bodies are read as a stream and refused past :func:`tools.loaders.max_file_bytes`; the
+content is then parsed by the file loaders (by content type) and the documents carry the URL
+as ``source``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpcore
+import httpx
+from langchain_core.documents import Document
+
+from tools.loaders import LoaderError, load_file, max_file_bytes
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+MAX_REDIRECTS = 5
+TIMEOUT_SECONDS = 20.0
+_SUFFIX_BY_TYPE = {
+    "text/html": ".html",
+    "application/xhtml+xml": ".html",
+    "text/plain": ".txt",
+    "text/markdown": ".md",
+    "text/x-markdown": ".md",
+    "application/pdf": ".pdf",
+}
+
+
+class BlockedURLError(LoaderError):
+    """The URL (or a redirect) points at a scheme or address ingestion may not fetch."""
+
+
+def allow_private_default() -> bool:
+    """Whether ``ARAG_ALLOW_PRIVATE_URLS`` allows private and loopback addresses."""
+    return os.environ.get("ARAG_ALLOW_PRIVATE_URLS", "").strip().lower() in {"1", "true", "yes"}
+
+
+def blocked_reason(address: str) -> str | None:
+    """Why ``address`` (an IP literal) may not be fetched, or ``None`` if it is public."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for kind in ("unspecified", "loopback", "link_local", "multicast", "reserved", "private"):
+        if getattr(ip, f"is_{kind}"):
+            return f"a {kind.replace('_', '-')} address ({ip})"
+    if not ip.is_global:  # e.g. 100.64.0.0/10 (carrier-grade NAT)
+        return f"a non-public address ({ip})"
+    return None
+
+
+def check_url(url: str) -> None:
+    """Refuse URLs whose scheme is not http(s) or that have no host."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ALLOWED_SCHEMES:
+        raise BlockedURLError(
+            url, f"refused: only http and https URLs can be ingested, not {parts.scheme!r}"
+        )
+    if not parts.hostname:
+        raise BlockedURLError(url, "refused: the URL has no host")
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Resolves the host itself, checks every address, then connects to a checked one."""
+
+    def __init__(self, url: str, allow_private: bool):
+        self.url = url
+        self.allow_private = allow_private
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise LoaderError(self.url, f"cannot resolve host {host!r} ({exc.strerror})") from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        if not self.allow_private:
+            for address in addresses:
+                reason = blocked_reason(address)
+                if reason:
+                    raise BlockedURLError(
+                        self.url,
+                        f"refused: {host} resolves to {reason}; set ARAG_ALLOW_PRIVATE_URLS=1 "
+                        "to ingest from private networks",
+                    )
+        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+
+def _client(url: str, allow_private: bool, timeout: float) -> httpx.Client:
+    transport = httpx.HTTPTransport()
+    # httpx has no public hook for the connection step; its pool takes a network backend.
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        network_backend=_GuardedBackend(url, allow_private),
+    )
+    return httpx.Client(
+        transport=transport,
+        timeout=timeout,
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+        trust_env=False,
+        event_hooks={"request": [lambda request: check_url(str(request.url))]},
+        headers={"User-Agent": "arag-ingest/0.1"},
+    )
+
+
+def load_url(
+    url: str, *, allow_private: bool | None = None, timeout: float = TIMEOUT_SECONDS
+) -> list[Document]:
+    """Fetch ``url`` and load it like a file of its content type; ``source`` is the URL.
+
+    Raises :class:`BlockedURLError` for a refused scheme or address (redirects included) and
+    :class:`LoaderError` for network errors, HTTP errors, unsupported content types, bodies
+    over the size limit, and whatever the file loader refuses.
+    """
+    check_url(url)
+    allow = allow_private_default() if allow_private is None else allow_private
+    limit = max_file_bytes()
+    try:
+        with _client(url, allow, timeout) as client, client.stream("GET", url) as response:
+            if response.status_code >= 400:
+                raise LoaderError(url, f"HTTP {response.status_code} {response.reason_phrase}")
+            content_type = response.headers.get("content-type", "").split(";")[0].strip()
+            suffix = _SUFFIX_BY_TYPE.get(content_type.lower())
+            if suffix is None:
+                raise LoaderError(url, f"unsupported content type {content_type or '(none)'!r}")
+            body = bytearray()
+            for block in response.iter_bytes():
+                body += block
+                if len(body) > limit:
+                    raise LoaderError(
+                        url,
+                        f"too large to ingest (over {limit / 2**20:.0f} MB): raise "
+                        "ARAG_MAX_FILE_MB",
+                    )
+            final_url = str(response.url)
+    except httpx.TooManyRedirects as exc:
+        raise LoaderError(url, f"more than {MAX_REDIRECTS} redirects") from exc
+    except httpx.HTTPError as exc:
+        raise LoaderError(url, f"download failed ({exc.__class__.__name__}: {exc})") from exc
+    with tempfile.TemporaryDirectory(prefix="arag-url-") as tmp:
+        path = Path(tmp) / f"page{suffix}"
+        path.write_bytes(bytes(body))
+        try:
+            docs = load_file(path)
+        except LoaderError as exc:
+            raise LoaderError(url, exc.reason) from exc
+    for doc in docs:
+        if doc.metadata.get("title") == path.stem:  # no title in the content
+            doc.metadata["title"] = urlsplit(final_url).hostname or url
+        doc.metadata["source"] = url
+    return docs
