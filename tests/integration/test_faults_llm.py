@@ -281,3 +281,83 @@ def test_retries_stop_at_the_deadline(server, static_index, embeddings, fault_le
         assert 3 <= len(server.chat_requests()) <= 6
         assert "llm_error" in result["flags"]
         assert "Paris is the capital" in result["answer"]
+
+
+# --- malformed structured output ---------------------------------------------------------------
+
+GRADER_MALFORMED = {
+    "invalid JSON": Reply.raw_tool_call('{"relevant": [1, "reason": '),
+    "missing fields": Reply.tool_call({"reason": "looks relevant"}),
+    "wrong types": Reply.tool_call({"relevant": "the first one", "reason": ["yes"]}),
+    "prose only, no JSON": Reply.say("Document 1 is relevant because it names the capital."),
+}
+
+
+@pytest.mark.parametrize("flavour", ["openai", "groq"])
+@pytest.mark.parametrize("kind", sorted(GRADER_MALFORMED))
+def test_unusable_grader_output_is_retried_then_a_flagged_default(
+    kind, flavour, server, static_index, embeddings, fault_ledger
+):
+    # Three attempts (one call + two corrective retries), then the calibrated-score default.
+    with fault_ledger.fault("structured", f"grader: {kind}", times=3):
+        server.script(*[GRADER_MALFORMED[kind]] * 3, HAPPY[1], HAPPY[2])
+        result, _ = ask(settings(server, flavour), static_index, embeddings)
+        assert len(server.chat_requests()) == 5
+        corrective = server.chat_requests()[1]["messages"][-1]["content"]
+        assert "DocumentGrades" in corrective  # the retry says what was wrong
+        assert result["flags"] == ["grading_fallback"] and result["route"] == "retrieval"
+        grade = next(s for s in result["path"] if s["node"] == "grade_documents")
+        assert "unusable grader output" in grade["reason"]
+        assert result["citations"][0]["id"] == "france#0"
+        assert "structured output was unusable" in notes(result)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply.say('Sure! Here it is: {"relevant": [1], "reason": "capital"} Hope this helps.'),
+        Reply.say('```json\n{"relevant": [1], "reason": "capital"}\n```'),
+        Reply.raw_tool_call("{'relevant': ['1'], 'reason': 'capital',}"),
+        Reply.raw_tool_call('{"DocumentGrades": {"relevant": [1], "reason": "capital"}}'),
+    ],
+    ids=["prose-around-json", "fenced-json", "python-literal-strings", "nested-under-name"],
+)
+def test_repairable_grader_output_is_repaired_without_a_retry(
+    reply, server, static_index, embeddings, fault_ledger
+):
+    with fault_ledger.fault("structured", "grader: repairable malformation"):
+        server.script(reply, HAPPY[1], HAPPY[2])
+        result, _ = ask(settings(server, "openai"), static_index, embeddings)
+        assert len(server.chat_requests()) == 3
+        assert result["flags"] == [] and result["citations"][0]["id"] == "france#0"
+
+
+def test_unusable_checker_output_falls_back_to_the_sentence_check(
+    server, static_index, embeddings, fault_ledger
+):
+    with fault_ledger.fault("structured", "checker: wrong types", times=3):
+        bad = Reply.tool_call({"grounded": "maybe", "useful": {"x": 1}})
+        server.script(HAPPY[0], HAPPY[1], bad, bad, bad)
+        result, _ = ask(settings(server, "openai"), static_index, embeddings)
+        assert result["flags"] == ["check_fallback"]
+        check = next(s for s in result["path"] if s["node"] == "check_answer")
+        assert check["decision"] == "ok" and "unusable checker output" in check["reason"]
+        assert result["answer"] == "Paris is the capital of France [1]."
+
+
+def test_unusable_rewrite_output_falls_back_to_feedback_queries(
+    server, static_index, embeddings, fault_ledger
+):
+    # Nothing relevant for this question: the rewriter runs, and its output is garbage.
+    with fault_ledger.fault("structured", "rewriter: missing fields", times=3):
+        none = Reply.tool_call({"relevant": [], "reason": "off topic"})
+        bad = Reply.tool_call({"variants": "banana"})
+        server.script(
+            Reply.say("Maybe.", logprob=-2.0), none, bad, bad, bad, none, bad, bad, bad, none
+        )
+        ctx = settings(server, "openai", max_rewrites=2)
+        result, _ = ask(ctx, static_index, embeddings, "Which fruit has the most potassium?")
+        assert "rewrite_fallback" in result["flags"] and result["route"] == "insufficient"
+        rewrites = [s for s in result["path"] if s["node"] == "rewrite_query"]
+        assert len(rewrites) == 2
+        assert all("pseudo-relevance feedback" in s["reason"] for s in rewrites)
