@@ -10,7 +10,8 @@ from graph.config import Context
 from tests.fakes.static_index import StaticIndex
 
 # The fault ledger (fixture ``fault_ledger``, ``--reliability-report``): see tests/reliability.py.
-pytest_plugins = ["tests.reliability"]
+# Secret canaries (fixture ``canary_env``), checked in all captured output: tests/secrets_scan.py.
+pytest_plugins = ["tests.reliability", "tests.secrets_scan"]
 
 SAMPLE_CORPUS = Path(__file__).resolve().parents[1] / "arag" / "sample_corpus"
 
