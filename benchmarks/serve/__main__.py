@@ -73,6 +73,10 @@ NOTES = [
     "keep-alive expiry, so under load a client sometimes sent a request on a connection the "
     "server was closing (5 ReadErrors of 512 at 128 clients in a first run). `arag serve` now "
     "keeps idle connections 75 s, longer than clients' and load balancers' idle timeouts.",
+    "- The load client shares the machine: httpx spends about as much CPU per request as the "
+    "server does (more at 128 connections, where its pool bookkeeping grows), so on 2 cores "
+    "the HTTP rows measure client plus server; the in-process row has no client cost. A "
+    "lighter client (aiohttp, or wrk on another machine) would raise the HTTP rows' req/s.",
     "- `langgraph dev` (in-memory runtime) hands a new run to a worker when its queue poll "
     "comes round, every 0.5 s when idle, so a lone client waits ~1 s per run whatever the "
     "graph costs; under load its runs queue behind the 10 jobs per worker. It is a "
