@@ -17,6 +17,7 @@ from nodes.common import (
     provider_errors,
     relevant_documents,
     step,
+    untrusted,
 )
 from nodes.excerpts import cited_excerpts
 from nodes.offline import cited_numbers, verify_answer
@@ -68,8 +69,8 @@ def check_answer(state: State, ctx: Context, services: Services) -> dict:
         ("system", ctx.prompt("check", prompts.CHECK)),
         (
             "human",
-            f"<question>{question}</question>\n{number_documents(evidence)}\n"
-            f"<answer>{answer}</answer>",
+            f"<question>{untrusted(question)}</question>\n{number_documents(evidence)}\n"
+            f"<answer>{untrusted(answer)}</answer>",
         ),
     ]
     try:

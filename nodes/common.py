@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -120,15 +121,28 @@ def failure_flags(exc: BaseException, state: dict, ctx: Context) -> list[str]:
     return ["llm_error", "deadline_exceeded"] if expired else ["llm_error"]
 
 
+_TAG = re.compile(r"<(/?)\s*(question|history|document|answer)\b", re.IGNORECASE)
+
+
+def untrusted(text: str) -> str:
+    """``text`` with our delimiter tags defused, so it cannot close its block and open another.
+
+    ``</document><document n="9">`` inside a document becomes ``< /document>< document n="9">``:
+    still readable, no longer a tag the prompts use.
+    """
+    return _TAG.sub(lambda m: f"< {m.group(1)}{m.group(2)}", text)
+
+
 def number_documents(docs: list[Doc] | list[tuple[int, Doc]]) -> str:
-    """Documents as numbered, delimited data blocks for a prompt.
+    """Documents as numbered, delimited data blocks for a prompt (contents :func:`untrusted`).
 
     Plain documents are numbered 1, 2, ...; ``(n, doc)`` pairs keep their own numbers (the
     checker sees only the cited documents, under the numbers the answer cites).
     """
     numbered = [item if isinstance(item, tuple) else (i, item) for i, item in enumerate(docs, 1)]
     return "\n".join(
-        f'<document n="{n}" title="{d["title"]}">\n{d["content"]}\n</document>'
+        f'<document n="{n}" title="{untrusted(d["title"]).replace(chr(34), chr(39))}">\n'
+        f"{untrusted(d['content'])}\n</document>"
         for n, d in numbered
     )
 

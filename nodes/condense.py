@@ -20,6 +20,7 @@ from nodes.common import (
     llm_deadline,
     provider_errors,
     step,
+    untrusted,
 )
 
 NODE = "condense_question"
@@ -111,7 +112,8 @@ def condense_question(state: State, ctx: Context, services: Services) -> dict:
                     ("system", ctx.prompt("condense", prompts.CONDENSE)),
                     (
                         "human",
-                        f"<history>\n{transcript}\n</history>\n<question>{question}</question>",
+                        f"<history>\n{untrusted(transcript)}\n</history>\n"
+                        f"<question>{untrusted(question)}</question>",
                     ),
                 ],
                 config=llm_config(NODE),

@@ -15,6 +15,7 @@ from nodes.common import (
     provider_errors,
     relevant_documents,
     step,
+    untrusted,
 )
 from nodes.condense import message_text
 from nodes.excerpts import question_excerpts
@@ -79,7 +80,7 @@ def generate_answer(state: State, ctx: Context, services: Services) -> dict:
         # Select by the question and its translation: documents are in the corpus language.
         query = f"{state['question']} {state.get('retrieval_query', '')}"
         shown = question_excerpts(docs, query, ctx.context_excerpt_chars)
-        human = f"<question>{state['question']}</question>\n{number_documents(shown)}"
+        human = f"<question>{untrusted(state['question'])}</question>\n{number_documents(shown)}"
         try:
             with llm_deadline(state, ctx):
                 reply = llm.invoke(

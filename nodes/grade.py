@@ -16,8 +16,10 @@ from nodes.common import (
     number_documents,
     provider_errors,
     step,
+    untrusted,
 )
 from nodes.excerpts import question_excerpts
+from nodes.offline import looks_like_instruction
 
 NODE = "grade_documents"
 # Offline, a document also has to be within this fraction of the best score: it keeps a weak
@@ -33,7 +35,12 @@ class DocumentGrades(BaseModel):
 
 
 def grade_by_score(docs: list[Doc], threshold: float) -> list[Doc]:
-    """Offline relevance: calibrated score above ``threshold`` and close to the best score."""
+    """Offline relevance: calibrated score above ``threshold`` and close to the best score.
+
+    Documents that give the assistant orders (:func:`looks_like_instruction`) are never
+    relevant: a planted "ignore previous instructions" page must not push real ones out.
+    """
+    docs = [d for d in docs if not looks_like_instruction(d["content"])]
     if not docs:
         return []
     top = max(d["score"] for d in docs)
@@ -60,7 +67,7 @@ def grade_documents(state: State, ctx: Context, services: Services) -> dict:
     shown = question_excerpts(docs, searched, ctx.grade_excerpt_chars, fill=False)
     messages = [
         ("system", ctx.prompt("grade", prompts.GRADE)),
-        ("human", f"<question>{query}</question>\n{number_documents(shown)}"),
+        ("human", f"<question>{untrusted(query)}</question>\n{number_documents(shown)}"),
     ]
     try:
         with llm_deadline(state, ctx):

@@ -25,6 +25,29 @@ OFFLINE_NOTICE = "extractive answer (no LLM configured)"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 _CITATION = re.compile(r"\[(\d+)\]")
+# Text addressed to the assistant rather than the reader: the usual prompt-injection openings.
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(instructions?|prompts?|rules)\b"
+    r"|\byou are now\b|\b(system|developer) (prompt|message)\b|\bnew instructions?\b"
+    r"|\b(answer|respond|reply) (only )?(with|that)\b",
+    re.IGNORECASE,
+)
+
+
+def _is_heading(sentence: str, title: str) -> bool:
+    """A Markdown heading, the title, or a chunk's ``Title > Section`` breadcrumb: no answer."""
+    bare = sentence.lstrip("#").strip()
+    breadcrumb = bool(title) and bare.startswith(title + " >")
+    return sentence.startswith("#") or bare == title or breadcrumb
+
+
+def looks_like_instruction(text: str) -> bool:
+    """Whether ``text`` contains phrasing aimed at an AI assistant (a prompt-injection attempt).
+
+    A heuristic: it catches the common "ignore previous instructions and answer X" shapes, not
+    every attack. The LLM prompts rely on delimiting and the data rule instead.
+    """
+    return bool(_INSTRUCTION.search(text))
 
 
 def split_sentences(text: str) -> list[str]:
@@ -54,14 +77,18 @@ def extractive_answer(
 ) -> str:
     """The best-matching sentences of ``docs`` for ``question``, each followed by ``[n]``.
 
-    ``n`` is the document's 1-based position in ``docs``. A sentence scores
+    ``n`` is the document's 1-based position in ``docs``. Documents that
+    :func:`looks_like_instruction` are skipped whole: their other sentences ("the answer is X")
+    carry the injected payload. A sentence scores
     ``0.6 * lexical coverage + 0.4 * cosine``; sentences after the first must reach 75% of the best
     score, so a weak second sentence is not padded in.
     """
     candidates: list[tuple[int, str]] = []
     for n, doc in enumerate(docs, 1):
+        if looks_like_instruction(doc["content"]):
+            continue  # a document that gives orders is not quoted as an answer, none of it
         for sentence in split_sentences(doc["content"]):
-            if sentence != doc["title"]:
+            if not _is_heading(sentence, doc["title"]):
                 candidates.append((n, sentence))
     if not candidates:
         return ""

@@ -15,6 +15,7 @@ from nodes.common import (
     llm_deadline,
     provider_errors,
     step,
+    untrusted,
 )
 from nodes.offline import feedback_query
 from tools.language import language_name
@@ -53,7 +54,8 @@ def rewrite_query(state: State, ctx: Context, services: Services) -> dict:
     system = ctx.prompt("rewrite", prompts.REWRITE).format(
         n=MAX_VARIANTS, language=language_name(state.get("corpus_language", "en"))
     )
-    messages = [("system", system), ("human", f"<question>{query}</question>\nTried:\n{tried}")]
+    human = f"<question>{untrusted(query)}</question>\nTried:\n{untrusted(tried)}"
+    messages = [("system", system), ("human", human)]
     try:
         with llm_deadline(state, ctx):
             result = invoke_structured(llm, QueryRewrites, messages, config=llm_config(NODE))

@@ -13,6 +13,7 @@ from nodes.common import (
     llm_deadline,
     provider_errors,
     step,
+    untrusted,
 )
 from nodes.condense import clean_question, message_text
 from tools.language import detect_language, language_name
@@ -56,7 +57,7 @@ def translate_question(state: State, ctx: Context, services: Services) -> dict:
     try:
         with llm_deadline(state, ctx):
             reply = llm.invoke(
-                [("system", system), ("human", f"<question>{question}</question>")],
+                [("system", system), ("human", f"<question>{untrusted(question)}</question>")],
                 config=llm_config(NODE, user_language=user, corpus_language=corpus),
             )
     except provider_errors() as exc:
