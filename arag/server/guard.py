@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arag.server.errors import ApiError, invalid_request
 from arag.server.settings import ServerSettings
@@ -86,6 +87,11 @@ def guarded_route(settings: ServerSettings) -> type[APIRoute]:
                     response = exc.response()
                 except RequestValidationError as exc:
                     response = validation_error(exc).response()
+                except StarletteHTTPException as exc:
+                    # FastAPI's own errors, e.g. 400 for a body that is not decodable JSON.
+                    kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
+                    response = ApiError(exc.status_code, str(exc.detail), kind, "invalid_request")
+                    response = response.response()
                 except TimeoutError:
                     response = ApiError(
                         504,
