@@ -45,6 +45,17 @@ def _context(data_dir: str | None, model: str | None, **extra: Any):
     return ctx
 
 
+def _require_model(ctx) -> None:
+    """Exit with a clear message when the configured model cannot be built (bad spec, no key)."""
+    from graph.services import Services
+
+    try:
+        Services().llm(ctx)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+
+
 def _mode_line(ctx) -> str:
     from tools.chat_models import resolve_model_spec
 
@@ -223,6 +234,7 @@ def ask(
 ) -> None:
     """Answer a question over the index, streaming the answer, then its sources and path."""
     ctx = _context(data_dir, model, k=k)
+    _require_model(ctx)
     if not as_json:
         err.print(f"[dim]{_mode_line(ctx)}[/dim]")
     result = _run(question, ctx, thread=thread, stream=not as_json)
@@ -238,6 +250,7 @@ def demo(
 ) -> None:
     """Ingest the bundled sample corpus and answer the sample questions (English and Korean)."""
     ctx = _context(data_dir, model)
+    _require_model(ctx)
     started = time.perf_counter()
     out.rule("[bold]adaptive RAG demo")
     out.print(_mode_line(ctx))

@@ -122,6 +122,16 @@ def load_chat_model(
         init_provider = sdk_name = "openai"
         api_key = os.environ.get("OPENAI_API_KEY")
 
+    if not api_key:
+        # The SDKs would raise "The api_key client option must be set" from deep inside the
+        # graph; say which variable is missing, at the edge, before any question is asked.
+        env = "GROQ_API_KEY" if provider == "groq" else "OPENAI_API_KEY"
+        msg = (
+            f"Model spec {spec!r} needs {env} in the environment "
+            "(or ARAG_MODEL=offline for extractive answers without an LLM)."
+        )
+        raise ValueError(msg)
+
     key = (spec, base_url, temperature, timeout, max_retries, _fingerprint(api_key))
     with _cache_lock:
         model = _cache.get(key)

@@ -32,7 +32,7 @@ def serve(
     """Serve /v1/chat/completions (OpenAI-compatible) with threads in SQLite or PostgreSQL."""
     import uvicorn
 
-    from arag.cli import _context, _mode_line, err
+    from arag.cli import _context, _mode_line, _require_model, err
     from arag.server.app import local_app
     from arag.server.checkpointers import describe
     from arag.server.logging import configure_logging
@@ -51,6 +51,7 @@ def serve(
         )
         raise typer.Exit(code=2)
     ctx = _context(data_dir, model)
+    _require_model(ctx)
     err.print(f"arag serve: http://{host}:{port}/v1  (OpenAI-compatible; model id adaptive-rag)")
     if settings.api_keys:
         err.print(f"auth: bearer keys for {', '.join(settings.key_names)}")

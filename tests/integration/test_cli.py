@@ -115,3 +115,19 @@ def test_ask_streams_llm_tokens_then_sources(sample_data_dir, monkeypatch):
     assert "Tesla died in 1943 [1]." in result.output
     assert "Sources:\n[1] Nikola Tesla" in result.output
     assert "mode: llm — openai:fake-model" in result.output
+
+
+@pytest.mark.parametrize(
+    ("spec", "variable"),
+    [("groq:llama-3.1-8b-instant", "GROQ_API_KEY"), ("openai:gpt-4o-mini", "OPENAI_API_KEY")],
+)
+def test_a_model_without_its_key_is_refused_with_the_variable_to_set(
+    sample_data_dir, clean_provider_env, spec, variable
+):
+    result = runner.invoke(
+        app,
+        ["ask", "What year did Tesla die?", "--model", spec, "--data-dir", str(sample_data_dir)],
+    )
+    assert result.exit_code == 2
+    assert variable in result.output and "ARAG_MODEL=offline" in result.output
+    assert "Traceback" not in result.output
