@@ -91,10 +91,15 @@ def condense_question(state: State, ctx: Context, services: Services) -> dict:
         flags.append("question_truncated")
     history = messages[: humans[-1]]
     if not any(isinstance(m, HumanMessage) for m in history):
+        used = (
+            f"question cut to its first {ctx.max_question_chars:,} characters"
+            if flags
+            else "question used as asked"
+        )
         return update | {
             "question": question,
             "flags": Overwrite(flags),
-            "path": Overwrite([step(NODE, "first_turn", "no history; question used as asked")]),
+            "path": Overwrite([step(NODE, "first_turn", f"no history; {used}")]),
         }
     previous = clean_question(message_text(history[max(i for i in humans if i < humans[-1])]))
     llm = services.llm(ctx)

@@ -38,7 +38,7 @@ def footnotes(citations: list[Citation]) -> str:
 
 
 def degradation_notes(state: State, ctx: Context) -> list[str]:
-    """What went wrong on the way, in words: LLM failures, the deadline, the index.
+    """What went wrong on the way, in words: a cut question, LLM failures, the deadline, the index.
 
     Each fallback leaves a flag (``llm_error``, ``deadline_exceeded``, ``index_unavailable``,
     ``grading_fallback``, ...) and a path step with the reason; this turns them into the notes
@@ -47,6 +47,11 @@ def degradation_notes(state: State, ctx: Context) -> list[str]:
     flags = set(state.get("flags") or [])
     steps = state.get("path") or []
     notes: list[str] = []
+    if "question_truncated" in flags:
+        notes.append(
+            f"your question was longer than {ctx.max_question_chars:,} characters; only its "
+            "beginning was used"
+        )
     if "index_unavailable" in flags and state.get("route") != "error":  # else the answer says it
         reason = next(
             (
