@@ -112,3 +112,25 @@ def test_wordllama_vectors_equal_the_library_pooling(embeddings):
     ref = np.nan_to_num(ref)  # the library divides the empty text's zero vector by zero
     np.testing.assert_allclose(ours, ref, atol=1e-6)
     assert not ours[1].any()
+
+
+def test_search_reads_full_rows_only_for_results_and_survives_stale_row_ids(tmp_path, embeddings):
+    from langchain_core.documents import Document
+
+    index = LanceIndex.open(tmp_path / "data", embeddings, create=True)
+    texts = [f"Harbour {i} exports grain, timber and wool to port {i}." for i in range(30)]
+    index.add_documents(
+        [Document(t, metadata={"source": f"/h{i}.md"}) for i, t in enumerate(texts)],
+        ids=[f"h{i}" for i in range(30)],
+    )
+    index.refresh_fts()
+    top = index.hybrid_search("Which harbour exports wool to port 7?", k=3)
+    assert top[0].id == "h7" and top[0].page_content == texts[7]
+    assert top[0].metadata["source"] == "/h7.md" and "_rowid" not in top[0].metadata
+    # Row ids change when the table is compacted between a search and its read-back: a row
+    # id that now holds another row (or none) is read again by id.
+    stale = [
+        Document(id="h7", page_content="", metadata={"_rowid": 3}),
+        Document(id="h9", page_content="", metadata={"_rowid": 10**12}),
+    ]
+    assert [d.page_content for d in index._full_documents(stale)] == [texts[7], texts[9]]
