@@ -236,6 +236,7 @@ def fuzzer(client, method, path, op, components, counter):
     return fuzz
 
 
+@pytest.mark.timeout(1800)  # 1,000 cases per operation in make reliability
 def test_no_5xx_and_no_hangs_from_the_openapi_spec(api, fault_ledger):
     client, spec = api
     components = spec.get("components", {}).get("schemas", {})

@@ -193,6 +193,7 @@ def reference(tmp_path_factory) -> tuple[Path, dict, float, dict]:
     return corpus, clean, seconds, calls
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("point", range(KILLS))
 def test_sigkill_then_rerun_leaves_exactly_the_clean_index(
     point, reference, tmp_path, embeddings, fault_ledger
