@@ -31,7 +31,7 @@ RECORD_DB = "record_manager.sqlite"
 CONTEXT_CACHE = "contextual_cache.sqlite"
 INDEX_BATCH_CHUNKS = 2048  # chunks gathered (whole files) per indexing call
 # Bump when chunking changes what it produces, so unchanged files are re-chunked once.
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 LANGUAGE_SAMPLE_CHUNKS = 40  # chunk texts sampled for corpus-language detection
 LANGUAGE_SAMPLE_CHARS = 6000
 

@@ -167,3 +167,14 @@ def test_batch_counter_counts_the_paragraphs_up_front_with_the_same_chunks():
     assert len(batches) == 1  # one batch for both documents
     assert not [t for t in singles if "describes river" in t]  # no paragraph counted alone
     assert chunks == chunk(docs)
+
+
+def test_title_line_added_when_the_first_sentence_only_mentions_the_title():
+    doc = Document(
+        page_content="Ed Wood is a 1994 film about Ed Wood.",
+        metadata={"source": "/ed.txt", "title": "Ed Wood"},
+    )
+    [only] = chunk([doc])
+    assert only.page_content == "Ed Wood\n\nEd Wood is a 1994 film about Ed Wood."
+    plain_title = Document(page_content="Ed Wood\n\nA film.", metadata=doc.metadata)
+    assert chunk([plain_title])[0].page_content == "Ed Wood\n\nA film."
