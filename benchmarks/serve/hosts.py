@@ -1,9 +1,10 @@
-"""Start the two server hosts as real processes: ``arag serve`` and ``langgraph dev``.
+"""Start the hosts as real processes: ``arag serve``, ``langgraph dev`` and the LLM stub.
 
-Both run offline (``ARAG_MODEL=offline``, provider keys and server keys removed from the
+The servers run offline (``ARAG_MODEL=offline``, provider keys and server keys removed from the
 environment, so ``arag serve`` binds 127.0.0.1 without auth) over the same data directory, on a
 free localhost port, with their logs in ``log_dir``, which must be outside the repository:
-``langgraph dev``'s file watcher would otherwise see the log grow.
+``langgraph dev``'s file watcher would otherwise see the log grow. ``arag serve`` can instead
+talk to the simulated LLM (:mod:`benchmarks.serve.llm_stub`, started by :func:`llm_stub`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 120.0
+STUB_MODEL = "openai:stub"
+STUB_API_KEY = "sk-bench-not-secret"  # the stub ignores it; the OpenAI SDK insists on one
 # Provider, tracing and server settings from the caller's shell must not reach the servers.
 SCRUBBED = (
     "OPENAI_API_KEY",
@@ -63,6 +66,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def llm_env(data_dir: Path, base_url: str) -> dict[str, str]:
+    """:func:`offline_env`, but with the model served by the LLM stub at ``base_url``."""
+    return offline_env(data_dir) | {
+        "ARAG_MODEL": STUB_MODEL,
+        "ARAG_BASE_URL": base_url,
+        "OPENAI_API_KEY": STUB_API_KEY,
+    }
 
 
 def offline_env(data_dir: Path) -> dict[str, str]:
@@ -106,12 +118,10 @@ def _stop(proc: subprocess.Popen, timeout: float = 30) -> None:
 
 
 @contextmanager
-def _running(name: str, argv: list[str], data_dir: Path, log_dir: Path, probe: str, port: int):
+def _running(name: str, argv: list[str], env: dict[str, str], log_dir: Path, probe: str, port: int):
     log_path = log_dir / f"{name.replace(' ', '-')}-{port}.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            argv, cwd=ROOT, env=offline_env(data_dir), stdout=log, stderr=subprocess.STDOUT
-        )
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     host = Host(name, proc, f"http://127.0.0.1:{port}", log_path)
     try:
         _wait_ready(host, probe)
@@ -121,11 +131,38 @@ def _running(name: str, argv: list[str], data_dir: Path, log_dir: Path, probe: s
 
 
 @contextmanager
-def arag_serve(data_dir: Path, log_dir: Path) -> Iterator[Host]:
-    """``arag serve`` (uvicorn, the ``/v1`` app), ready once ``/readyz`` answers 200."""
+def arag_serve(data_dir: Path, log_dir: Path, llm_base_url: str | None = None) -> Iterator[Host]:
+    """``arag serve`` (uvicorn, the ``/v1`` app), ready once ``/readyz`` answers 200.
+
+    Offline, or with ``llm_base_url`` (the stub's ``.../v1``) as its OpenAI-compatible model.
+    """
     port = free_port()
     argv = [sys.executable, "-m", "arag.cli", "serve", "--port", str(port)]
-    with _running("arag serve", argv, data_dir, log_dir, "/readyz", port) as host:
+    env = llm_env(data_dir, llm_base_url) if llm_base_url else offline_env(data_dir)
+    with _running("arag serve", argv, env, log_dir, "/readyz", port) as host:
+        yield host
+
+
+@contextmanager
+def llm_stub(log_dir: Path, base_ms: float, per_100_tokens_ms: float) -> Iterator[Host]:
+    """The simulated LLM (:mod:`benchmarks.serve.llm_stub`), ready once ``/v1/models`` answers.
+
+    Its own process, so its event loop does not share a GIL with the load client or the graph.
+    """
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "benchmarks.serve.llm_stub",
+        "--port",
+        str(port),
+        "--base-ms",
+        f"{base_ms:g}",
+        "--per-100-tokens-ms",
+        f"{per_100_tokens_ms:g}",
+    ]
+    env = offline_env(log_dir)  # no keys; ARAG_DATA_DIR is unused by the stub
+    with _running("llm stub", argv, env, log_dir, "/v1/models", port) as host:
         yield host
 
 
@@ -138,5 +175,5 @@ def langgraph_dev(data_dir: Path, log_dir: Path) -> Iterator[Host]:
         raise HostError("the langgraph CLI is not installed (pip install -e '.[dev]')")
     port = free_port()
     argv = [found, "dev", "--no-browser", "--no-reload", "--port", str(port)]
-    with _running("langgraph dev", argv, data_dir, log_dir, "/ok", port) as host:
+    with _running("langgraph dev", argv, offline_env(data_dir), log_dir, "/ok", port) as host:
         yield host

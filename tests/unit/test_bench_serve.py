@@ -122,3 +122,50 @@ def test_main_writes_the_report_and_ends_with_one_json_line(tmp_path, monkeypatc
     assert saved["serve"]["targets"][1]["pass"] is False
     assert "FAIL: arag serve: p99 at 32 clients" in (tmp_path / "serve.md").read_text()
     assert (tmp_path / "serve_load.png").stat().st_size > 1000
+
+
+def test_targets_are_judged_per_row_and_the_llm_row_against_its_own_in_process_run():
+    llm_server = report.with_llm(report.SERVER, 300)
+    llm_local = report.with_llm(report.IN_PROCESS, 300)
+    assert llm_server == "arag serve, simulated LLM (300 ms/call)"
+    hosts = {
+        report.SERVER: [_row(1, 20, 30), _row(32, 500, 900), _row(128, 2000, 3000)],
+        report.IN_PROCESS: [_row(1, 16, 25), _row(32, 480, 850), _row(128, 1900, 2800)],
+        llm_server: [_row(1, 1000, 1200), _row(32, 1100, 1700), _row(128, 2500, 4000)],
+        llm_local: [_row(1, 950, 1100), _row(32, 1000, 1500), _row(128, 2400, 3900)],
+    }
+    verdicts = {t["target"]: t["pass"] for t in report.targets(hosts)}
+    assert verdicts == {
+        "arag serve: no errors at 128 concurrent clients": True,
+        "arag serve: p99 at 32 clients ≤ 2× the single-client p50": False,
+        f"{llm_server}: no errors at 128 concurrent clients": True,
+        f"{llm_server}: p99 at 32 clients ≤ 2× the single-client p50": True,
+    }
+    ratios = {(o["host"], o["concurrency"]): o for o in report.overhead(hosts)}
+    assert ratios[(llm_server, 1)]["baseline"] == llm_local
+    assert ratios[(llm_server, 1)]["p50_added_ms"] == 50.0
+    assert ratios[(report.SERVER, 1)]["p50_added_ms"] == 4.0
+    assert not any(host.startswith(report.IN_PROCESS) for host, _ in ratios)
+
+
+def test_the_report_labels_both_verdicts_and_shows_llm_calls(tmp_path, monkeypatch):
+    llm_server = report.with_llm(report.SERVER, 300)
+
+    def llm_row(clients: int, p50: float, p99: float) -> dict:
+        return _row(clients, p50, p99) | {"llm_calls_per_request": 3.4, "llm_peak_in_flight": 40}
+
+    async def measured(data_dir, log_dir, args, log):
+        return {
+            report.SERVER: [_row(c, 20, 50) for c in args.levels],
+            llm_server: [llm_row(c, 1000, 1500) for c in args.levels],
+        }
+
+    monkeypatch.setattr(bench, "_ingest", lambda data_dir: None)
+    monkeypatch.setattr(bench, "measure", measured)
+    assert bench.main(["--levels", "1,32,128", "--out", str(tmp_path)]) == 0
+    md = (tmp_path / "serve.md").read_text()
+    assert "FAIL: arag serve: p99 at 32 clients ≤ 2×" in md
+    assert f"PASS: {llm_server}: p99 at 32 clients ≤ 2×" in md
+    assert "300 ms per call + 5 ms per 100 output tokens" in md
+    assert "| 3.4 | 40 |" in md  # LLM calls per request, peak in flight
+    assert "3.4 LLM calls per request" in md  # the note on where the time goes
