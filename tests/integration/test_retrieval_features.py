@@ -178,9 +178,9 @@ def test_reingest_skips_unchanged_files_before_loading(tmp_path, embeddings, mon
     import tools.ingest as ingest_module
 
     loaded: list[str] = []
-    real_load = ingest_module.load_file
+    real_load = ingest_module.load_source
     monkeypatch.setattr(
-        ingest_module, "load_file", lambda p: loaded.append(Path(p).name) or real_load(p)
+        ingest_module, "load_source", lambda p: loaded.append(Path(p).name) or real_load(p)
     )
     (corpus / "b.md").write_text("# B\n\nBeta text about blueberries now.\n")
     second = ingest([corpus], data, embeddings, cleanup="full")
