@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from tools.loaders import LoaderError, load_file
 pytestmark = pytest.mark.reliability
 
 EXAMPLES = int(os.environ.get("ARAG_FUZZ_EXAMPLES", "100"))
+CASES: Counter[str] = Counter()  # examples run per property, for the fault ledger
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -53,8 +55,8 @@ def squash(text: str) -> str:
 
 @given(text=TEXT, budget=st.integers(16, 120), overlap=st.integers(0, 30))
 @FUZZ
-def check_plain_text_chunks(text, budget, overlap, counter):
-    counter.append(1)
+def check_plain_text_chunks(text, budget, overlap):
+    CASES["plain"] += 1
     doc = Document(page_content=text, metadata={"source": "/d/notes.txt", "title": ""})
     chunks = chunk_documents([doc], chunk_tokens=budget, overlap_tokens=overlap,
                              token_count=words)
@@ -68,24 +70,23 @@ def check_plain_text_chunks(text, budget, overlap, counter):
     ]
     for chunk in chunks:
         assert words(chunk.page_content) <= budget
-    # Coverage: each chunk (whitespace aside) is a piece of the text, found at or after the
-    # previous chunk's start, and together they cover every non-space character.
+    # Coverage: each chunk (whitespace aside) is a piece of the text starting after the
+    # previous chunk's start and no later than where the chunks so far reach, and the last
+    # one reaches the end. (Taking the latest such occurrence gives the furthest reach.)
     whole = squash(text)
-    covered = [False] * len(whole)
-    start = 0
+    reach, previous = 0, -1
     for chunk in chunks:
         body = squash(chunk.page_content)
-        at = whole.find(body, start)
-        assert at >= 0, (body, whole)
-        covered[at : at + len(body)] = [True] * len(body)
-        start = at
-    assert all(covered)
+        at = whole.rfind(body, previous + 1, reach + len(body))
+        assert at >= 0, f"gap before {body!r} in {whole!r}"
+        reach, previous = max(reach, at + len(body)), at
+    assert reach == len(whole), f"text after {reach} not in any chunk: {whole[reach:]!r}"
 
 
 @given(text=TEXT, title=st.text(max_size=40), budget=st.integers(24, 120))
 @FUZZ
-def check_markdown_chunks(text, title, budget, counter):
-    counter.append(1)
+def check_markdown_chunks(text, title, budget):
+    CASES["markdown"] += 1
     doc = Document(page_content=text, metadata={"source": "/d/guide.md", "title": title})
     chunks = chunk_documents([doc], chunk_tokens=budget, overlap_tokens=8, token_count=words)
     assert [c.metadata["chunk_id"] for c in chunks] == [
@@ -102,14 +103,12 @@ def check_markdown_chunks(text, title, budget, counter):
 
 
 def test_chunker_properties(fault_ledger):
-    counter: list[int] = []
     with fault_ledger.fault("chunker", "hypothesis: plain text coverage, budget, stable ids") as f:
-        check_plain_text_chunks(counter=counter)
-        f.cases = len(counter)
-    counter.clear()
+        check_plain_text_chunks()
+        f.cases = CASES.pop("plain")
     with fault_ledger.fault("chunker", "hypothesis: Markdown sections and breadcrumbs") as f:
-        check_markdown_chunks(counter=counter)
-        f.cases = len(counter)
+        check_markdown_chunks()
+        f.cases = CASES.pop("markdown")
 
 
 SUFFIXES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf"]
@@ -133,8 +132,8 @@ def file_bytes(draw):
 
 @given(data=file_bytes(), suffix=st.sampled_from(SUFFIXES))
 @FUZZ
-def check_loader(data, suffix, folder, counter):
-    counter.append(1)
+def check_loader(data, suffix, folder):
+    CASES["loader"] += 1
     path = Path(tempfile.mkdtemp(dir=folder)) / f"fuzz{suffix}"
     path.write_bytes(data)
     try:
@@ -147,7 +146,6 @@ def check_loader(data, suffix, folder, counter):
 
 
 def test_loaders_never_raise_anything_but_loader_error(tmp_path, fault_ledger):
-    counter: list[int] = []
     with fault_ledger.fault("loaders", "hypothesis: random bytes, encodings, broken PDFs") as f:
-        check_loader(folder=tmp_path, counter=counter)
-        f.cases = len(counter)
+        check_loader(folder=tmp_path)
+        f.cases = CASES.pop("loader")
