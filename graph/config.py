@@ -96,6 +96,11 @@ class Context:
         "ARAG_FUSION_TYPE", "relativeScore", "Weaviate hybrid fusion: relativeScore or ranked"
     )
     k: int = _setting("ARAG_K", 5, "Documents retrieved per query")
+    reranker: str = _setting(
+        "ARAG_RERANKER",
+        "",
+        "Optional reranker for the top fused results, as 'package.module:attr' (empty: none)",
+    )
     grade_excerpt_chars: int = _setting(
         "ARAG_GRADE_EXCERPT_CHARS",
         500,

@@ -72,14 +72,21 @@ class Services:
             from tools.index.weaviate import WeaviateSettings
 
             weaviate = WeaviateSettings.from_context(ctx)
-        key = (ctx.index_backend, ctx.data_dir, ctx.embeddings, weaviate)
+        key = (ctx.index_backend, ctx.data_dir, ctx.embeddings, weaviate, ctx.reranker)
         with self._lock:
             if key not in self._indexes:
                 from tools.index import open_index
+                from tools.rerank import load_reranker
 
-                self._indexes[key] = open_index(
+                index = open_index(
                     ctx.data_dir, self.embedder(ctx), backend=ctx.index_backend, weaviate=weaviate
                 )
+                reranker = load_reranker(ctx.reranker)  # ValueError names a bad spec
+                if reranker is not None:
+                    if not hasattr(index, "reranker"):
+                        raise ValueError(f"The {ctx.index_backend} index does not take a reranker.")
+                    index.reranker = reranker
+                self._indexes[key] = index
             return self._indexes[key]
 
     def try_index(self, ctx: Context) -> tuple[HybridIndex | None, str | None]:

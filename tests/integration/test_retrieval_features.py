@@ -190,3 +190,22 @@ def test_reingest_skips_unchanged_files_before_loading(tmp_path, embeddings, mon
     index = LanceIndex.open(data, embeddings)
     assert index.count() == 2
     assert index.hybrid_search("apples", k=1)[0].metadata["title"] == "A"
+
+
+def test_context_reranker_is_applied_to_the_graphs_index(sample_data_dir, embeddings):
+    from graph.config import Context
+    from graph.services import Services
+
+    spec = "tests.integration.test_retrieval_features:ReverseReranker"
+    plain = Services(embeddings=embeddings).open_index(Context(data_dir=str(sample_data_dir)))
+    ranked = Services(embeddings=embeddings).open_index(
+        Context(data_dir=str(sample_data_dir), reranker=spec)
+    )
+    assert type(ranked.reranker).__name__ == "ReverseReranker"  # loaded from the spec
+    question = "What year did Tesla die?"
+    top = [d.metadata["chunk_id"] for d in plain.hybrid_search(question, k=20)]
+    assert ranked.hybrid_search(question, k=1)[0].metadata["chunk_id"] == top[-1]
+    with pytest.raises(ValueError, match="Cannot load reranker"):
+        Services(embeddings=embeddings).open_index(
+            Context(data_dir=str(sample_data_dir), reranker="no.such.module:Thing")
+        )
