@@ -83,13 +83,45 @@ def ingest(
     ] = False,
     chunk_tokens: Annotated[int, typer.Option(help="Chunk size in tokens")] = 800,
     overlap_tokens: Annotated[int, typer.Option(help="Overlap between chunks in tokens")] = 80,
+    contextual: Annotated[
+        bool,
+        typer.Option(
+            "--contextual",
+            help="Prepend an LLM-written context to each chunk (cached; needs a model)",
+        ),
+    ] = False,
+    model: Model = None,
 ) -> None:
     """Add documents to the index; unchanged files are skipped, changed files replaced."""
-    report = _ingest(paths, _context(data_dir, None), prune, chunk_tokens, overlap_tokens)
+    ctx = _context(data_dir, model)
+    chat_model = None
+    if contextual:
+        from graph.services import Services
+
+        _require_model(ctx)
+        chat_model = Services().llm(ctx)  # None offline: ingest skips it with a note
+    report = _ingest(
+        paths,
+        ctx,
+        prune,
+        chunk_tokens,
+        overlap_tokens,
+        contextual=contextual,
+        chat_model=chat_model,
+    )
     raise typer.Exit(code=1 if report.files_failed and not report.files_ok else 0)
 
 
-def _ingest(paths, ctx, prune: bool, chunk_tokens: int = 800, overlap_tokens: int = 80):
+def _ingest(
+    paths,
+    ctx,
+    prune: bool,
+    chunk_tokens: int = 800,
+    overlap_tokens: int = 80,
+    *,
+    contextual: bool = False,
+    chat_model: Any = None,
+):
     from tools.embeddings import load_embeddings
     from tools.index.base import IndexError_
     from tools.ingest import ingest as run_ingest
@@ -116,6 +148,8 @@ def _ingest(paths, ctx, prune: bool, chunk_tokens: int = 800, overlap_tokens: in
                 chunk_tokens=chunk_tokens,
                 overlap_tokens=overlap_tokens,
                 on_progress=progress,
+                contextual=contextual,
+                chat_model=chat_model,
             )
         except IndexError_ as exc:
             err.print(f"[red]error:[/red] {exc}")

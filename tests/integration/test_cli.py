@@ -131,3 +131,15 @@ def test_a_model_without_its_key_is_refused_with_the_variable_to_set(
     assert result.exit_code == 2
     assert variable in result.output and "ARAG_MODEL=offline" in result.output
     assert "Traceback" not in result.output
+
+
+def test_contextual_ingest_offline_is_skipped_with_a_note(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# Apples\n\nApples grow on trees.\n", encoding="utf-8")
+    result = runner.invoke(
+        app, ["ingest", str(docs), "--contextual", "--data-dir", str(tmp_path / "data")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 file ok" in result.output
+    assert "contextual" in result.output.lower() and "skipped" in result.output.lower()
