@@ -134,3 +134,37 @@ def test_search_reads_full_rows_only_for_results_and_survives_stale_row_ids(tmp_
         Document(id="h9", page_content="", metadata={"_rowid": 10**12}),
     ]
     assert [d.page_content for d in index._full_documents(stale)] == [texts[7], texts[9]]
+
+
+def test_small_table_search_in_memory_matches_lancedb_and_sees_writes(
+    tmp_path, embeddings, monkeypatch
+):
+    from langchain_core.documents import Document
+
+    import tools.index.lance as lance
+
+    index = LanceIndex.open(tmp_path / "data", embeddings, create=True)
+    texts = [f"Harbour {i} exports grain, timber and wool to port {i}." for i in range(30)]
+    index.add_documents(
+        [Document(t, metadata={"source": f"/h{i}.md"}) for i, t in enumerate(texts)],
+        ids=[f"h{i}" for i in range(30)],
+    )
+    index.refresh_fts()
+    queries = ["wool to port 7", "Which harbour exports timber?", "grain 12"]
+    in_memory = [index.hybrid_search(q, k=5) for q in queries]
+    assert index._memory is not None  # the 30-row table was searched in memory
+    monkeypatch.setattr(lance, "SMALL_TABLE_ROWS", 0)
+    reopened = LanceIndex.open(tmp_path / "data", embeddings)
+    on_disk = [reopened.hybrid_search(q, k=5) for q in queries]
+    assert reopened._memory is None
+    monkeypatch.undo()
+    assert [[(d.id, d.metadata) for d in r] for r in in_memory] == [
+        [(d.id, d.metadata) for d in r] for r in on_disk
+    ]
+    # Writes through the index drop the in-memory copy: new and deleted rows show at once.
+    index.add_documents([Document("Lighthouse keeper's logbook.", metadata={"source": "/l.md"})],
+                        ids=["l1"])
+    index.delete(["h7"])
+    index.refresh_fts()
+    assert index.hybrid_search("lighthouse logbook", k=1)[0].id == "l1"
+    assert "h7" not in {d.id for d in index.hybrid_search("wool to port 7", k=30)}
