@@ -48,9 +48,10 @@ clean:
 bench-retrieval: $(VENV)/.installed-bench  ## Seed stack vs our index, side by side.
 	$(BIN)/python -m benchmarks.retrieval $(if $(DATASET),--dataset $(DATASET)) $(if $(SCALE),--scale $(SCALE))
 
-# LEVELS=1,8,32,128 picks the client counts; HOSTS=serve,inprocess,langgraph,langgraph-v1 the hosts.
+# LEVELS=1,8,32,128 picks the client counts; HOSTS=serve,inprocess,serve-llm,inprocess-llm,
+# langgraph,langgraph-v1 the hosts (-llm: with the simulated LLM, benchmarks/serve/llm_stub.py).
 .PHONY: bench-serve
-bench-serve: install-dev  ## arag serve under load vs in-process and langgraph dev, offline (~8 min).
+bench-serve: install-dev  ## arag serve under load vs in-process and langgraph dev, offline and simulated LLM (~9 min).
 	$(BIN)/python -m benchmarks.serve $(if $(LEVELS),--levels $(LEVELS)) $(if $(HOSTS),--hosts $(HOSTS))
 
 # Fault injection, bad input, fuzzing and security at full size: a 5,000-chunk ingest killed

@@ -93,15 +93,26 @@ def llm_note(hosts: dict[str, list[dict[str, Any]]]) -> str | None:
     single, loaded = _level(rows, 1), _level(rows, P99_CLIENTS)
     if not (single and loaded and single["p50_ms"] and single.get("llm_calls_per_request")):
         return None
-    needed = P99_CLIENTS / (single["p50_ms"] / 1000)
-    return (
+    waits = (
         f"- This run, {name}: one client waits {single['p50_ms']} ms (p50) for "
-        f"{single['llm_calls_per_request']} LLM calls per request, so {P99_CLIENTS} clients that "
-        f"only wait need about {needed:.0f} req/s ({P99_CLIENTS} / {single['p50_ms'] / 1000:.2f} "
-        f"s); at {loaded['cpu_ms_per_request']} ms of server CPU per request that is "
-        f"{needed * (loaded['cpu_ms_per_request'] or 0) / 1000:.2f} cores. It delivered "
-        f"{loaded['req_per_s']} req/s at {P99_CLIENTS} clients with up to "
-        f"{loaded.get('llm_peak_in_flight', '–')} LLM calls in flight at once."
+        f"{single['llm_calls_per_request']} LLM calls per request"
+    )
+    in_flight = loaded.get("llm_peak_in_flight") or 0
+    if in_flight < P99_CLIENTS:
+        return (
+            f"{waits}; at {P99_CLIENTS} clients only {in_flight} LLM calls were in flight at "
+            "once, so requests queued inside the server before reaching the LLM."
+        )
+    needed = P99_CLIENTS / (single["p50_ms"] / 1000)
+    server_cpu, client_cpu = loaded["cpu_ms_per_request"], loaded.get("client_cpu_ms_per_request")
+    return (
+        f"{waits}, so {P99_CLIENTS} clients that only wait need about {needed:.0f} req/s "
+        f"({P99_CLIENTS} / {single['p50_ms'] / 1000:.2f} s): at {server_cpu} ms of server CPU "
+        f"and {_cell(client_cpu)} ms of load-client CPU per request, "
+        f"{needed * (server_cpu or 0) / 1000:.2f} + {needed * (client_cpu or 0) / 1000:.2f} cores. "
+        f"It delivered {loaded['req_per_s']} req/s at {P99_CLIENTS} clients with "
+        f"{in_flight} LLM calls in flight at once: what queueing remains is for the CPU, not "
+        "for a lock or a thread."
     )
 
 
@@ -219,7 +230,7 @@ def plot(results: dict[str, Any], out_dir: Path) -> Path:
     import matplotlib.pyplot as plt
 
     hosts = results["serve"]["hosts"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.6))
     for name, rows in hosts.items():
         rows = [r for r in rows if r["p99_ms"] is not None]
         if not rows:
@@ -233,9 +244,11 @@ def plot(results: dict[str, Any], out_dir: Path) -> Path:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     right.set_yscale("log")
-    left.legend(fontsize=8)
+    handles, labels = left.get_legend_handles_labels()
+    # Below both plots: inside either it hides the lines it names.
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.suptitle("Offline and with a simulated LLM (shared 2-core machine)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05 + 0.045 * ((len(labels) + 2) // 3), 1, 1))
     path = out_dir / "serve_load.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
