@@ -176,3 +176,35 @@ def test_health_readiness_and_logs_without_secrets(server):
     line = next(x for x in log.splitlines() if "req-log-check" in x)
     assert '"owner": "bob"' in line and '"status": 200' in line and '"path": "/v1/models"' in line
     assert ALICE not in log and BOB not in log
+
+
+@pytest.mark.reliability
+def test_auth_negative_cases_never_leak_a_thread(server, fault_ledger):
+    """Wrong key, no key, another key's thread, forged and malformed thread ids."""
+    thread = f"owned-{uuid.uuid4().hex[:8]}"
+    client(server).chat.completions.create(
+        model="adaptive-rag",
+        messages=[{"role": "user", "content": TESLA}],
+        extra_headers={"X-Thread-Id": thread},
+    )
+    url = f"{server.url}/v1/threads"
+    as_bob = {"Authorization": f"Bearer {BOB}"}
+    with fault_ledger.fault("auth", "wrong, missing or malformed bearer key", times=3):
+        for headers in (
+            {"Authorization": "Bearer wrong-key-0123456789"},
+            {},
+            {"Authorization": ALICE},
+        ):
+            denied = httpx.get(f"{url}/{thread}", headers=headers)
+            assert denied.status_code == 401 and "messages" not in denied.text
+    with fault_ledger.fault("auth", "another key's thread id"):
+        assert httpx.get(f"{url}/{thread}", headers=as_bob).status_code == 404
+    with fault_ledger.fault("auth", "forged or malformed thread id", times=3):
+        assert httpx.get(f"{url}/{uuid.uuid4()}", headers=as_bob).status_code == 404
+        bad = httpx.post(
+            f"{server.url}/v1/chat/completions",
+            headers={**as_bob, "X-Thread-Id": "../../etc/passwd"},
+            json={"model": "adaptive-rag", "messages": [{"role": "user", "content": TESLA}]},
+        )
+        assert bad.status_code == 400 and "thread" in bad.json()["error"]["message"].lower()
+        assert httpx.get(f"{url}/{'x' * 500}", headers=as_bob).status_code in (400, 404)
