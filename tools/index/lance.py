@@ -391,20 +391,6 @@ class LanceIndex(VectorStore):
                 self._memory = None
         return ids
 
-    def add_texts(
-        self,
-        texts: Iterable[str],
-        metadatas: list[dict] | None = None,
-        *,
-        ids: list[str] | None = None,
-        **kwargs: Any,
-    ) -> list[str]:
-        """Upsert raw texts (see :meth:`add_documents`)."""
-        texts = list(texts)
-        metadatas = metadatas or [{} for _ in texts]
-        docs = [Document(page_content=t, metadata=m) for t, m in zip(texts, metadatas, strict=True)]
-        return self.add_documents(docs, ids=ids)
-
     def _existing_ids(self, ids: Sequence[str]) -> set[str]:
         if self._table.count_rows() == 0:
             return set()

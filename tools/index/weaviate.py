@@ -341,20 +341,6 @@ class WeaviateIndex(VectorStore):
             "ingest again once the cause is fixed (unchanged chunks are skipped)."
         )
 
-    def add_texts(
-        self,
-        texts: Iterable[str],
-        metadatas: list[dict] | None = None,
-        *,
-        ids: list[str] | None = None,
-        **kwargs: Any,
-    ) -> list[str]:
-        """Upsert raw texts (see :meth:`add_documents`)."""
-        texts = list(texts)
-        metadatas = metadatas or [{} for _ in texts]
-        docs = [Document(page_content=t, metadata=m) for t, m in zip(texts, metadatas, strict=True)]
-        return self.add_documents(docs, ids=ids)
-
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
         """Delete the chunks with these ids (deleting everything with ``ids=None`` is refused)."""
         from weaviate.classes.query import Filter
