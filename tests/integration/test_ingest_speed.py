@@ -168,3 +168,32 @@ def test_small_table_search_in_memory_matches_lancedb_and_sees_writes(
     index.refresh_fts()
     assert index.hybrid_search("lighthouse logbook", k=1)[0].id == "l1"
     assert "h7" not in {d.id for d in index.hybrid_search("wool to port 7", k=30)}
+
+
+def test_ann_search_reports_exact_cosines(tmp_path, embeddings, monkeypatch):
+    import tools.index.lance as lance
+
+    monkeypatch.setattr(lance, "ANN_MIN_ROWS", 300)
+    monkeypatch.setattr(lance, "SMALL_TABLE_ROWS", 0)  # search through LanceDB, not memory
+    import random
+
+    from langchain_core.documents import Document
+
+    rng = random.Random(7)
+    words = (
+        "harbour grain timber wool port river mill bridge market tower castle church farm "
+        "village railway station school garden forest mountain lake island coast valley road "
+        "king queen army battle treaty war peace trade ship merchant bank coin tax law court"
+    ).split()
+    texts = [" ".join(rng.choice(words) for _ in range(25)) for _ in range(400)]
+    index = LanceIndex.open(tmp_path / "data", embeddings, create=True)
+    index.add_documents([Document(t, metadata={"source": "/r.md"}) for t in texts],
+                        ids=[f"r{i}" for i in range(400)])
+    index.refresh_fts()
+    assert index.index_summary().get("vector")  # the ANN index was built
+    query = "timber from the mill by the bridge"
+    qvec = np.asarray(embeddings.embed_query(query))
+    exact = {f"r{i}": float(v @ qvec) for i, v in enumerate(embeddings.embed_array(texts))}
+    for doc in index.hybrid_search(query, k=10):
+        # Scalar-quantized distances are off by up to ~0.9; re-scored ones match the vectors.
+        assert abs(doc.metadata["dense"] - exact[doc.id]) < 2e-4

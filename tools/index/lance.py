@@ -57,6 +57,7 @@ ID_BATCH = 500  # ids per SQL ``IN (...)`` filter
 # O(rows) per query and passes ~5 ms around 50k rows of 256-d vectors on 2 cores.
 ANN_MIN_ROWS = 50_000
 ANN_EF = 100  # HNSW search beam width (default 1.5 * limit)
+ANN_REFINE = 2  # re-score this many times the limit with full vectors
 RERANK_DEPTH = 20  # fused results a reranker may reorder
 # Below this many rows, searches use an in-memory copy of the table (vectors, texts,
 # metadata; at most ~80 MB with 800-token chunks): an exact vector search in numpy takes
@@ -556,8 +557,12 @@ class LanceIndex(VectorStore):
         )
         if self._has_ann:
             # HNSW beam width: a wider beam than the default recovers the exact top hits
-            # (measured with benchmarks/quick_retrieval.py --only scale).
-            query = query.ef(ANN_EF)
+            # (measured with benchmarks/quick_retrieval.py --only scale). The index stores
+            # scalar-quantized vectors, so its distances are approximate: re-scoring the top
+            # ANN_REFINE * limit with the full vectors keeps the cosines (and so the calibrated
+            # scores) exact (quantized ones were off by up to 0.9 in cosine) and, at 100k
+            # chunks, R@5 0.70 -> 0.79 (exact search: 0.79), +2-3 ms CPU per query.
+            query = query.ef(ANN_EF).refine_factor(ANN_REFINE)
         return query.to_arrow().to_pylist()
 
     def _bm25_rows(
