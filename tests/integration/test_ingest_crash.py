@@ -62,7 +62,7 @@ from tools import ingest as ingest_module
 BOUNDARIES = {
     "index.add": (LanceIndex, "add_documents"),
     "records.update": (SQLRecordManager, "update"),
-    "fingerprints.put": (ingest_module.FileFingerprints, "put"),
+    "fingerprints.put": (ingest_module.FileFingerprints, "put_many"),
     "index.set_language": (LanceIndex, "set_language"),
     "index.optimize": (LanceIndex, "optimize"),
 }
