@@ -96,6 +96,12 @@ class Context:
         "ARAG_FUSION_TYPE", "relativeScore", "Weaviate hybrid fusion: relativeScore or ranked"
     )
     k: int = _setting("ARAG_K", 5, "Documents retrieved per query")
+    multihop: bool = _setting(
+        "ARAG_MULTIHOP",
+        True,
+        "One hop of entity expansion per search: the best document about a name the top hit "
+        "mentions takes a slot (finds a bridge question's second document without an LLM)",
+    )
     reranker: str = _setting(
         "ARAG_RERANKER",
         "",

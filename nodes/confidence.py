@@ -54,14 +54,22 @@ def unreadable_index_message(index: HybridIndex, exc: Exception) -> str:
     )
 
 
-def search(index: HybridIndex, query: str, k: int) -> list[Doc]:
+def search(index: HybridIndex, query: str, k: int, *, multihop: bool = False) -> list[Doc]:
     """Hybrid search, as JSON-friendly documents carrying source, chunk id and score.
 
+    With ``multihop``, one hop of entity expansion (:func:`tools.index.multihop.expand_search`):
+    the top hit stays first and the best document found through the names it mentions takes a
+    slot, so a bridge question's second document is retrieved without an LLM.
     Raises ``IndexError_`` with the fix when the index opened but its data cannot be read (a
     truncated or deleted data file): the backends raise their own errors for that.
     """
     try:
-        hits = index.hybrid_search(query, k=k)
+        if multihop:
+            from tools.index.multihop import expand_search
+
+            hits = expand_search(index, query, k=k)
+        else:
+            hits = index.hybrid_search(query, k=k)
     except IndexError_:
         raise
     except Exception as exc:  # lancedb/weaviate raise RuntimeError/OSError/... variants
@@ -103,7 +111,7 @@ def probe_corpus(state: State, ctx: Context, services: Services) -> dict:
         }
     query = probe_query(state, index.meta.language)
     try:
-        docs = search(index, query, ctx.k)
+        docs = search(index, query, ctx.k, multihop=ctx.multihop)
     except IndexError_ as exc:
         return {
             "documents": [],

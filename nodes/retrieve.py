@@ -45,7 +45,8 @@ def retrieve_documents(state: State, ctx: Context, services: Services) -> dict:
             "path": step(NODE, "0 documents", error or "index unavailable"),
         }
     try:
-        docs = fuse_rankings([search(index, q, ctx.k) for q in queries], ctx.k)
+        rankings = [search(index, q, ctx.k, multihop=ctx.multihop) for q in queries]
+        docs = fuse_rankings(rankings, ctx.k)
     except IndexError_ as exc:
         error = str(exc)
         return {

@@ -209,3 +209,18 @@ def test_context_reranker_is_applied_to_the_graphs_index(sample_data_dir, embedd
         Services(embeddings=embeddings).open_index(
             Context(data_dir=str(sample_data_dir), reranker="no.such.module:Thing")
         )
+
+
+def test_the_graphs_search_finds_the_bridge_document_unless_multihop_is_off(tmp_path, embeddings):
+    """The probe and retrieve nodes search through nodes.confidence.search with ctx.multihop."""
+    from nodes.confidence import search
+
+    index = _index(tmp_path, embeddings, BRIDGE)
+    question = (
+        "What other device can control the program the Apple Remote was originally designed "
+        "to interact with?"
+    )
+    with_hop = [d["id"] for d in search(index, question, 2, multihop=True)]
+    assert with_hop[0] == "Apple Remote" and "Front Row (software)" in with_hop
+    plain = [d["id"] for d in search(index, question, 2, multihop=False)]
+    assert "Front Row (software)" not in plain
