@@ -1,4 +1,4 @@
-"""The ``arag`` command line: ``ingest``, ``ask``, ``demo`` and ``serve``.
+"""The ``arag`` command line: ``ingest``, ``ask``, ``demo``, ``serve`` and ``eval``.
 
 Settings follow the graph's ``Context`` (run-time flag, then environment, then default); the
 flags here only cover what people change most often.
@@ -6,66 +6,28 @@ flags here only cover what people change most often.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from arag.console import DataDir, Model, context, err, mode_line, one_line, out, require_model
+from arag.evaluation.cli import eval_command
+from arag.server.cli import serve
+
+if TYPE_CHECKING:
+    from arag.turn import TurnResult
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-DataDir = Annotated[
-    str | None,
-    typer.Option("--data-dir", help="Index directory (env ARAG_DATA_DIR, default .arag)"),
-]
-Model = Annotated[
-    str | None,
-    typer.Option("--model", help="provider:model, e.g. openai:gpt-4o-mini; 'offline' for no LLM"),
-]
-
-
-def _context(data_dir: str | None, model: str | None, **extra: Any):
-    from graph.config import Context
-
-    ctx = Context()
-    overrides = {"data_dir": data_dir, "model": model, **extra}
-    for key, value in overrides.items():
-        if value is not None:
-            setattr(ctx, key, value)
-    return ctx
-
-
-def _require_model(ctx) -> None:
-    """Exit with a clear message when the configured model cannot be built (bad spec, no key)."""
-    from graph.services import Services
-
-    try:
-        Services().llm(ctx)
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from None
-
-
-def _mode_line(ctx) -> str:
-    from tools.chat_models import resolve_model_spec
-
-    spec = resolve_model_spec(ctx.model or None)
-    if spec is None:
-        return (
-            "mode: offline — no LLM configured, answers are extractive "
-            "(set OPENAI_API_KEY, GROQ_API_KEY or ARAG_MODEL to use a model)"
-        )
-    return f"mode: llm — {spec}" + (f" at {ctx.base_url}" if ctx.base_url else "")
 
 
 @app.command()
@@ -93,12 +55,12 @@ def ingest(
     model: Model = None,
 ) -> None:
     """Add documents to the index; unchanged files are skipped, changed files replaced."""
-    ctx = _context(data_dir, model)
+    ctx = context(data_dir, model)
     chat_model = None
     if contextual:
         from graph.services import Services
 
-        _require_model(ctx)
+        require_model(ctx)
         chat_model = Services().llm(ctx)  # None offline: ingest skips it with a note
     report = _ingest(
         paths,
@@ -124,7 +86,7 @@ def _ingest(
 ):
     from tools.embeddings import load_embeddings
     from tools.index.base import IndexError_
-    from tools.ingest import ingest as run_ingest
+    from tools.ingest.pipeline import ingest as run_ingest
 
     with Progress(
         TextColumn("[bold]ingest"),
@@ -155,103 +117,72 @@ def _ingest(
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(code=2) from None
     for path, message in report.files_failed:
-        err.print(f"[yellow]skipped[/yellow] {_one_line(path)}: {_one_line(message)}")
+        err.print(f"[yellow]skipped[/yellow] {one_line(path)}: {one_line(message)}")
     for path in report.files_ignored:
-        err.print(f"[dim]ignored[/dim] {_one_line(path)}: unsupported file type")
+        err.print(f"[dim]ignored[/dim] {one_line(path)}: unsupported file type")
     out.print(report.summary())
     return report
 
 
-def _one_line(text: str) -> str:
-    """``text`` safe to print as part of one line: control characters escaped, no markup."""
-    from rich.markup import escape
-
-    return escape("".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text)))
-
-
-@contextmanager
-def _checkpointer(ctx, thread: str | None) -> Iterator[Any]:
+@asynccontextmanager
+async def _checkpointer(ctx, thread: str | None) -> AsyncIterator[Any]:
     """A SQLite checkpointer in the data directory when a thread id is given, else none."""
     if not thread:
         yield None
         return
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from arag.server.checkpointers import SQLITE_FILE
 
     Path(ctx.data_dir).mkdir(parents=True, exist_ok=True)
-    with SqliteSaver.from_conn_string(str(Path(ctx.data_dir) / "threads.sqlite")) as saver:
+    async with AsyncSqliteSaver.from_conn_string(str(Path(ctx.data_dir) / SQLITE_FILE)) as saver:
         yield saver
 
 
-def _run(question: str, ctx, *, thread: str | None = None, stream: bool = True) -> dict[str, Any]:
-    """Run one turn, streaming answer tokens to stdout; return the ``respond`` update."""
-    from langchain_core.messages import AIMessageChunk, HumanMessage
+async def _turn(
+    question: str, ctx, *, thread: str | None = None, stream: bool = True
+) -> tuple[TurnResult, bool]:
+    """Run one turn, printing answer tokens as they stream; the result and whether any were."""
+    from langchain_core.messages import HumanMessage
 
+    from arag.turn import Draft, Token, TurnResult, stream_turn
     from graph.builder import build_graph
 
-    final: dict[str, Any] = {}
-    path: list[dict] = []
-    flags: list[str] = []
-    streamed = False
-    drafts = 0
-    with _checkpointer(ctx, thread) as saver:
+    result, streamed = TurnResult(), False
+    async with _checkpointer(ctx, thread) as saver:
         graph = build_graph(checkpointer=saver)
         config = {"configurable": {"thread_id": thread or str(uuid.uuid4())}}
-        for mode, chunk in graph.stream(
-            {"messages": [HumanMessage(question)]},
-            config,
-            context=ctx,
-            stream_mode=["messages", "updates"],
-        ):
-            if mode == "messages":
-                message, meta = chunk
-                if (
-                    stream
-                    and meta.get("langgraph_node") == "generate_answer"
-                    and isinstance(message, AIMessageChunk)
-                    and message.content
-                ):
-                    streamed = True
-                    out.print(message.content, end="")
-                continue
-            for node, update in chunk.items():
-                if not isinstance(update, dict):
-                    continue
-                steps = update.get("path") or []
-                steps = getattr(steps, "value", steps)
-                path.extend([steps] if isinstance(steps, dict) else steps)
-                new_flags = update.get("flags") or []
-                flags.extend(f for f in getattr(new_flags, "value", new_flags) if f not in flags)
-                if node == "generate_answer":
-                    drafts += 1
-                    if streamed and drafts > 1:
-                        out.print("\n[dim](revised after the answer check)[/dim]")
-                if node == "respond":
-                    final = update
-    final["path"] = path
-    final["flags"] = flags
-    final["streamed"] = streamed
-    return final
+        turn_input = {"messages": [HumanMessage(question)]}
+        async for event in stream_turn(graph, turn_input, config, context=ctx):
+            if isinstance(event, Token) and stream:
+                streamed = True
+                out.print(event.text, end="")
+            elif isinstance(event, Draft) and streamed and event.number > 1:
+                out.print("\n[dim](revised after the answer check)[/dim]")
+            elif isinstance(event, TurnResult):
+                result = event
+    return result, streamed
 
 
-def _print_result(result: dict[str, Any], *, as_json: bool) -> None:
-    message = result["messages"][-1]
+def _print_result(result: TurnResult, *, streamed: bool, as_json: bool) -> None:
     if as_json:
         keys = ("route", "mode", "flags", "citations", "path")
         out.print_json(
             json.dumps(
-                {"answer": message.content, **{k: result.get(k) for k in keys}}, ensure_ascii=False
+                {"answer": result.content, **{k: getattr(result, k) for k in keys}},
+                ensure_ascii=False,
             )
         )
         return
-    if result.get("streamed"):
+    if streamed:
         # Tokens are already on screen; print what came after them (sources and notes).
-        out.print(message.content[len(result.get("answer") or "") :])
+        out.print(result.content[len(result.answer or "") :])
     else:
-        out.print(message.content)
-    flags = ", ".join(result.get("flags") or []) or "-"
-    out.print(f"[dim]route: {result.get('route')}  flags: {flags}[/dim]")
+        out.print(result.content)
+    flags = ", ".join(result.flags) or "-"
+    out.print(f"[dim]route: {result.route}  flags: {flags}[/dim]")
     out.print("[dim]path:[/dim]")
-    for s in result["path"]:
+    for s in result.path:
         out.print(f"[dim]  {s['node']:<20} {s['decision']:<22} {s['reason']}[/dim]")
 
 
@@ -267,13 +198,13 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Answer a question over the index, streaming the answer, then its sources and path."""
-    ctx = _context(data_dir, model, k=k)
-    _require_model(ctx)
+    ctx = context(data_dir, model, k=k)
+    require_model(ctx)
     if not as_json:
-        err.print(f"[dim]{_mode_line(ctx)}[/dim]")
-    result = _run(question, ctx, thread=thread, stream=not as_json)
-    _print_result(result, as_json=as_json)
-    if result.get("route") == "error":
+        err.print(f"[dim]{mode_line(ctx)}[/dim]")
+    result, streamed = asyncio.run(_turn(question, ctx, thread=thread, stream=not as_json))
+    _print_result(result, streamed=streamed, as_json=as_json)
+    if result.route == "error":
         raise typer.Exit(code=2)
 
 
@@ -283,11 +214,11 @@ def demo(
     model: Model = None,
 ) -> None:
     """Ingest the bundled sample corpus and answer the sample questions (English and Korean)."""
-    ctx = _context(data_dir, model)
-    _require_model(ctx)
+    ctx = context(data_dir, model)
+    require_model(ctx)
     started = time.perf_counter()
     out.rule("[bold]adaptive RAG demo")
-    out.print(_mode_line(ctx))
+    out.print(mode_line(ctx))
     corpus = resources.files("arag") / "sample_corpus"
     with resources.as_file(corpus) as folder:
         out.print(f"ingesting the sample corpus ({folder}) into {ctx.data_dir}")
@@ -296,18 +227,13 @@ def demo(
     for item in questions:
         out.rule(f"[bold]{item['question']}")
         out.print(f"[dim]{item['note']}[/dim]")
-        result = _run(item["question"], ctx)
-        _print_result(result, as_json=False)
+        result, streamed = asyncio.run(_turn(item["question"], ctx))
+        _print_result(result, streamed=streamed, as_json=False)
     out.rule()
     out.print(f"demo finished in {time.perf_counter() - started:.1f} s")
 
 
-from arag.server.cli import serve  # noqa: E402 - registered after the commands above
-
 app.command()(serve)
-
-from arag.evaluation.cli import eval_command  # noqa: E402 - registered after the commands above
-
 app.command("eval")(eval_command)
 
 

@@ -56,8 +56,14 @@ class AuditResult:
 def write_lock(path: Path = LOCK) -> int:
     """Freeze the running environment into ``path``; the number of pinned packages."""
     frozen = subprocess.run(
-        [sys.executable, "-m", "pip", "freeze", "--exclude-editable",
-         "--disable-pip-version-check"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "freeze",
+            "--exclude-editable",
+            "--disable-pip-version-check",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -102,8 +108,21 @@ def run_audit(lock: Path = LOCK) -> AuditResult:
         out = Path(tmp) / "audit.json"
         try:
             done = subprocess.run(
-                [sys.executable, "-m", "pip_audit", "-r", str(lock), "--no-deps",
-                 "--disable-pip", "--progress-spinner", "off", "-f", "json", "-o", str(out)],
+                [
+                    sys.executable,
+                    "-m",
+                    "pip_audit",
+                    "-r",
+                    str(lock),
+                    "--no-deps",
+                    "--disable-pip",
+                    "--progress-spinner",
+                    "off",
+                    "-f",
+                    "json",
+                    "-o",
+                    str(out),
+                ],
                 capture_output=True,
                 text=True,
                 timeout=TIMEOUT_SECONDS,

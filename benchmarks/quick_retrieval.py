@@ -26,10 +26,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,67 +35,36 @@ from pathlib import Path
 import numpy as np
 from langchain_core.documents import Document
 
+from arag.evaluation import datasets
+from arag.evaluation.datasets import Passage, Question, paragraph_documents, select
+from arag.evaluation.metrics import latency_ms, score_rankings
 from tools.embeddings import load_embeddings
 from tools.index.lance import LanceIndex
 
 # The shared QA sets sit beside the repository (../shared/data); ARAG_SHARED_DATA overrides.
-DATA = Path(
-    os.environ.get("ARAG_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
-XQUAD = DATA / "xquad/xquad.en.json"
-BELEBELE = DATA / "belebele/belebele_en_ko_aligned.jsonl"
-HOTPOT = DATA / "hotpotqa/hotpotqa_dev_distractor_151.jsonl"
+XQUAD = datasets.SHARED_DATA / datasets.XQUAD_EN
+BELEBELE = datasets.SHARED_DATA / datasets.BELEBELE
+HOTPOT = datasets.SHARED_DATA / datasets.HOTPOT
 
-Question = tuple[str, frozenset[str]]  # (question, gold chunk ids)
-
-
-def _doc(title: str, text: str, chunk_id: str) -> Document:
-    body = f"{title}\n\n{text}" if title else text
-    return Document(
-        page_content=body, metadata={"source": chunk_id, "chunk_id": chunk_id, "title": title}
-    )
+LABELS = {"r1": "R@1", "r5": "R@5", "mrr10": "MRR@10", "all_gold5": "all_gold@5"}
 
 
 def load_xquad(path: Path = XQUAD) -> tuple[list[Document], list[Question]]:
-    """Paragraph documents and (question, gold chunk ids) pairs."""
-    docs, questions = [], []
-    for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
-        title = article["title"].replace("_", " ")
-        for i, para in enumerate(article["paragraphs"]):
-            chunk_id = f"{article['title']}#{i}"
-            docs.append(_doc(title, para["context"], chunk_id))
-            questions.extend((qa["question"], frozenset([chunk_id])) for qa in para["qas"])
-    return docs, questions
-
-
-def _jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    """Whole-paragraph documents (ids = paragraph ids) and the questions with their gold ids."""
+    ds = select(path)
+    return paragraph_documents(ds.paragraphs), ds.questions
 
 
 def load_belebele(path: Path = BELEBELE, lang: str = "en") -> tuple[list[Document], list[Question]]:
-    """Passages in ``lang`` (one per link; Belebele has no titles) and that language's questions."""
-    docs: dict[str, Document] = {}
-    questions = []
-    for rec in _jsonl(path):
-        link = rec["link"]
-        if link not in docs:
-            docs[link] = _doc("", rec[f"{lang}_passage"], link)
-        questions.append((rec[f"{lang}_question"], frozenset([link])))
-    return list(docs.values()), questions
+    """Passages in ``lang`` (one per link; Belebele has no titles), that language's questions."""
+    ds = select(path, lang, passage_language=lang)
+    return paragraph_documents(ds.paragraphs), ds.questions
 
 
 def load_hotpot(path: Path = HOTPOT) -> tuple[list[Document], list[Question], list[str]]:
     """Pooled context paragraphs (one per title), questions with all gold titles, and types."""
-    docs: dict[str, Document] = {}
-    questions, types = [], []
-    for rec in _jsonl(path):
-        for title, sentences in rec["context"]:
-            if title not in docs:
-                docs[title] = _doc(title, "".join(sentences), title)
-        questions.append((rec["question"], frozenset(t for t, _ in rec["supporting_facts"])))
-        types.append(rec.get("type", ""))
-    return list(docs.values()), questions, types
+    ds = select(path)
+    return paragraph_documents(ds.paragraphs), ds.questions, [item.kind for item in ds.items]
 
 
 def pct(values, qs=(10, 50, 90)) -> str:
@@ -121,34 +87,20 @@ def evaluate(
     search: Callable[[str], list[Document]], questions: list[Question]
 ) -> dict[str, float]:
     """R@1, R@5, MRR@10 (first gold hit), all-gold@5 and latency percentiles of ``search``."""
-    search(questions[0][0])  # warm-up: lazily loaded state
-    r1 = r5 = allgold = 0
-    rr, latencies = [], []
-    for question, gold in questions:
+    search(questions[0].text)  # warm-up: lazily loaded state
+    rankings, seconds = [], []
+    for question in questions:
         t = time.perf_counter()
-        results = search(question)
-        latencies.append((time.perf_counter() - t) * 1000)
-        ids = [d.metadata["chunk_id"] for d in results]
-        first = next((i for i, c in enumerate(ids) if c in gold), None)
-        r1 += first == 0
-        r5 += first is not None and first < 5
-        rr.append(0.0 if first is None or first >= 10 else 1.0 / (first + 1))
-        allgold += gold <= set(ids[:5])
-    n = len(questions)
-    return {
-        "n": n,
-        "R@1": r1 / n,
-        "R@5": r5 / n,
-        "MRR@10": sum(rr) / n,
-        "all_gold@5": allgold / n,
-        "p50_ms": statistics.median(latencies),
-        "p95_ms": float(np.percentile(latencies, 95)),
-    }
+        results = search(question.text)
+        seconds.append(time.perf_counter() - t)
+        rankings.append([d.metadata["chunk_id"] for d in results])
+    golds = [q.gold for q in questions]
+    return {"n": len(questions), **score_rankings(rankings, golds), **latency_ms(seconds)}
 
 
-def show(name: str, m: dict[str, float], keys=("R@1", "R@5", "MRR@10")) -> None:
-    """One result line."""
-    figures = "  ".join(f"{k}={m[k]:.3f}" for k in keys)
+def show(name: str, m: dict[str, float], keys=("r1", "r5", "mrr10")) -> None:
+    """One result line: the metrics ``keys`` (see ``LABELS``) and the latency percentiles."""
+    figures = "  ".join(f"{LABELS[k]}={m[k]:.3f}" for k in keys)
     print(f"  {name:<26} {figures}  p50={m['p50_ms']:.1f}ms p95={m['p95_ms']:.1f}ms")
 
 
@@ -169,13 +121,13 @@ def run_xquad(args) -> None:
         show("hybrid", evaluate(lambda q: index.hybrid_search(q, k=10), questions))
         components(index, questions)
         top_in, gold_scores, other_scores = [], [], []
-        for question, gold in questions:
-            results = index.hybrid_search(question, k=5)
+        for question in questions:
+            results = index.hybrid_search(question.text, k=5)
             top_in.append(results[0].metadata["score"] if results else 0.0)  # = index.probe()
             for d in results:
-                in_gold = d.metadata["chunk_id"] in gold
+                in_gold = d.metadata["chunk_id"] in question.gold
                 (gold_scores if in_gold else other_scores).append(d.metadata["score"])
-        top_out = [index.probe(q) for q, _ in load_hotpot(args.hotpot)[1]]
+        top_out = [index.probe(q.text) for q in load_hotpot(args.hotpot)[1]]
         print(f"  probe score, in-corpus (XQuAD, n={len(top_in)}):          {pct(top_in)}")
         print(f"  probe score, out-of-corpus (HotpotQA, n={len(top_out)}): {pct(top_out)}")
         for thr in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65):
@@ -224,7 +176,7 @@ def run_hotpot(args) -> None:
 
     print("HotpotQA-151 (pooled paragraphs; all gold in top 5)")
     docs, questions, types = load_hotpot(args.hotpot)
-    keys = ("all_gold@5", "R@1", "R@5")
+    keys = ("all_gold5", "r1", "r5")
     with tempfile.TemporaryDirectory() as tmp:
         index = build(docs, tmp)
         for name, fn in (
@@ -254,12 +206,12 @@ def synthetic_corpus(n: int, seed: int = 0) -> list[Document]:
         sentences.extend(s.strip() + "." for s in text.split(". ") if len(s) > 20)
         if doc.metadata["title"]:
             titles.append(doc.metadata["title"])
-    docs = []
+    passages = []
     for i in range(n):
         title = f"{rng.choice(titles)} {rng.choice(titles)}"
         body = " ".join(rng.choices(sentences, k=rng.randint(3, 8)))
-        docs.append(_doc(title, body, f"syn-{i}"))
-    return docs
+        passages.append(Passage(f"syn-{i}", title, body))
+    return paragraph_documents(passages)
 
 
 def run_scale(args) -> None:

@@ -16,6 +16,7 @@ Prints p50 / p90 per request and the number of failed requests. Run from the rep
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import socket
@@ -32,6 +33,11 @@ MODES = ("off", "closed", "blackhole")
 
 def measure(data_dir: str, rounds: int) -> dict:
     """Answer the sample questions ``rounds`` times; latencies in ms and failures."""
+    return asyncio.run(_measure(data_dir, rounds))
+
+
+async def _measure(data_dir: str, rounds: int) -> dict:
+    """:func:`measure` on one event loop, as a server runs the graph (``graph.ainvoke``)."""
     from langchain_core.messages import HumanMessage
 
     from graph.builder import build_graph
@@ -41,13 +47,14 @@ def measure(data_dir: str, rounds: int) -> dict:
     questions = [q["question"] for q in sample]
     ctx = Context(data_dir=data_dir, model="offline", web_search="none")
     graph = build_graph(chat_model=None)
-    graph.invoke({"messages": [HumanMessage(questions[0])]}, context=ctx)  # warm-up: load models
+    # Warm-up: load the models.
+    await graph.ainvoke({"messages": [HumanMessage(questions[0])]}, context=ctx)
     latencies, failures = [], 0
     for _ in range(rounds):
         for question in questions:
             started = time.perf_counter()
             try:
-                graph.invoke({"messages": [HumanMessage(question)]}, context=ctx)
+                await graph.ainvoke({"messages": [HumanMessage(question)]}, context=ctx)
             except Exception:
                 failures += 1
             latencies.append((time.perf_counter() - started) * 1000)
@@ -100,7 +107,7 @@ def main() -> None:
         os._exit(0)
 
     from tools.embeddings import load_embeddings
-    from tools.ingest import ingest
+    from tools.ingest.pipeline import ingest
 
     with tempfile.TemporaryDirectory() as data_dir:
         ingest([str(ROOT / "arag/sample_corpus")], data_dir, load_embeddings("wordllama"))

@@ -14,7 +14,7 @@ respond → END
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, get_type_hints
 
 from langchain_core.embeddings import Embeddings
@@ -41,15 +41,15 @@ from nodes.web_search import web_search
 from tools.index.base import HybridIndex
 from tools.web_search import WebSearch
 
-NodeFn = Callable[[State, Context, Services], dict]
+NodeFn = Callable[[State, Context, Services], Awaitable[dict]]
 
 
-def _bind(fn: NodeFn, services: Services) -> Callable[[State, Runtime[Context]], dict]:
+def _bind(fn: NodeFn, services: Services) -> Callable[[State, Runtime[Context]], Awaitable[dict]]:
     """Adapt ``fn(state, ctx, services)`` to LangGraph's ``(state, runtime)`` node signature."""
 
-    def node(state: State, runtime: Runtime[Context]) -> dict:
+    async def node(state: State, runtime: Runtime[Context]) -> dict:
         ctx = Context.resolve(runtime.context)
-        update = fn(state, ctx, services)
+        update = await fn(state, ctx, services)
         annotate_node_run(fn.__name__, state, update, ctx, services)  # no-op unless traced
         return update
 
@@ -72,16 +72,6 @@ def _with_context(route: Callable[[State, Context], str]) -> Callable[..., str]:
         "return": get_type_hints(route)["return"],
     }
     return router
-
-
-def _after_condense(services: Services) -> Callable[..., str | list[str]]:
-    """Adapt ``routing.after_condense``, which needs the corpus language of the run's index."""
-
-    def after_condense(state: State, runtime: Runtime[Context]) -> str | list[str]:
-        index, _ = services.try_index(Context.resolve(runtime.context))
-        return routing.after_condense(state, index.meta.language if index is not None else "en")
-
-    return after_condense
 
 
 def build_graph(
@@ -107,6 +97,7 @@ def build_graph(
 
     Returns:
         A compiled graph taking ``{"messages": [...]}`` and ``context=Context(...)`` (or a dict).
+        Its nodes are async: run it with ``ainvoke`` / ``astream`` (``arag.turn`` does).
 
     """
     services = Services(
@@ -133,7 +124,7 @@ def build_graph(
     builder.add_edge(START, "condense_question")
     builder.add_conditional_edges(
         "condense_question",
-        _after_condense(services),
+        routing.after_condense,
         ["translate_question", "probe_corpus", "respond"],
     )
     builder.add_conditional_edges("translate_question", routing.after_translation)

@@ -128,13 +128,25 @@ class Context:
     confidence_high: float = _setting(
         "ARAG_CONFIDENCE_HIGH",
         0.85,
-        "Closed-book confidence at or above which the model answers without retrieval",
+        "Closed-book confidence from token logprobs at or above which the model answers "
+        "without retrieval",
     )
     confidence_low: float = _setting(
         "ARAG_CONFIDENCE_LOW",
         0.5,
-        "Closed-book confidence below which the closed-book answer is discarded; between low and "
-        "high the graph retrieves and keeps it as a candidate",
+        "Closed-book confidence from token logprobs below which the closed-book answer is "
+        "discarded; between low and high the graph retrieves and keeps it as a candidate",
+    )
+    verbalized_confidence_high: float = _setting(
+        "ARAG_VERBALIZED_CONFIDENCE_HIGH",
+        0.95,
+        "The same as confidence_high for a confidence the model states itself (no logprobs, "
+        "e.g. Groq): models overstate it, so the bar is higher",
+    )
+    verbalized_confidence_low: float = _setting(
+        "ARAG_VERBALIZED_CONFIDENCE_LOW",
+        0.7,
+        "The same as confidence_low for a confidence the model states itself",
     )
     probe_strong: float = _setting(
         "ARAG_PROBE_STRONG",
@@ -173,6 +185,11 @@ class Context:
     web_timeout: float = _setting("ARAG_WEB_TIMEOUT", 15.0, "Seconds one web search may take")
     request_timeout: float = _setting(
         "ARAG_REQUEST_TIMEOUT", 60.0, "Seconds one LLM request may take"
+    )
+    max_output_tokens: int = _setting(
+        "ARAG_MAX_OUTPUT_TOKENS",
+        512,
+        "Tokens one LLM reply may take (answers, grades, checks; 0 = the provider's limit)",
     )
     max_retries: int = _setting(
         "ARAG_MAX_RETRIES",
@@ -218,6 +235,15 @@ class Context:
             return cls()
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in dict(context).items() if k in known})
+
+    def confidence_thresholds(self, method: str | None) -> tuple[float, float]:
+        """``(high, low)`` for a closed-book confidence measured by ``method``.
+
+        Logprobs and a self-reported number are different scales, so each has its own pair.
+        """
+        if method == "verbalized":
+            return self.verbalized_confidence_high, self.verbalized_confidence_low
+        return self.confidence_high, self.confidence_low
 
     def prompt(self, name: str, default: str) -> str:
         """The prompt called ``name``: the configured override, else ``default``."""

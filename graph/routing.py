@@ -11,7 +11,7 @@ from typing import Literal
 
 from graph.config import Context
 from graph.state import State
-from nodes.translate import needs_translation
+from tools.text.language import needs_translation
 
 
 class UnknownRouteError(RuntimeError):
@@ -19,16 +19,17 @@ class UnknownRouteError(RuntimeError):
 
 
 def after_condense(
-    state: State, corpus_language: str
+    state: State,
 ) -> Literal["respond"] | list[Literal["translate_question", "probe_corpus"]]:
     """Empty or invalid questions go straight to the reply.
 
-    A question already in the corpus language is probed concurrently with ``translate_question``
-    (which then has nothing to translate); any other question is probed after its translation.
+    A question already in the corpus language (which ``condense_question`` read off the index)
+    is probed concurrently with ``translate_question`` (which then has nothing to translate);
+    any other question is probed after its translation.
     """
     if state.get("route") == "invalid_input":
         return "respond"
-    if needs_translation(state["question"], corpus_language):
+    if needs_translation(state["question"], state.get("corpus_language") or "en"):
         return ["translate_question"]
     return ["translate_question", "probe_corpus"]
 

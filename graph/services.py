@@ -41,12 +41,16 @@ class Services:
         """
         if self.chat_model is not _UNSET:
             return self.chat_model
-        from tools.chat_models import load_chat_model, resolve_model_spec, with_fallback
+        from tools.llm.chat_models import load_chat_model, resolve_model_spec, with_fallback
 
         spec = resolve_model_spec(ctx.model or None)
         if spec is None:
             return None
-        settings = {"timeout": ctx.request_timeout, "max_retries": max(0, ctx.max_retries)}
+        settings = {
+            "timeout": ctx.request_timeout,
+            "max_retries": max(0, ctx.max_retries),
+            "max_tokens": ctx.max_output_tokens,
+        }
         primary = load_chat_model(spec, base_url=ctx.base_url or None, **settings)
         fallback = None
         if ctx.fallback_model.strip().lower() not in {"", "none"}:
@@ -76,16 +80,12 @@ class Services:
         with self._lock:
             if key not in self._indexes:
                 from tools.index import open_index
-                from tools.rerank import load_reranker
+                from tools.index.rerank import load_reranker
 
                 index = open_index(
                     ctx.data_dir, self.embedder(ctx), backend=ctx.index_backend, weaviate=weaviate
                 )
-                reranker = load_reranker(ctx.reranker)  # ValueError names a bad spec
-                if reranker is not None:
-                    if not hasattr(index, "reranker"):
-                        raise ValueError(f"The {ctx.index_backend} index does not take a reranker.")
-                    index.reranker = reranker
+                index.reranker = load_reranker(ctx.reranker)  # ValueError names a bad spec
                 self._indexes[key] = index
             return self._indexes[key]
 
@@ -106,7 +106,7 @@ class Services:
         index, error = self.try_index(ctx)
         if index is None:
             return error
-        from nodes.confidence import search
+        from tools.index.search import search
 
         try:
             search(index, "readiness check", 1)

@@ -8,29 +8,18 @@ into the next one's documents, counters or path.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict  # pydantic on Python < 3.12 rejects typing.TypedDict
 
+from tools.index.search import Doc
+
+__all__ = ["Doc"]  # the search record, defined below the graph so tools/text can use it
+
 Route = Literal["closed_book", "retrieval", "web", "insufficient", "invalid_input", "error"]
 """How the final answer was produced, as a user or a dashboard would group requests."""
-
-
-class Doc(TypedDict):
-    """A retrieved chunk or web result, JSON-friendly so Studio and the API can show it."""
-
-    id: str
-    """Stable chunk id (``source#n``) or the URL of a web result."""
-    content: str
-    """The chunk text."""
-    source: str
-    """File path or URL the chunk came from."""
-    title: str
-    """Document title, shown in citations."""
-    score: float
-    """Calibrated relevance in [0, 1] (1.0 for web results, which carry no comparable score)."""
 
 
 class Citation(TypedDict):
@@ -57,12 +46,68 @@ class Step(TypedDict):
     """Why, in one line."""
 
 
-def append_steps(left: list[Step] | None, right: list[Step] | Step | None) -> list[Step]:
-    """Reducer for ``path``: append new steps; a node resets the list with ``Overwrite([...])``."""
+FailureKind = Literal["provider_error", "deadline", "unusable_output", "index", "web_search"]
+"""What failed: the provider, the turn's deadline, the model's output, the index, the web."""
+
+
+class Failure(TypedDict):
+    """A step that fell back, as data: ``respond`` writes the user's notes from these records."""
+
+    node: str
+    """The node that fell back."""
+    kind: FailureKind
+    """What failed."""
+    cause: str
+    """A one-line, secret-free description, e.g. ``rate limited (HTTP 429, RateLimitError)``."""
+
+
+class Confidence(TypedDict, total=False):
+    """The retrieve-or-not decision of ``check_confidence``."""
+
+    decision: Literal["retrieve", "closed_book", "web", "error"]
+    """Where the graph goes next."""
+    probe_score: float
+    """Best calibrated score of the corpus probe (0 when the index is unavailable)."""
+    model_confidence: float | None
+    """The model's confidence in its closed-book answer; None when it was not asked."""
+    method: str | None
+    """How that confidence was measured: logprobs, verbalized, none; None when not asked."""
+    reason: str
+    """Why, in one line (for people; nodes read the fields above)."""
+
+
+class Check(TypedDict, total=False):
+    """The verdict of ``check_answer`` on the latest draft."""
+
+    grounded: bool
+    """Every claim is supported by the documents it cites."""
+    useful: bool
+    """The answer addresses the question."""
+    cited: bool
+    """The answer cites at least one of the documents (False: ``respond`` replaces it)."""
+    unsupported: list[str]
+    """The claims found unsupported."""
+    reason: str
+    """Why, in one line."""
+
+
+def _append(left: list | None, right: list | dict | None) -> list:
+    """``left`` plus ``right`` (one record or a list of them), as a new list."""
     if right is None:
         return list(left or [])
-    new = [right] if isinstance(right, dict) else list(right)
-    return [*(left or []), *new]
+    return [*(left or []), *([right] if isinstance(right, dict) else right)]
+
+
+def append_steps(left: list[Step] | None, right: list[Step] | Step | None) -> list[Step]:
+    """Reducer for ``path``: append new steps; a node resets the list with ``Overwrite([...])``."""
+    return _append(left, right)
+
+
+def append_failures(
+    left: list[Failure] | None, right: list[Failure] | Failure | None
+) -> list[Failure]:
+    """Reducer for ``failures``: append new records; a turn resets them with ``Overwrite([])``."""
+    return _append(left, right)
 
 
 def merge_flags(left: list[str] | None, right: list[str] | str | None) -> list[str]:
@@ -115,8 +160,8 @@ class State(InputState, OutputState, total=False):
     """Query variants used by the latest retrieval (after rewrites)."""
     probe_score: float
     """Best calibrated score of the corpus probe (no LLM); strong means "retrieve, do not ask"."""
-    confidence: dict[str, Any]
-    """The retrieve-or-not decision: decision, probe_score, model_confidence, method, reason."""
+    confidence: Confidence
+    """The retrieve-or-not decision."""
     candidate_answer: str
     """Closed-book answer kept when the model was moderately confident."""
     documents: list[Doc]
@@ -129,7 +174,16 @@ class State(InputState, OutputState, total=False):
     """Answer drafts written this turn (bounded by ``max_generations``)."""
     web_searched: bool
     """Whether the web fallback already ran this turn."""
-    check: dict[str, Any]
-    """The latest answer check: grounded, useful, reason, unsupported."""
+    check: Check
+    """The latest answer check."""
+    failures: Annotated[list[Failure], append_failures]
+    """Steps that fell back this turn, as typed records (``respond`` turns them into notes)."""
+    index_error: str
+    """Why the index cannot be searched this turn (empty when it can)."""
+    dropped_references: int
+    """Document numbers the grader named that were never offered, dropped this turn."""
+    translation_doubtful: bool
+    """The translation looked wrong (empty, an echo, the wrong language, or matching the corpus
+    far worse than the question as written): the original is searched too."""
     turn_started: float
     """When this turn began (Unix time): LLM calls stop at ``request_deadline`` after it."""

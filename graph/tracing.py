@@ -36,7 +36,7 @@ def provider_name(services: Any, ctx: Context) -> str:
         return "unknown"
     if model is None:
         return "offline"
-    from tools.chat_models import provider_of
+    from tools.llm.chat_models import provider_of
 
     return provider_of(model)
 

@@ -1,23 +1,38 @@
-"""Helpers shared by the nodes: path steps, document formatting and LLM-error degradation."""
+"""What every node shares: path steps, prompt data blocks, and the one way to call a model.
+
+:func:`ask_model` is the only place a node calls its model: under what is left of the turn's
+deadline, with provider errors (after the SDK's own retries) and unusable structured output
+turned into a typed :class:`~graph.state.Failure` and the flags a user sees. The node then takes
+its own offline fallback; nothing downstream parses a reason string to learn what happened.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
-import httpx
 from langchain_core.runnables import RunnableConfig
 
 from graph.config import Context
-from graph.state import Doc, Step
-from tools import deadline
+from graph.state import Doc, Failure, Step
+from tools.llm import deadline
+from tools.llm.errors import describe_error, provider_errors
+from tools.llm.structured import StructuredResult
 
+T = TypeVar("T")
 log = logging.getLogger("arag")
+
+# What a node's structured output is called in its path reason ("unusable grader output").
+_OUTPUT_NAMES = {
+    "grade_documents": "grader",
+    "check_answer": "checker",
+    "rewrite_query": "rewrite",
+    "generate_answer": "answer",
+}
 
 
 def step(node: str, decision: str, reason: str) -> Step:
@@ -40,57 +55,6 @@ def llm_config(node: str, **metadata: Any) -> RunnableConfig:
     }
 
 
-def provider_errors() -> tuple[type[BaseException], ...]:
-    """Transport and provider errors that make a node fall back instead of failing the run.
-
-    Malformed structured output never raises (``tools.structured`` repairs or reports it); these
-    are the errors left once the client's own bounded retries are spent.
-    """
-    import groq
-    import openai
-
-    # Some faults escape the SDKs unwrapped: a 200 with a broken JSON body raises
-    # json.JSONDecodeError, a truncated Groq stream raises httpx.RemoteProtocolError.
-    from tools.chat_models import fallback_errors
-
-    # TimeoutError covers deadline.DeadlineExceeded; fallback_errors adds httpx2's errors.
-    return (
-        openai.APIError,
-        groq.APIError,
-        httpx.HTTPError,
-        json.JSONDecodeError,
-        TimeoutError,
-        ConnectionError,
-        *fallback_errors(),
-    )
-
-
-def describe_error(exc: BaseException) -> str:
-    """A one-line, secret-free description of a provider error: what happened, then the class.
-
-    E.g. ``rate limited (HTTP 429, RateLimitError)``, ``timed out (APITimeoutError)``.
-    """
-    if deadline.is_deadline_error(exc):
-        return "request deadline reached"
-    status = getattr(exc, "status_code", None)
-    kind = type(exc).__name__
-    if status == 429:
-        what = "rate limited"
-    elif isinstance(status, int) and status >= 500:
-        what = "provider error"
-    elif status:
-        what = "request rejected"
-    elif isinstance(exc, TimeoutError) or "Timeout" in kind:
-        what = "timed out"
-    elif isinstance(exc, json.JSONDecodeError):
-        what = "unreadable response"
-    elif isinstance(exc, ConnectionError) or "Connection" in kind or "Protocol" in kind:
-        what = "connection failed"
-    else:
-        return kind
-    return f"{what} (HTTP {status}, {kind})" if status else f"{what} ({kind})"
-
-
 def turn_seconds_left(state: dict, ctx: Context) -> float | None:
     """Seconds left of the turn's ``request_deadline``; None when there is no deadline."""
     started = state.get("turn_started")
@@ -99,26 +63,64 @@ def turn_seconds_left(state: dict, ctx: Context) -> float | None:
     return ctx.request_deadline - (time.time() - started)
 
 
-@contextmanager
-def llm_deadline(state: dict, ctx: Context) -> Iterator[None]:
-    """Bound the LLM calls in the block by what is left of the turn's deadline.
+@dataclass
+class ModelReply(Generic[T]):
+    """What :func:`ask_model` got: the model's ``value``, or the ``failure`` that replaced it."""
 
-    Raises ``DeadlineExceeded`` (one of :func:`provider_errors`) when nothing is left, so the
-    node takes its usual offline fallback without calling the model at all.
+    value: T | None = None
+    """The reply (for a structured call, the validated schema instance); None on failure."""
+    failure: Failure | None = None
+    """Why there is no value: a provider error, the deadline, or unusable output."""
+    flags: list[str] = field(default_factory=list)
+    """Flags for the user: ``llm_error`` (plus ``deadline_exceeded``) on a provider failure."""
+
+    @property
+    def why(self) -> str:
+        """The failure in a path reason's words, e.g. ``LLM failed (timed out (...))``."""
+        if self.failure is None:
+            return ""
+        if self.failure["kind"] == "unusable_output":
+            return f"unusable {_OUTPUT_NAMES.get(self.failure['node'], 'model')} output"
+        return f"LLM failed ({self.failure['cause']})"
+
+    def fallback(self, *flags: str) -> dict[str, Any]:
+        """The state update of a fallback: the failure record, ``flags`` and the reply's flags."""
+        return {"failures": [self.failure], "flags": [*flags, *self.flags]}
+
+
+async def ask_model(
+    node: str, state: dict, ctx: Context, call: Callable[[], Awaitable[T]]
+) -> ModelReply[T]:
+    """Await ``call()`` under the turn's deadline; a provider error becomes a failure record.
+
+    A ``StructuredResult`` that is not ``ok`` counts as unusable output (no ``llm_error`` flag:
+    the provider answered). When the deadline has already passed the model is not called.
     """
     left = turn_seconds_left(state, ctx)
-    if left is not None and left <= 0:
-        msg = f"the request deadline ({ctx.request_deadline:g} s) has passed"
-        raise deadline.DeadlineExceeded(msg)
-    with deadline.scope(left):
-        yield
-
-
-def failure_flags(exc: BaseException, state: dict, ctx: Context) -> list[str]:
-    """Flags for an LLM step that fell back: ``llm_error``, plus ``deadline_exceeded`` if so."""
-    left = turn_seconds_left(state, ctx)
-    expired = deadline.is_deadline_error(exc) or (left is not None and left <= 0)
-    return ["llm_error", "deadline_exceeded"] if expired else ["llm_error"]
+    try:
+        if left is not None and left <= 0:
+            msg = f"the request deadline ({ctx.request_deadline:g} s) has passed"
+            raise deadline.DeadlineExceeded(msg)
+        with deadline.scope(left):
+            value = await call()
+    except Exception as exc:  # noqa: BLE001 - any reply, however malformed, is a fallback
+        if not isinstance(exc, provider_errors()):
+            # Not a transport error: a reply the client could not digest (an empty stream's
+            # "No generations found", a body missing its fields). Logged for the operator.
+            log.warning("%s: unreadable model reply (%s)", node, type(exc).__name__, exc_info=exc)
+        left = turn_seconds_left(state, ctx)
+        expired = deadline.is_deadline_error(exc) or (left is not None and left <= 0)
+        kind = "deadline" if expired else "provider_error"
+        flags = ["llm_error", "deadline_exceeded"] if expired else ["llm_error"]
+        return ModelReply(
+            failure=Failure(node=node, kind=kind, cause=describe_error(exc)), flags=flags
+        )
+    if isinstance(value, StructuredResult):
+        if not value.ok or value.value is None:
+            cause = value.error or "no structured output"
+            return ModelReply(failure=Failure(node=node, kind="unusable_output", cause=cause))
+        return ModelReply(value=value.value)  # type: ignore[arg-type]
+    return ModelReply(value=value)
 
 
 _TAG = re.compile(r"<(/?)\s*(question|history|document|answer)\b", re.IGNORECASE)

@@ -2,55 +2,32 @@
 
 from __future__ import annotations
 
-import re
+import asyncio
 import time
-import unicodedata
 
-from langchain_core.messages import AnyMessage, HumanMessage
+from langchain_core.messages import HumanMessage
 from langgraph.types import Overwrite
 
 from graph import prompts
 from graph.config import Context
 from graph.services import Services
 from graph.state import State
-from nodes.common import (
-    describe_error,
-    failure_flags,
-    llm_config,
-    llm_deadline,
-    provider_errors,
-    step,
-    untrusted,
-)
+from nodes.common import ask_model, llm_config, step, untrusted
+from tools.text.messages import clean_question, message_text
 
 NODE = "condense_question"
 HISTORY_MESSAGES = 6
 HISTORY_CHARS = 600
 
 
-def message_text(message: AnyMessage) -> str:
-    """Plain text of a message whose content may be a string or a list of content blocks."""
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return " ".join(
-        block.get("text", "") if isinstance(block, dict) else str(block) for block in content
-    )
-
-
-def clean_question(text: str) -> str:
-    """Drop control characters and lone surrogates; collapse runs of blank space."""
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    text = "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cs", "Cf"}
-    )
-    return re.sub(r"\s+", " ", text).strip()
-
-
 def _turn_reset() -> dict:
     """Per-turn fields, reset so an earlier turn of the thread never leaks into this one."""
     return {
         "flags": Overwrite([]),
+        "failures": Overwrite([]),
+        "index_error": "",
+        "dropped_references": 0,
+        "translation_doubtful": False,
         "documents": [],
         "relevant_ids": [],
         "queries": [],
@@ -67,15 +44,18 @@ def _turn_reset() -> dict:
     }
 
 
-def condense_question(state: State, ctx: Context, services: Services) -> dict:
+async def condense_question(state: State, ctx: Context, services: Services) -> dict:
     """Take the last human message as this turn's question; condense it on follow-up turns.
 
-    First turn: no LLM call. Follow-up with an LLM: one call rewrites it as a standalone question
-    from the history. Follow-up offline: the previous question is appended as retrieval context.
+    Also records the corpus language of the run's index, which decides whether the corpus
+    probe runs beside the translation or after it. First turn: no LLM call. Follow-up with an
+    LLM: one call rewrites it as a standalone question from the history. Follow-up offline: the
+    previous question is appended as retrieval context.
     """
     messages = state.get("messages") or []
     humans = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
-    update = _turn_reset()
+    index, _ = await asyncio.to_thread(services.try_index, ctx)  # opens files once per process
+    update = _turn_reset() | {"corpus_language": index.meta.language if index else "en"}
     raw = message_text(messages[humans[-1]]) if humans else ""
     question = clean_question(raw)
     if not question:
@@ -110,23 +90,31 @@ def condense_question(state: State, ctx: Context, services: Services) -> dict:
     transcript = "\n".join(
         f"{m.type}: {message_text(m)[:HISTORY_CHARS]}" for m in history[-HISTORY_MESSAGES:]
     )
-    try:
-        with llm_deadline(update, ctx):
-            reply = llm.invoke(
-                [
-                    ("system", ctx.prompt("condense", prompts.CONDENSE)),
-                    (
-                        "human",
-                        f"<history>\n{untrusted(transcript)}\n</history>\n"
-                        f"<question>{untrusted(question)}</question>",
-                    ),
-                ],
-                config=llm_config(NODE),
-            )
-        standalone = clean_question(message_text(reply)) or question
-        s = step(NODE, "standalone", f"rewritten from {len(history)} earlier messages")
-    except provider_errors() as exc:
+    reply = await ask_model(
+        NODE,
+        update,
+        ctx,
+        lambda: llm.ainvoke(
+            [
+                ("system", ctx.prompt("condense", prompts.CONDENSE)),
+                (
+                    "human",
+                    f"<history>\n{untrusted(transcript)}\n</history>\n"
+                    f"<question>{untrusted(question)}</question>",
+                ),
+            ],
+            config=llm_config(NODE),
+        ),
+    )
+    if reply.value is None:
         standalone = f"{question} ({previous[:HISTORY_CHARS]})"
-        flags += failure_flags(exc, update, ctx)
-        s = step(NODE, "offline_context", f"LLM failed ({describe_error(exc)}); appended history")
+        s = step(NODE, "offline_context", f"{reply.why}; appended history")
+        return update | {  # the turn's first records: Overwrite resets the previous turn's
+            "question": standalone,
+            "failures": Overwrite([reply.failure]),
+            "flags": Overwrite([*flags, *reply.flags]),
+            "path": Overwrite([s]),
+        }
+    standalone = clean_question(message_text(reply.value)) or question
+    s = step(NODE, "standalone", f"rewritten from {len(history)} earlier messages")
     return update | {"question": standalone, "flags": Overwrite(flags), "path": Overwrite([s])}

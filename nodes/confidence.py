@@ -22,68 +22,25 @@ to every path where the probe turns out strong (the happy path would cost 4 call
 
 from __future__ import annotations
 
+import asyncio
+
+from graph import prompts
 from graph.config import Context
 from graph.services import Services
-from graph.state import Doc, State
-from nodes.common import (
-    describe_error,
-    failure_flags,
-    llm_config,
-    llm_deadline,
-    provider_errors,
-    step,
-)
-from nodes.translate import needs_translation
-from tools.confidence import closed_book_answer
-from tools.index.base import HybridIndex, IndexCorruptedError, IndexError_
+from graph.state import Confidence, State
+from nodes.common import ask_model, llm_config, step
+from tools.index.base import IndexError_
+from tools.index.fusion import merge_by_score
+from tools.index.search import search
+from tools.llm.closed_book import closed_book_answer
+from tools.text.language import needs_translation
+from tools.text.sanitize import plain_text
 
 NODE = "check_confidence"
 PROBE_NODE = "probe_corpus"
-
-
-def unreadable_index_message(index: HybridIndex, exc: Exception) -> str:
-    """What is wrong with an index that opened but cannot be searched, and how to fix it."""
-    # The first line of the backend's error, without the Rust source paths lance appends.
-    cause = (str(exc).splitlines() or [type(exc).__name__])[0].split(", /")[0][:160]
-    data_dir = getattr(index, "data_dir", None)
-    if data_dir is None:
-        return f"The index cannot be searched ({cause}). Check the index server, then retry."
-    return (
-        f"The index at {data_dir} is damaged ({cause}). Rebuild it: delete {data_dir}/lancedb "
-        f"and {data_dir}/record_manager.sqlite, then run `arag ingest PATH` again."
-    )
-
-
-def search(index: HybridIndex, query: str, k: int, *, multihop: bool = False) -> list[Doc]:
-    """Hybrid search, as JSON-friendly documents carrying source, chunk id and score.
-
-    With ``multihop``, one hop of entity expansion (:func:`tools.index.multihop.expand_search`):
-    the top hit stays first and the best document found through the names it mentions takes a
-    slot, so a bridge question's second document is retrieved without an LLM.
-    Raises ``IndexError_`` with the fix when the index opened but its data cannot be read (a
-    truncated or deleted data file): the backends raise their own errors for that.
-    """
-    try:
-        if multihop:
-            from tools.index.multihop import expand_search
-
-            hits = expand_search(index, query, k=k)
-        else:
-            hits = index.hybrid_search(query, k=k)
-    except IndexError_:
-        raise
-    except Exception as exc:  # lancedb/weaviate raise RuntimeError/OSError/... variants
-        raise IndexCorruptedError(unreadable_index_message(index, exc)) from exc
-    return [
-        {
-            "id": d.metadata.get("chunk_id") or d.id or "",
-            "content": d.page_content,
-            "source": d.metadata.get("source", ""),
-            "title": d.metadata.get("title", ""),
-            "score": round(float(d.metadata.get("score", 0.0)), 4),
-        }
-        for d in hits
-    ]
+# The question as written matching the corpus this much better than its translation means the
+# translation lost the question (a calibrated-score gap; in-corpus questions score ~0.6-0.9).
+TRANSLATION_MARGIN = 0.15
 
 
 def probe_query(state: State, corpus_language: str) -> str:
@@ -98,29 +55,48 @@ def probe_query(state: State, corpus_language: str) -> str:
     return state.get("retrieval_query") or question
 
 
-def probe_corpus(state: State, ctx: Context, services: Services) -> dict:
-    """Search the corpus for the question (no LLM) and record the best calibrated score."""
-    index, index_error = services.try_index(ctx)
-    if index is None:
-        return {
-            "documents": [],
-            "queries": [],
-            "probe_score": 0.0,
-            "flags": ["index_unavailable"],
-            "path": step(PROBE_NODE, "unavailable", index_error or "index unavailable"),
-        }
-    query = probe_query(state, index.meta.language)
+async def probe_corpus(state: State, ctx: Context, services: Services) -> dict:
+    """Search the corpus for the question (no LLM) and record the best calibrated score.
+
+    The search runs in a worker thread: the index reads files and scores on the CPU.
+    """
+    index, index_error = await asyncio.to_thread(services.try_index, ctx)
     try:
-        docs = search(index, query, ctx.k, multihop=ctx.multihop)
+        if index is None:
+            raise IndexError_(index_error or "index unavailable")
+        query = probe_query(state, index.meta.language)
+        docs = await asyncio.to_thread(search, index, query, ctx.k, multihop=ctx.multihop)
+        question = state["question"]
+        original: list = []
+        if query != question:  # a translation: measure it against the question as written
+            original = await asyncio.to_thread(
+                search, index, question, ctx.k, multihop=ctx.multihop
+            )
     except IndexError_ as exc:
         return {
             "documents": [],
             "queries": [],
             "probe_score": 0.0,
+            "index_error": str(exc),
             "flags": ["index_unavailable"],
+            "failures": [{"node": PROBE_NODE, "kind": "index", "cause": str(exc)}],
             "path": step(PROBE_NODE, "unavailable", str(exc)),
         }
     probe = docs[0]["score"] if docs else 0.0
+    written = original[0]["score"] if original else 0.0
+    if original and (state.get("translation_doubtful") or written >= probe + TRANSLATION_MARGIN):
+        # The translation is suspect: search both, and let the better match speak.
+        fused = merge_by_score([docs, original], ctx.k)
+        best = max(probe, written)
+        reason = f"translation {probe:.2f}, question as written {written:.2f}: both searched"
+        return {
+            "documents": fused,
+            "queries": [query, state["question"]],
+            "probe_score": best,
+            "translation_doubtful": True,
+            "flags": ["translation_doubtful"],
+            "path": step(PROBE_NODE, f"{best:.2f}", reason),
+        }
     return {
         "documents": docs,
         "queries": [query],
@@ -129,26 +105,21 @@ def probe_corpus(state: State, ctx: Context, services: Services) -> dict:
     }
 
 
-def check_confidence(state: State, ctx: Context, services: Services) -> dict:
+async def check_confidence(state: State, ctx: Context, services: Services) -> dict:
     """Decide ``retrieve`` / ``closed_book`` / ``web`` / ``error`` from the probe and the model."""
-    index, index_error = services.try_index(ctx)
-    if "index_unavailable" in (state.get("flags") or []):  # opened, but the probe could not read
-        index = None
-        index_error = next(
-            (s["reason"] for s in state.get("path") or [] if s["node"] == PROBE_NODE),
-            index_error,
-        )
+    index_error = state.get("index_error") or ""  # the probe's record: opened, or searched
+    usable = not index_error
     llm = services.llm(ctx)
     web_ready = services.web(ctx).available
-    probe = state.get("probe_score", 0.0) if index is not None else 0.0
-    record = {"probe_score": probe, "model_confidence": None, "method": None}
+    probe = state.get("probe_score", 0.0) if usable else 0.0
+    record: Confidence = {"probe_score": probe, "model_confidence": None, "method": None}
     update: dict = {}
 
     def decide(decision: str, reason: str, **extra) -> dict:
         record.update(decision=decision, reason=reason)
         return update | extra | {"confidence": record, "path": step(NODE, decision, reason)}
 
-    if index is None:
+    if not usable:
         if llm is None:
             return decide(
                 "error",
@@ -167,29 +138,46 @@ def check_confidence(state: State, ctx: Context, services: Services) -> dict:
             f"no LLM and the corpus does not cover the question ({probe:.2f} < {ctx.probe_weak})",
         )
 
-    try:
-        with llm_deadline(state, ctx):
-            result = closed_book_answer(
-                llm,
-                state["question"],
-                language=state["user_language"],
-                system_prompt=ctx.prompts.get("closed_book"),
-                config=llm_config(NODE, language=state["user_language"]),
-            )
-        answer, confidence, method = result.answer, result.confidence, result.method
-    except provider_errors() as exc:
-        update["flags"] = failure_flags(exc, state, ctx)
-        answer, confidence, method = "", 0.0, f"failed: {describe_error(exc)}"
+    override = ctx.prompts.get("closed_book")
+    reply = await ask_model(
+        NODE,
+        state,
+        ctx,
+        lambda: closed_book_answer(
+            llm,
+            state["question"],
+            logprob_prompt=override or prompts.CLOSED_BOOK_LOGPROB,
+            verbalized_prompt=override or prompts.CLOSED_BOOK_VERBALIZED,
+            language=state["user_language"],
+            config=llm_config(NODE, language=state["user_language"]),
+        ),
+    )
+    if reply.value is None:
+        update = reply.fallback()
+        answer, confidence, method = "", 0.0, f"failed: {reply.failure['cause']}"
+    else:
+        answer, confidence, method = reply.value.answer, reply.value.confidence, reply.value.method
+    answer, stripped = plain_text(answer)
+    if stripped:
+        update = update | {"flags": [*update.get("flags", []), "markup_removed"]}
     record.update(model_confidence=round(confidence, 4), method=method)
     scores = f"model confidence {confidence:.2f} ({method}), corpus probe {probe:.2f}"
-    if index is None:
+    high, low = ctx.confidence_thresholds(method)
+    if state.get("translation_doubtful"):
+        # The model answered a question that may have been lost in translation: never
+        # confident enough to skip the documents.
+        high = float("inf")
+        scores += "; translation doubtful"
+    if not usable:
         if answer:
+            unverified = ["unverified_closed_book"] if state.get("translation_doubtful") else []
             return decide(
                 "closed_book",
                 f"index unavailable; answering closed-book ({scores})",
                 candidate_answer=answer,
                 answer=answer,
                 route="closed_book",
+                flags=[*update.get("flags", []), *unverified],
             )
         if web_ready:
             return decide("web", f"index unavailable and the model abstained ({scores})")
@@ -199,7 +187,7 @@ def check_confidence(state: State, ctx: Context, services: Services) -> dict:
             route="error",
             answer=f"The index is unavailable: {index_error}",
         )
-    if confidence >= ctx.confidence_high and answer:
+    if confidence >= high and answer:
         return decide(
             "closed_book",
             f"{scores}: confident, no retrieval",
@@ -207,7 +195,7 @@ def check_confidence(state: State, ctx: Context, services: Services) -> dict:
             answer=answer,
             route="closed_book",
         )
-    if confidence >= ctx.confidence_low and answer:
+    if confidence >= low and answer:
         return decide(
             "retrieve",
             f"{scores}: unsure, retrieving; closed-book answer kept",

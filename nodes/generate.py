@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from graph import prompts
 from graph.config import Context
 from graph.services import Services
 from graph.state import State
 from nodes.common import (
-    describe_error,
-    failure_flags,
+    ModelReply,
+    ask_model,
     llm_config,
-    llm_deadline,
     number_documents,
-    provider_errors,
     relevant_documents,
     step,
     untrusted,
 )
-from nodes.condense import message_text
-from nodes.excerpts import question_excerpts
-from nodes.offline import extractive_answer
-from tools.language import insufficient_message, language_name
+from tools.text.excerpts import question_excerpts
+from tools.text.extractive import extractive_answer
+from tools.text.language import insufficient_message, language_name
+from tools.text.messages import message_text
+from tools.text.sanitize import plain_text
 
 NODE = "generate_answer"
 
@@ -59,7 +60,7 @@ def _revision_note(state: State) -> str:
     )
 
 
-def generate_answer(state: State, ctx: Context, services: Services) -> dict:
+async def generate_answer(state: State, ctx: Context, services: Services) -> dict:
     """Write the answer. One LLM call; offline (or if the call fails), an extractive answer.
 
     Never guesses: with no relevant documents it returns the kept closed-book candidate, flagged
@@ -71,7 +72,7 @@ def generate_answer(state: State, ctx: Context, services: Services) -> dict:
     generations = state.get("generations", 0) + 1
     language = state.get("user_language", "en")
     llm = services.llm(ctx)
-    flags: list[str] = []
+    fallback: dict = {}
     if llm is not None:
         insufficient = insufficient_message(language)
         system = ctx.prompt("answer", prompts.ANSWER).format(
@@ -81,38 +82,51 @@ def generate_answer(state: State, ctx: Context, services: Services) -> dict:
         query = f"{state['question']} {state.get('retrieval_query', '')}"
         shown = question_excerpts(docs, query, ctx.context_excerpt_chars)
         human = f"<question>{untrusted(state['question'])}</question>\n{number_documents(shown)}"
-        try:
-            with llm_deadline(state, ctx):
-                reply = llm.invoke(
-                    [("system", system + _revision_note(state)), ("human", human)],
-                    config=llm_config(NODE, language=language, draft=generations),
-                )
-            answer = message_text(reply).strip()
+        reply = await ask_model(
+            NODE,
+            state,
+            ctx,
+            lambda: llm.ainvoke(
+                [("system", system + _revision_note(state)), ("human", human)],
+                config=llm_config(NODE, language=language, draft=generations),
+            ),
+        )
+        # Plain text only: small models echo the prompt's <document> blocks, HTML or tokens.
+        answer, stripped = plain_text(message_text(reply.value)) if reply.value else ("", False)
+        if answer:
             route = (
                 "insufficient"
                 if answer.startswith(insufficient.rstrip("."))
                 else state.get("route", "retrieval")
             )
+            flags = ["insufficient"] if route == "insufficient" else []
+            note = "; markup removed" if stripped else ""
             return {
                 "answer": answer,
                 "generations": generations,
                 "route": route,
-                "flags": ["insufficient"] if route == "insufficient" else [],
+                "flags": [*flags, "markup_removed"] if stripped else flags,
                 "path": step(
-                    NODE, f"draft {generations}", f"from {len(docs)} documents in {language}"
+                    NODE,
+                    f"draft {generations}",
+                    f"from {len(docs)} documents in {language}{note}",
                 ),
             }
-        except provider_errors() as exc:
-            flags = failure_flags(exc, state, ctx)
-            reason = f"LLM failed ({describe_error(exc)}); extractive answer"
+        if reply.failure is None:  # the model answered with nothing (or only markup)
+            reply = ModelReply(
+                failure={"node": NODE, "kind": "unusable_output", "cause": "empty answer"}
+            )
+        fallback = reply.fallback()
+        reason = f"{reply.why}; extractive answer"
     else:
         reason = f"extractive: best sentences of {len(docs)} documents"
-    answer = extractive_answer(state["question"], docs, services.embedder(ctx))
+    # Embedding sentences is CPU work (and the first call loads the model): off the event loop.
+    embeddings = await asyncio.to_thread(services.embedder, ctx)
+    answer = await asyncio.to_thread(extractive_answer, state["question"], docs, embeddings)
     if not answer:
-        return _no_documents(state) | {"generations": generations}
-    return {
+        return _no_documents(state) | fallback | {"generations": generations}
+    return fallback | {
         "answer": answer,
         "generations": generations,
-        "flags": flags,
         "path": step(NODE, f"draft {generations}", reason),
     }

@@ -8,18 +8,10 @@ from graph import prompts
 from graph.config import Context
 from graph.services import Services
 from graph.state import Doc, State
-from nodes.common import (
-    describe_error,
-    failure_flags,
-    llm_config,
-    llm_deadline,
-    number_documents,
-    provider_errors,
-    step,
-    untrusted,
-)
-from nodes.excerpts import question_excerpts
-from nodes.offline import looks_like_instruction
+from nodes.common import ask_model, llm_config, number_documents, step, untrusted
+from tools.llm.structured import invoke_structured
+from tools.text.excerpts import question_excerpts
+from tools.text.extractive import looks_like_instruction
 
 NODE = "grade_documents"
 # Offline, a document also has to be within this fraction of the best score: it keeps a weak
@@ -47,7 +39,7 @@ def grade_by_score(docs: list[Doc], threshold: float) -> list[Doc]:
     return [d for d in docs if d["score"] >= threshold and d["score"] >= RELATIVE_CUT * top]
 
 
-def grade_documents(state: State, ctx: Context, services: Services) -> dict:
+async def grade_documents(state: State, ctx: Context, services: Services) -> dict:
     """Set ``relevant_ids``. One structured LLM call, or calibrated scores offline/on failure."""
     docs = state.get("documents") or []
     if not docs:
@@ -58,8 +50,6 @@ def grade_documents(state: State, ctx: Context, services: Services) -> dict:
     if llm is None:
         ids = [d["id"] for d in by_score]
         return {"relevant_ids": ids, "path": step(NODE, f"{len(ids)} relevant", fallback_reason)}
-    from tools.structured import invoke_structured
-
     query = state["retrieval_query"]
     # Excerpts match every query searched this turn: a rewrite's words found these documents.
     searched = " ".join(dict.fromkeys([query, *(state.get("queries") or [])]))
@@ -69,29 +59,30 @@ def grade_documents(state: State, ctx: Context, services: Services) -> dict:
         ("system", ctx.prompt("grade", prompts.GRADE)),
         ("human", f"<question>{untrusted(query)}</question>\n{number_documents(shown)}"),
     ]
-    try:
-        with llm_deadline(state, ctx):
-            result = invoke_structured(llm, DocumentGrades, messages, config=llm_config(NODE))
-    except provider_errors() as exc:
+    reply = await ask_model(
+        NODE,
+        state,
+        ctx,
+        lambda: invoke_structured(llm, DocumentGrades, messages, config=llm_config(NODE)),
+    )
+    if reply.value is None:
         ids = [d["id"] for d in by_score]
+        return reply.fallback("grading_fallback") | {
+            "relevant_ids": ids,
+            "path": step(NODE, f"{len(ids)} relevant", f"{reply.why}; {fallback_reason}"),
+        }
+    grades: DocumentGrades = reply.value
+    named = list(dict.fromkeys(grades.relevant))
+    ids = [docs[n - 1]["id"] for n in named if 1 <= n <= len(docs)]
+    # A grader that names documents it was never shown (a small model's "302964785") is
+    # partly wrong: its out-of-range numbers are dropped, counted and shown.
+    dropped = len(named) - len(ids)
+    if dropped:
+        reason = f"dropped {dropped} reference(s) to documents not offered; {grades.reason}"
         return {
             "relevant_ids": ids,
-            "flags": ["grading_fallback", *failure_flags(exc, state, ctx)],
-            "path": step(
-                NODE,
-                f"{len(ids)} relevant",
-                f"LLM failed ({describe_error(exc)}); {fallback_reason}",
-            ),
+            "dropped_references": state.get("dropped_references", 0) + dropped,
+            "flags": ["invalid_references"],
+            "path": step(NODE, f"{len(ids)} relevant", reason[:240]),
         }
-    if not result.ok or result.value is None:
-        ids = [d["id"] for d in by_score]
-        return {
-            "relevant_ids": ids,
-            "flags": ["grading_fallback"],
-            "path": step(
-                NODE, f"{len(ids)} relevant", f"unusable grader output; {fallback_reason}"
-            ),
-        }
-    grades: DocumentGrades = result.value  # type: ignore[assignment]
-    ids = [docs[n - 1]["id"] for n in dict.fromkeys(grades.relevant) if 1 <= n <= len(docs)]
     return {"relevant_ids": ids, "path": step(NODE, f"{len(ids)} relevant", grades.reason[:200])}

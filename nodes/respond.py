@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from langchain_core.messages import AIMessage
 
 from graph.config import Context
 from graph.services import Services
-from graph.state import Citation, State
+from graph.state import Citation, FailureKind, State
 from nodes.common import relevant_documents, step
-from nodes.offline import OFFLINE_NOTICE, cited_numbers
-from tools.language import language_name
+from tools.text.extractive import OFFLINE_NOTICE, cited_numbers, extractive_answer
+from tools.text.language import insufficient_message, language_name
 
 NODE = "respond"
 
@@ -37,15 +39,19 @@ def footnotes(citations: list[Citation]) -> str:
     return "\n\nSources:\n" + "\n".join(lines)
 
 
+def _first_cause(state: State, kind: FailureKind) -> str:
+    """The cause of the turn's first failure of ``kind`` (empty when there was none)."""
+    return next((f["cause"] for f in state.get("failures") or [] if f["kind"] == kind), "")
+
+
 def degradation_notes(state: State, ctx: Context) -> list[str]:
     """What went wrong on the way, in words: a cut question, LLM failures, the deadline, the index.
 
     Each fallback leaves a flag (``llm_error``, ``deadline_exceeded``, ``index_unavailable``,
-    ``grading_fallback``, ...) and a path step with the reason; this turns them into the notes
+    ``grading_fallback``, ...) and a typed failure record; this turns them into the notes
     a chat user reads under the answer, so a degraded answer never looks like a normal one.
     """
     flags = set(state.get("flags") or [])
-    steps = state.get("path") or []
     notes: list[str] = []
     if "question_truncated" in flags:
         notes.append(
@@ -53,15 +59,7 @@ def degradation_notes(state: State, ctx: Context) -> list[str]:
             "beginning was used"
         )
     if "index_unavailable" in flags and state.get("route") != "error":  # else the answer says it
-        reason = next(
-            (
-                s["reason"]
-                for s in steps
-                if s["node"] in ("probe_corpus", "retrieve_documents")
-                and s["decision"] in ("unavailable", "0 documents")
-            ),
-            "the index could not be opened",
-        )
+        reason = _first_cause(state, "index") or "the index could not be opened"
         notes.append(
             f"the document index is unavailable ({reason.rstrip('.')}); answered "
             "without the documents"
@@ -72,9 +70,7 @@ def degradation_notes(state: State, ctx: Context) -> list[str]:
             "steps ran without the language model"
         )
     elif "llm_error" in flags:
-        prefix = "LLM failed ("
-        failure = next((s["reason"] for s in steps if s["reason"].startswith(prefix)), "")
-        cause = failure[len(prefix) :].partition("); ")[0] or "an error"
+        cause = _first_cause(state, "provider_error") or "an error"
         notes.append(
             f"the language model failed ({cause}) after its retries; the affected steps used "
             "the offline fallback"
@@ -84,7 +80,21 @@ def degradation_notes(state: State, ctx: Context) -> list[str]:
     return notes
 
 
-def respond(state: State, ctx: Context, services: Services) -> dict:
+async def _replace_uncited(state: State, ctx: Context, services: Services) -> tuple[str, str]:
+    """The extractive answer from the relevant documents, and the note that says so."""
+    docs = relevant_documents(state)
+    embeddings = await asyncio.to_thread(services.embedder, ctx)
+    answer = await asyncio.to_thread(extractive_answer, state["question"], docs, embeddings)
+    if answer:
+        return answer, (
+            "the model's answer cited no source, so the matching sentences of the sources are "
+            "shown instead"
+        )
+    language = state.get("user_language", "en")
+    return insufficient_message(language), "the model's answer cited no source"
+
+
+async def respond(state: State, ctx: Context, services: Services) -> dict:
     """Finalize: flags from the last check, the offline notice, and the chat message."""
     answer = state.get("answer") or ""
     route = state.get("route") or "retrieval"
@@ -95,6 +105,14 @@ def respond(state: State, ctx: Context, services: Services) -> dict:
     if check and not check.get("useful", True):
         flags.append("not_useful")
     offline = services.llm(ctx) is None
+    replaced = ""
+    if route in ("retrieval", "web") and check.get("cited") is False:
+        # No draft cited a source, so none can be verified: the sentences of the sources that
+        # match the question take its place (cited, and checked by the sentence check).
+        answer, replaced = await _replace_uncited(state, ctx, services)
+        flags = [f for f in flags if f != "not_grounded"] + ["uncited_answer_replaced"]
+        if not cited_numbers(answer):
+            route = "insufficient"
     citations = citations_for(answer, state) if route in ("retrieval", "web") else []
     notes: list[str] = []
     if offline:
@@ -106,18 +124,13 @@ def respond(state: State, ctx: Context, services: Services) -> dict:
                 f"translation needs an LLM: the question was searched as written and sources "
                 f"are quoted in {language_name(state.get('corpus_language', 'en'))}"
             )
+    if replaced:
+        notes.append(replaced)
     if "not_grounded" in flags:
         notes.append("warning: this answer could not be fully verified against its sources")
     if "unverified_closed_book" in (state.get("flags") or []):
         notes.append("answered from the model's own knowledge; no document confirms it")
-    web_failure = next(
-        (
-            s["reason"]
-            for s in state.get("path") or []
-            if s["node"] == "web_search" and s["decision"] == "unavailable"
-        ),
-        None,
-    )
+    web_failure = _first_cause(state, "web_search")
     if web_failure:
         notes.append(f"{web_failure.rstrip('.')}; answered without it")
     notes += degradation_notes(state, ctx)

@@ -8,17 +8,10 @@ from graph import prompts
 from graph.config import Context
 from graph.services import Services
 from graph.state import State
-from nodes.common import (
-    describe_error,
-    failure_flags,
-    llm_config,
-    llm_deadline,
-    provider_errors,
-    step,
-    untrusted,
-)
-from nodes.offline import feedback_query
-from tools.language import language_name
+from nodes.common import ModelReply, ask_model, llm_config, step, untrusted
+from tools.llm.structured import invoke_structured
+from tools.text.extractive import feedback_query
+from tools.text.language import language_name
 
 NODE = "rewrite_query"
 MAX_VARIANTS = 3
@@ -30,7 +23,7 @@ class QueryRewrites(BaseModel):
     queries: list[str] = Field(description="Up to three alternative search queries")
 
 
-def rewrite_query(state: State, ctx: Context, services: Services) -> dict:
+async def rewrite_query(state: State, ctx: Context, services: Services) -> dict:
     """Replace ``queries`` with new variants; the next retrieval fuses them by reciprocal rank.
 
     With an LLM: one structured call for up to three variants (plus the original query).
@@ -48,37 +41,29 @@ def rewrite_query(state: State, ctx: Context, services: Services) -> dict:
             "rewrites": rewrites,
             "path": step(NODE, f"rewrite {rewrites}", f"pseudo-relevance feedback: {prf[0][:120]}"),
         }
-    from tools.structured import invoke_structured
-
     tried = "\n".join(f"- {q}" for q in state.get("queries") or [query])
     system = ctx.prompt("rewrite", prompts.REWRITE).format(
         n=MAX_VARIANTS, language=language_name(state.get("corpus_language", "en"))
     )
     human = f"<question>{untrusted(query)}</question>\nTried:\n{untrusted(tried)}"
     messages = [("system", system), ("human", human)]
-    try:
-        with llm_deadline(state, ctx):
-            result = invoke_structured(llm, QueryRewrites, messages, config=llm_config(NODE))
-    except provider_errors() as exc:
+    reply = await ask_model(
+        NODE,
+        state,
+        ctx,
+        lambda: invoke_structured(llm, QueryRewrites, messages, config=llm_config(NODE)),
+    )
+    variants = [q.strip() for q in (reply.value.queries if reply.value else []) if q.strip()]
+    if not variants:  # a provider failure, garbage, or an empty list: all fall back alike
+        provider_failed = reply.failure is not None and reply.failure["kind"] != "unusable_output"
+        failure = reply.failure or {"node": NODE, "kind": "unusable_output", "cause": "no queries"}
+        why = ModelReply(failure=failure).why
         return {
             "queries": prf,
             "rewrites": rewrites,
-            "flags": failure_flags(exc, state, ctx),
-            "path": step(
-                NODE,
-                f"rewrite {rewrites}",
-                f"LLM failed ({describe_error(exc)}); pseudo-relevance feedback",
-            ),
-        }
-    variants = [q.strip() for q in (result.value.queries if result.ok else []) if q.strip()]  # type: ignore[union-attr]
-    if not variants:
-        return {
-            "queries": prf,
-            "rewrites": rewrites,
-            "flags": ["rewrite_fallback"],
-            "path": step(
-                NODE, f"rewrite {rewrites}", "unusable rewrite output; pseudo-relevance feedback"
-            ),
+            "failures": [failure],
+            "flags": reply.flags if provider_failed else ["rewrite_fallback"],
+            "path": step(NODE, f"rewrite {rewrites}", f"{why}; pseudo-relevance feedback"),
         }
     queries = [*dict.fromkeys([*variants[:MAX_VARIANTS], query])]
     return {

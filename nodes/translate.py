@@ -6,36 +6,23 @@ from graph import prompts
 from graph.config import Context
 from graph.services import Services
 from graph.state import State
-from nodes.common import (
-    describe_error,
-    failure_flags,
-    llm_config,
-    llm_deadline,
-    provider_errors,
-    step,
-    untrusted,
-)
-from nodes.condense import clean_question, message_text
-from tools.language import detect_language, language_name
+from nodes.common import ask_model, llm_config, step, untrusted
+from tools.text.language import detect_language, language_name, translation_doubt
+from tools.text.messages import clean_question, message_text
+from tools.text.sanitize import plain_text
 
 NODE = "translate_question"
 
 
-def needs_translation(question: str, corpus_language: str) -> bool:
-    """Whether ``question`` is in another language than the corpus (detected without an LLM)."""
-    return detect_language(question, default=corpus_language) != corpus_language
-
-
-def translate_question(state: State, ctx: Context, services: Services) -> dict:
-    """Set ``user_language``, ``corpus_language`` and the ``retrieval_query``.
+async def translate_question(state: State, ctx: Context, services: Services) -> dict:
+    """Set ``user_language`` and the ``retrieval_query`` (``corpus_language`` comes from condense).
 
     Detection needs no LLM. Same language as the corpus: no LLM call. Otherwise one LLM call
     translates the question into the corpus language; offline, the question is searched as
     written and the ``translation_skipped`` flag tells the user why results may be poor.
     """
     question = state["question"]
-    index, _ = services.try_index(ctx)
-    corpus = index.meta.language if index is not None else "en"
+    corpus = state.get("corpus_language") or "en"
     user = detect_language(question, default=corpus)
     base = {"user_language": user, "corpus_language": corpus, "retrieval_query": question}
     if user == corpus:  # the same test as needs_translation(), which routing uses
@@ -54,20 +41,32 @@ def translate_question(state: State, ctx: Context, services: Services) -> dict:
             ),
         }
     system = ctx.prompt("translate", prompts.TRANSLATE).format(target=language_name(corpus))
-    try:
-        with llm_deadline(state, ctx):
-            reply = llm.invoke(
-                [("system", system), ("human", f"<question>{untrusted(question)}</question>")],
-                config=llm_config(NODE, user_language=user, corpus_language=corpus),
-            )
-    except provider_errors() as exc:
+    reply = await ask_model(
+        NODE,
+        state,
+        ctx,
+        lambda: llm.ainvoke(
+            [("system", system), ("human", f"<question>{untrusted(question)}</question>")],
+            config=llm_config(NODE, user_language=user, corpus_language=corpus),
+        ),
+    )
+    if reply.value is None:
+        return (
+            base
+            | reply.fallback("translation_failed")
+            | {
+                "path": step(NODE, "failed", f"{reply.why}; searching as written"),
+            }
+        )
+    translated, _ = plain_text(clean_question(message_text(reply.value)))
+    doubt = translation_doubt(question, translated, corpus)
+    if doubt:
         return base | {
-            "flags": ["translation_failed", *failure_flags(exc, state, ctx)],
-            "path": step(
-                NODE, "failed", f"LLM failed ({describe_error(exc)}); searching as written"
-            ),
+            "retrieval_query": translated or question,
+            "translation_doubtful": True,
+            "flags": ["translation_doubtful"],
+            "path": step(NODE, "doubtful", f"{doubt}; the question as written is searched too"),
         }
-    translated = clean_question(message_text(reply)) or question
     return base | {
         "retrieval_query": translated,
         "path": step(NODE, "translated", f"{user} → {corpus} for retrieval; answer in {user}"),

@@ -5,13 +5,24 @@ from __future__ import annotations
 from graph.config import Context
 from graph.services import Services
 from graph.state import Doc, State
-from nodes.common import describe_error, step
+from nodes.common import step
+from tools.llm.errors import describe_error
 from tools.web_search import WebSearchError
 
 NODE = "web_search"
 
 
-def web_search(state: State, ctx: Context, services: Services) -> dict:
+def _unavailable(reason: str) -> dict:
+    """The update of a failed search: a flag, a failure record and the path step."""
+    cause = f"web search unavailable: {reason}"
+    return {
+        "flags": ["web_search_unavailable"],
+        "failures": [{"node": NODE, "kind": "web_search", "cause": cause}],
+        "path": step(NODE, "unavailable", cause),
+    }
+
+
+async def web_search(state: State, ctx: Context, services: Services) -> dict:
     """Search the web for the retrieval query; every result becomes a citable document.
 
     The route stays visible when search is off (``web_search_not_configured``) or fails
@@ -21,29 +32,18 @@ def web_search(state: State, ctx: Context, services: Services) -> dict:
     try:
         web = services.web(ctx)
     except ValueError as exc:  # a misspelt ARAG_WEB_SEARCH: say so rather than fail the run
-        return base | {
-            "flags": ["web_search_unavailable"],
-            "path": step(NODE, "unavailable", f"web search unavailable: {exc}"),
-        }
+        return base | _unavailable(str(exc))
     if not web.available:
-        reason = getattr(web, "unavailable_reason", None) or "web search is not configured"
         return base | {
             "flags": ["web_search_not_configured"],
-            "path": step(NODE, "not_configured", reason),
+            "path": step(NODE, "not_configured", web.unavailable_reason),
         }
     try:
-        results = web.search(state["retrieval_query"], max_results=ctx.web_max_results)
+        results = await web.asearch(state["retrieval_query"], max_results=ctx.web_max_results)
     except WebSearchError as exc:
-        reason = str(exc)
+        return base | _unavailable(str(exc))
     except Exception as exc:  # a third-party backend's own error: degrade, never crash
-        reason = describe_error(exc)
-    else:
-        reason = ""
-    if reason:
-        return base | {
-            "flags": ["web_search_unavailable"],
-            "path": step(NODE, "unavailable", f"web search unavailable: {reason}"),
-        }
+        return base | _unavailable(describe_error(exc))
     docs: list[Doc] = []
     for r in results:
         if r.url not in {d["id"] for d in docs}:

@@ -46,7 +46,7 @@ def embeddings():
 @pytest.fixture(scope="session")
 def sample_data_dir(tmp_path_factory, embeddings) -> Path:
     """The bundled sample corpus ingested once into a real embedded index."""
-    from tools.ingest import ingest
+    from tools.ingest.pipeline import ingest
 
     data_dir = tmp_path_factory.mktemp("sample-index")
     report = ingest([str(SAMPLE_CORPUS)], str(data_dir), embeddings)

@@ -7,7 +7,6 @@ asked for one.
 
 from __future__ import annotations
 
-import os
 import threading
 from functools import cache
 from pathlib import Path
@@ -16,7 +15,6 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 DEFAULT_SPEC = "wordllama"
-ENV_VAR = "ARAG_EMBEDDINGS"
 
 
 class WordLlamaEmbeddings(Embeddings):
@@ -145,13 +143,13 @@ def _load(spec: str) -> Embeddings:
 
 
 def load_embeddings(spec: str | None = None) -> Embeddings:
-    """Return the embeddings named by ``spec``, then ``$ARAG_EMBEDDINGS``, then ``"wordllama"``.
+    """Return the embeddings named by ``spec`` (callers pass ``Context.embeddings``).
 
     ``"wordllama"`` (or its model id ``"wordllama:l2_supercat-256"``) gives the offline
     :class:`WordLlamaEmbeddings`; ``"provider:model"`` goes through LangChain's
     ``init_embeddings``. One instance per spec is cached.
     """
-    spec = (spec or os.environ.get(ENV_VAR) or DEFAULT_SPEC).strip()
+    spec = (spec or DEFAULT_SPEC).strip()
     # The stored model id (named in mismatch errors) is accepted as a spec too.
     if spec == WordLlamaEmbeddings.model_id:
         spec = DEFAULT_SPEC

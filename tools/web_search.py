@@ -41,10 +41,18 @@ class WebSearch(Protocol):
     """Searches the web and returns results with title, URL and content."""
 
     name: str
+    """The backend's name, shown in the path."""
     available: bool
+    """Whether searching can return anything (a key is set, the backend is configured)."""
+    unavailable_reason: str | None
+    """Why not, when ``available`` is False; None otherwise."""
 
     def search(self, query: str, max_results: int = 5) -> list[WebResult]:
         """Return up to ``max_results`` results; raise ``WebSearchError`` on failure."""
+        ...
+
+    async def asearch(self, query: str, max_results: int = 5) -> list[WebResult]:
+        """``search`` without blocking the event loop (the graph's nodes call this one)."""
         ...
 
 
@@ -255,10 +263,7 @@ class WebSearchTool(BaseTool):
         return _results_json(results)
 
     async def _arun(self, query: str, **kwargs: Any) -> str:
-        asearch = getattr(self.backend, "asearch", None)
-        if asearch is None:
-            return await super()._arun(query, **kwargs)  # runs _run in a thread
-        return _results_json(await asearch(query, max_results=self.max_results))
+        return _results_json(await self.backend.asearch(query, max_results=self.max_results))
 
 
 def _results_json(results: list[WebResult]) -> str:

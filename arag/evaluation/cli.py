@@ -6,11 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+from arag.console import Model, context, err, out
 
 
 def eval_command(
@@ -30,9 +28,7 @@ def eval_command(
             help="Index the dataset's passages here (kept); default: a temporary directory",
         ),
     ] = None,
-    model: Annotated[
-        str | None, typer.Option("--model", help="provider:model; 'offline' for no LLM")
-    ] = None,
+    model: Model = None,
     k: Annotated[int | None, typer.Option(help="Documents per query")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Report directory")] = Path("eval-results"),
     sweep: Annotated[
@@ -48,7 +44,6 @@ def eval_command(
     import os
 
     os.environ.setdefault("TQDM_DISABLE", "1")  # langsmith's tqdm bar; rich draws ours
-    from arag.cli import _context
     from arag.evaluation.datasets import DatasetError, load_dataset
     from arag.evaluation.report import write_report
     from arag.evaluation.runner import corpus_dir, run_eval
@@ -75,7 +70,7 @@ def eval_command(
             task = bar.add_task(label, total=total)
             return lambda n: bar.advance(task, n)
 
-        ctx = _context(directory, model, k=k)
+        ctx = context(directory, model, k=k)
         if sweep:
             paths = _sweep(data, ctx, on_start, out_dir)
         else:

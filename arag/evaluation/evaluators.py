@@ -1,74 +1,37 @@
-"""Metrics and the ``langsmith.evaluate`` evaluators built on them.
+"""The ``langsmith.evaluate`` evaluators: the metrics of :mod:`arag.evaluation.metrics`, keyed.
 
-Answer metrics are the official SQuAD v1.1 ones (normalise: lower-case, drop punctuation,
-articles and extra whitespace; exact match; token-overlap F1, best over the references).
-Retrieval metrics compare the sources of the documents the graph's corpus search returned for
-the (translated) question with the gold passage ids.
+Answer metrics compare the graph's answer with the reference answers; retrieval metrics compare
+the sources of the documents the graph's corpus search returned for the (translated) question
+with the gold passage ids. The metric functions themselves live in
+:mod:`arag.evaluation.metrics` (shared with the benchmarks) and are re-exported here.
 """
 
 from __future__ import annotations
 
-import re
-import string
-from collections import Counter
 from typing import Any
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_CITATION = re.compile(r"\[\d+\]")
+from arag.evaluation.metrics import (
+    answer_recall,
+    exact_match,
+    normalize_answer,
+    recall_at_k,
+    reciprocal_rank,
+    token_f1,
+)
 
-
-def normalize_answer(text: str) -> str:
-    """SQuAD normalisation; citation markers ``[n]`` are removed first."""
-    text = _CITATION.sub(" ", text).lower()
-    text = "".join(ch for ch in text if ch not in set(string.punctuation))
-    return " ".join(_ARTICLES.sub(" ", text).split())
-
-
-def exact_match(prediction: str, answers: list[str]) -> float:
-    """1.0 when the normalised prediction equals a normalised reference."""
-    pred = normalize_answer(prediction)
-    return float(any(pred == normalize_answer(a) for a in answers))
-
-
-def token_f1(prediction: str, answers: list[str]) -> float:
-    """Best token-overlap F1 of the prediction against the references (SQuAD metric)."""
-    pred = normalize_answer(prediction).split()
-    best = 0.0
-    for answer in answers:
-        gold = normalize_answer(answer).split()
-        common = sum((Counter(pred) & Counter(gold)).values())
-        if not pred or not gold or common == 0:
-            best = max(best, float(pred == gold))
-            continue
-        precision, recall = common / len(pred), common / len(gold)
-        best = max(best, 2 * precision * recall / (precision + recall))
-    return best
-
-
-def answer_recall(prediction: str, answers: list[str]) -> float:
-    """1.0 when a normalised reference occurs inside the normalised prediction.
-
-    Extractive answers are whole sentences, so EM is near zero for them by construction; this
-    "contains the answer" score is what tells a user whether the answer was found.
-    """
-    pred = f" {normalize_answer(prediction)} "
-    return float(any(f" {normalize_answer(a)} " in pred for a in answers if normalize_answer(a)))
-
-
-def recall_at_k(retrieved: list[str], gold: list[str], k: int) -> float:
-    """Share of the gold passages among the first ``k`` retrieved sources."""
-    if not gold:
-        return 0.0
-    top = set(retrieved[:k])
-    return sum(g in top for g in gold) / len(gold)
-
-
-def reciprocal_rank(retrieved: list[str], gold: list[str]) -> float:
-    """1 / rank of the first gold passage among the retrieved sources (0 when absent)."""
-    for rank, source in enumerate(retrieved, 1):
-        if source in gold:
-            return 1.0 / rank
-    return 0.0
+__all__ = [
+    "JUDGE_PROMPT",
+    "answer_metrics",
+    "answer_recall",
+    "behaviour_metrics",
+    "exact_match",
+    "make_llm_judge",
+    "normalize_answer",
+    "recall_at_k",
+    "reciprocal_rank",
+    "retrieval_metrics",
+    "token_f1",
+]
 
 
 # --- langsmith evaluators: (outputs, reference_outputs) -> {"key", "score"} ----------------

@@ -7,6 +7,7 @@ dataset (created once per dataset name) and the results to an experiment in it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import statistics
@@ -60,10 +61,10 @@ def ingest_passages(passages: list[Passage], data_dir: str, embeddings: Any) -> 
     from langchain_classic.indexes import SQLRecordManager, index
     from langchain_core.documents import Document
 
-    from tools.chunking import chunk_documents
     from tools.index.lance import LanceIndex
-    from tools.ingest import RECORD_DB, RECORD_NAMESPACE
-    from tools.language import detect_language
+    from tools.ingest.chunking import chunk_documents
+    from tools.ingest.pipeline import RECORD_DB, RECORD_NAMESPACE
+    from tools.text.language import detect_language
 
     store = LanceIndex.open(data_dir, embeddings, create=True)
     manager = SQLRecordManager(
@@ -138,12 +139,16 @@ def make_target(
 ) -> Callable[[dict], dict]:
     """The function ``langsmith.evaluate`` calls per example: one graph turn, measured.
 
-    ``trace=False`` (offline) switches LangChain tracing off inside the turn: under
-    ``upload_results=False`` langsmith still posts the graph's child runs through its client,
-    which offline means retrying an unreachable API for minutes.
+    ``langsmith.evaluate`` calls it synchronously; the turn runs in an event loop of its own
+    (``asyncio.run``), since the graph's nodes are async. ``trace=False`` (offline) switches
+    LangChain tracing off inside the turn: under ``upload_results=False`` langsmith still posts
+    the graph's child runs through its client, which offline means retrying an unreachable API
+    for minutes.
     """
     from langchain_core.messages import HumanMessage
     from langsmith.run_helpers import tracing_context
+
+    from arag.turn import run_turn
 
     def target(inputs: dict) -> dict:
         usage = LLMUsage()
@@ -154,42 +159,23 @@ def make_target(
             "recursion_limit": 50,
         }
         started = time.perf_counter()
-        searched: list[dict] | None = None
-        retrieved, grounded, final = False, None, {}
         with tracing_context(enabled=None if trace else False):
-            updates = list(
-                graph.stream(
-                    {"messages": [HumanMessage(inputs["question"])]},
-                    config,
-                    context=ctx,
-                    stream_mode="updates",
+            turn = asyncio.run(
+                run_turn(
+                    graph, {"messages": [HumanMessage(inputs["question"])]}, config, context=ctx
                 )
             )
-        for update in updates:
-            for node, change in update.items():
-                if not isinstance(change, dict):
-                    continue
-                docs = change.get("documents")
-                docs = getattr(docs, "value", docs)
-                if searched is None and docs and node != "web_search":
-                    searched = docs  # the corpus search for the (translated) question
-                if node == "retrieve_documents":
-                    retrieved = True
-                if node == "check_answer" and change.get("check"):
-                    grounded = bool(change["check"].get("grounded"))
-                if node == "respond":
-                    final = change
         if on_done:
             on_done(1)
-        sources = list(dict.fromkeys(d["source"] for d in searched or []))
+        sources = list(dict.fromkeys(d["source"] for d in turn.searched or []))
         return {
-            "answer": final.get("answer", ""),
-            "route": final.get("route"),
-            "flags": list(getattr(final.get("flags"), "value", final.get("flags")) or []),
-            "retrieved": retrieved,
+            "answer": turn.answer,
+            "route": turn.route if turn.responded else None,
+            "flags": turn.respond_flags,
+            "retrieved": turn.retrieved,
             "retrieved_sources": sources,
             "k": ctx.k,
-            "grounded": grounded,
+            "grounded": turn.grounded,
             "llm_calls": usage.calls,
             "tokens": usage.tokens,
             "latency_s": round(time.perf_counter() - started, 4),
@@ -328,7 +314,7 @@ def build_eval_graph(ctx: Any, embeddings: Any) -> Any:
 
 def judge_model(ctx: Any) -> Any:
     """The configured chat model for the LLM-as-judge evaluator, or None offline."""
-    from tools.chat_models import load_chat_model, resolve_model_spec
+    from tools.llm.chat_models import load_chat_model, resolve_model_spec
 
     spec = resolve_model_spec(ctx.model or None)
     if spec is None:

@@ -51,14 +51,10 @@ def create_app(settings: ServerSettings, open_runner: RunnerFactory) -> FastAPI:
 def local_app(settings: ServerSettings, ctx) -> FastAPI:
     """The ``arag serve`` app: the graph in this process over a SQLite/PostgreSQL checkpointer."""
     from arag.server.checkpointers import open_checkpointer
-    from arag.server.executor import use_graph_executor
     from arag.server.runner import LocalRunner
 
     @asynccontextmanager
     async def open_runner() -> AsyncIterator[Runner]:
-        # The graph's sync nodes run in the loop's default executor; asyncio's default
-        # (CPUs + 4 threads) would cap the LLM calls in flight server-wide (executor.py).
-        use_graph_executor(settings.graph_threads)
         async with open_checkpointer(ctx.data_dir, settings.postgres_dsn) as saver:
             yield LocalRunner(saver, ctx)
 

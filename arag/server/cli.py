@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from arag.console import DataDir, Model, context, err, mode_line, require_model
+
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 KEEP_ALIVE_SECONDS = 75
 
@@ -15,16 +17,8 @@ def serve(
         str, typer.Option(help="Interface to bind; anything but loopback needs ARAG_API_KEYS")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    data_dir: Annotated[
-        str | None,
-        typer.Option("--data-dir", help="Index directory (env ARAG_DATA_DIR, default .arag)"),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model", help="provider:model, e.g. openai:gpt-4o-mini; 'offline': no LLM"
-        ),
-    ] = None,
+    data_dir: DataDir = None,
+    model: Model = None,
     graceful_timeout: Annotated[
         float, typer.Option(help="Seconds in-flight requests may take to finish on SIGTERM")
     ] = 60.0,
@@ -32,7 +26,6 @@ def serve(
     """Serve /v1/chat/completions (OpenAI-compatible) with threads in SQLite or PostgreSQL."""
     import uvicorn
 
-    from arag.cli import _context, _mode_line, _require_model, err
     from arag.server.app import local_app
     from arag.server.checkpointers import describe
     from arag.server.logging import configure_logging
@@ -50,15 +43,15 @@ def serve(
             "(keys of 16+ characters), or use --host 127.0.0.1."
         )
         raise typer.Exit(code=2)
-    ctx = _context(data_dir, model)
-    _require_model(ctx)
+    ctx = context(data_dir, model)
+    require_model(ctx)
     err.print(f"arag serve: http://{host}:{port}/v1  (OpenAI-compatible; model id adaptive-rag)")
     if settings.api_keys:
         err.print(f"auth: bearer keys for {', '.join(settings.key_names)}")
     else:
         err.print("auth: none (ARAG_API_KEYS unset) — listening on 127.0.0.1 only")
     err.print(f"threads: {describe(ctx.data_dir, settings.postgres_dsn)}")
-    err.print(_mode_line(ctx))
+    err.print(mode_line(ctx))
     secrets = list(settings.api_keys)
     if settings.postgres_dsn:
         from psycopg.conninfo import conninfo_to_dict

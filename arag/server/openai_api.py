@@ -13,8 +13,8 @@ for another, and a token once sent to a chat UI cannot be taken back, so the ans
 when ``respond`` (the final node) has it, in word-sized chunks; the last chunk carries the
 citations. Progress goes out as SSE comment lines (``: progress {...}``), which SSE clients
 ignore by specification and which keep idle proxies from closing the connection meanwhile.
+sse-starlette frames the events (``data: {json}`` chunks, then ``data: [DONE]``).
 """  # noqa: D205
-
 
 # No "from __future__ import annotations": FastAPI resolves the route signatures, which refer to
 # names local to router(), when the routes are declared.
@@ -26,8 +26,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette.event import ServerSentEvent
+from sse_starlette.sse import EventSourceResponse
 
 from arag.server.auth import owner_for
 from arag.server.errors import ApiError, invalid_request, not_found
@@ -36,6 +38,7 @@ from arag.server.settings import ServerSettings
 
 MODEL_ID = "adaptive-rag"
 THREAD_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+SSE_LINE_END = "\n"  # LF, as this stream always used (sse-starlette defaults to CRLF)
 
 
 class TextPart(BaseModel):
@@ -257,11 +260,15 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
         events = runner().run(messages, thread_id, owner)
         headers = {"X-Thread-Id": thread_id} if thread_id else {}
         if body.stream:
-            stream = _sse(events, completion_id, thread_id, settings.request_timeout)
-            return StreamingResponse(
-                stream,
-                media_type="text/event-stream",
-                headers=headers | {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            timeout = settings.request_timeout
+            return EventSourceResponse(
+                _sse(events, completion_id, thread_id, timeout),
+                headers=headers | {"Cache-Control": "no-cache"},  # sets X-Accel-Buffering: no
+                sep=SSE_LINE_END,
+                ping=0,  # no ": ping" comments: the progress comments keep the connection busy
+                # On SIGTERM a stream may finish (it is bounded by the request timeout anyway)
+                # within uvicorn's graceful shutdown, as non-streaming requests do.
+                shutdown_grace_period=timeout,
             )
         final: Final | None = None
         async for event in events:
@@ -285,7 +292,11 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
     return api
 
 
-def _chunk(completion_id: str, created: int, delta: dict, **extra: Any) -> str:
+def _data(text: str) -> ServerSentEvent:
+    return ServerSentEvent(text, sep=SSE_LINE_END)
+
+
+def _chunk(completion_id: str, created: int, delta: dict, **extra: Any) -> ServerSentEvent:
     choice = {"index": 0, "delta": delta, "finish_reason": extra.pop("finish_reason", None)}
     body = {
         "id": completion_id,
@@ -295,13 +306,13 @@ def _chunk(completion_id: str, created: int, delta: dict, **extra: Any) -> str:
         "choices": [choice],
         **extra,
     }
-    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+    return _data(json.dumps(body, ensure_ascii=False))
 
 
 async def _sse(
     events: AsyncIterator[Step | Final], completion_id: str, thread_id: str | None, timeout: float
-) -> AsyncIterator[str]:
-    """The SSE body: role, progress comments, answer chunks, a final chunk, ``[DONE]``."""
+) -> AsyncIterator[ServerSentEvent]:
+    """The SSE events: role, progress comments, answer chunks, a final chunk, ``[DONE]``."""
     import asyncio
 
     created = int(time.time())
@@ -311,19 +322,20 @@ async def _sse(
         async with asyncio.timeout(timeout):
             async for event in events:
                 if isinstance(event, Step):
-                    yield f": progress {json.dumps(event.step, ensure_ascii=False)}\n\n"
-                else:
+                    progress = json.dumps(event.step, ensure_ascii=False)
+                    yield ServerSentEvent(comment=f"progress {progress}", sep=SSE_LINE_END)
+                elif isinstance(event, Final):
                     final = event
     except TimeoutError:
         error = ApiError(
             504, f"The answer took longer than {timeout:g} s.", "timeout_error", "timeout"
         )
-        yield f"data: {json.dumps(error.body())}\n\n"
-        yield "data: [DONE]\n\n"
+        yield _data(json.dumps(error.body()))
+        yield _data("[DONE]")
         return
     except ApiError as exc:
-        yield f"data: {json.dumps(exc.body())}\n\n"
-        yield "data: [DONE]\n\n"
+        yield _data(json.dumps(exc.body()))
+        yield _data("[DONE]")
         return
     assert final is not None
     for piece in word_chunks(final.content):
@@ -339,4 +351,4 @@ async def _sse(
         mode=final.mode,
         flags=final.flags,
     )
-    yield "data: [DONE]\n\n"
+    yield _data("[DONE]")

@@ -7,7 +7,8 @@
   conversation started on ``/v1`` shows up in Studio; the owner is thread metadata, the same key
   ``langgraph_auth`` filters on.
 
-Both yield the same events: a ``Step`` per path entry as the graph advances, then one ``Final``.
+Both read the turn with ``arag.turn`` and yield the same events: a ``Step`` per path entry as
+the graph advances, then one ``Final`` (the turn's ``TurnResult``).
 """
 
 from __future__ import annotations
@@ -15,37 +16,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from arag.server.auth import LOCAL_OWNER
 from arag.server.errors import ApiError
+from arag.turn import Step, stream_turn, text_of
+from arag.turn import TurnResult as Final
 from graph.config import Context
 from graph.services import Services
 
 GRAPH_ID = "adaptive_rag"
 CHECK_TIMEOUT = 5.0
-
-
-@dataclass
-class Step:
-    """One path entry: node, decision, reason."""
-
-    step: dict[str, Any]
-
-
-@dataclass
-class Final:
-    """The finished turn, as the ``respond`` node wrote it."""
-
-    content: str
-    """The chat message: answer, numbered sources and notes."""
-    answer: str
-    citations: list[dict[str, Any]] = field(default_factory=list)
-    route: str = "retrieval"
-    mode: str = "offline"
-    flags: list[str] = field(default_factory=list)
-    path: list[dict[str, Any]] = field(default_factory=list)
 
 
 def thread_busy(thread_id: str) -> ApiError:
@@ -56,22 +37,6 @@ def thread_busy(thread_id: str) -> ApiError:
         "conflict_error",
         "thread_busy",
     )
-
-
-def _unwrap(value: Any) -> Any:
-    """A reducer bypass (``Overwrite``) as a plain value, in-process or JSON-serialized."""
-    if hasattr(value, "value"):
-        return value.value
-    if isinstance(value, dict) and value.get("type") == "__overwrite__":  # via the LangGraph API
-        return value.get("value")
-    return value
-
-
-def _text(message: Any) -> str:
-    content = message.get("content") if isinstance(message, dict) else message.content
-    if isinstance(content, str):
-        return content
-    return "".join(p.get("text", "") for p in content or [] if isinstance(p, dict))
 
 
 def _kwargs(message: Any) -> dict[str, Any]:
@@ -89,50 +54,18 @@ def chat_messages(messages: list[Any]) -> list[dict[str, Any]]:
     """A thread's messages as OpenAI-style ``{"role", "content"}`` (plus citations)."""
     out = []
     for m in messages:
-        entry: dict[str, Any] = {"role": _role(m), "content": _text(m)}
+        entry: dict[str, Any] = {"role": _role(m), "content": text_of(m)}
         if citations := _kwargs(m).get("citations"):
             entry["citations"] = citations
         out.append(entry)
     return out
 
 
-class _Collector:
-    """Turns ``updates`` stream parts (node → update) into ``Step`` events and a ``Final``."""
-
-    def __init__(self) -> None:
-        self.path: list[dict[str, Any]] = []
-        self.flags: list[str] = []
-        self.respond: dict[str, Any] | None = None
-
-    def feed(self, chunk: dict[str, Any]) -> list[Step]:
-        steps: list[Step] = []
-        for node, update in chunk.items():
-            if not isinstance(update, dict):
-                continue
-            new = _unwrap(update.get("path")) or []
-            for s in [new] if isinstance(new, dict) else new:
-                self.path.append(s)
-                steps.append(Step(s))
-            for flag in _unwrap(update.get("flags")) or []:
-                if flag not in self.flags:
-                    self.flags.append(flag)
-            if node == "respond":
-                self.respond = update
-        return steps
-
-    def final(self) -> Final:
-        if self.respond is None:
-            raise ApiError(500, "The graph ended without an answer.", "server_error", "no_answer")
-        r = self.respond
-        return Final(
-            content=_text(r["messages"][-1]),
-            answer=r.get("answer", ""),
-            citations=r.get("citations") or [],
-            route=r.get("route", "retrieval"),
-            mode=r.get("mode", "offline"),
-            flags=self.flags,
-            path=self.path,
-        )
+def _finished(result: Final) -> Final:
+    """The turn's result, or a 500 when the graph ended without reaching ``respond``."""
+    if not result.responded:
+        raise ApiError(500, "The graph ended without an answer.", "server_error", "no_answer")
+    return result
 
 
 class Runner(Protocol):
@@ -201,18 +134,20 @@ class LocalRunner:
             "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
             "metadata": {"owner": owner},
         }
-        collector = _Collector()
+        result = Final()
         if thread_id:
             self._busy.add(thread_id)
         try:
-            async for chunk in graph.astream(
-                {"messages": messages}, config, context=self.ctx, stream_mode="updates"
+            async for event in stream_turn(
+                graph, {"messages": messages}, config, context=self.ctx, stream_mode="updates"
             ):
-                for s in collector.feed(chunk):
-                    yield s
+                if isinstance(event, Step):
+                    yield event
+                elif isinstance(event, Final):
+                    result = event
         finally:
             self._busy.discard(thread_id)
-        yield collector.final()
+        yield _finished(result)
 
     async def messages(self, thread_id: str) -> list[dict[str, Any]]:
         """The checkpointed conversation."""
@@ -273,14 +208,14 @@ class LangGraphRunner:
     async def run(
         self, messages: list[dict[str, Any]], thread_id: str | None, owner: str
     ) -> AsyncIterator[Step | Final]:
-        """Create the thread if new (owned), then stream the run's updates."""
+        """Create the thread if new (owned), then stream the run's updates (JSON parts)."""
         import httpx
 
         if thread_id:
             await self.client.threads.create(
                 thread_id=thread_id, metadata={"owner": owner}, if_exists="do_nothing"
             )
-        collector = _Collector()
+        result = Final()
         try:
             async for part in self.client.runs.stream(
                 thread_id,
@@ -294,13 +229,14 @@ class LangGraphRunner:
                     message = (part.data or {}).get("message", "the run failed")
                     raise ApiError(500, f"The graph failed: {message}", "server_error", "run_error")
                 if part.event == "updates" and isinstance(part.data, dict):
-                    for s in collector.feed(part.data):
-                        yield s
+                    for node, update in part.data.items():
+                        for step in result.feed(node, update):
+                            yield step
         except httpx.HTTPStatusError as exc:
             if exc.response.status_code == 409 and thread_id:
                 raise thread_busy(thread_id) from None
             raise
-        yield collector.final()
+        yield _finished(result)
 
     async def messages(self, thread_id: str) -> list[dict[str, Any]]:
         """The thread's conversation from the LangGraph thread store."""

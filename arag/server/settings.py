@@ -82,8 +82,6 @@ class ServerSettings:
     """Seconds a client may take to send its request body before 408."""
     postgres_dsn: str = field(default="", repr=False)
     """PostgreSQL DSN for threads; empty: SQLite in the data directory."""
-    graph_threads: int = 256
-    """Threads for the graph's sync nodes, i.e. LLM calls in flight at once (``executor.py``)."""
 
     @property
     def key_names(self) -> list[str]:
@@ -93,8 +91,8 @@ class ServerSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ServerSettings:
         """Read ``ARAG_API_KEYS``/``ARAG_API_KEYS_FILE``, ``ARAG_MAX_BODY_BYTES``,
-        ``ARAG_SERVE_TIMEOUT``, ``ARAG_BODY_TIMEOUT``, ``ARAG_POSTGRES_DSN`` (or
-        ``DATABASE_URL``) and ``ARAG_GRAPH_THREADS``.
+        ``ARAG_SERVE_TIMEOUT``, ``ARAG_BODY_TIMEOUT`` and ``ARAG_POSTGRES_DSN`` (or
+        ``DATABASE_URL``).
         """  # noqa: D205
         return cls(
             api_keys=load_api_keys(environ),
@@ -102,5 +100,4 @@ class ServerSettings:
             request_timeout=_number(environ, "ARAG_SERVE_TIMEOUT", 300.0),
             body_timeout=_number(environ, "ARAG_BODY_TIMEOUT", 30.0),
             postgres_dsn=environ.get("ARAG_POSTGRES_DSN") or environ.get("DATABASE_URL") or "",
-            graph_threads=int(_number(environ, "ARAG_GRAPH_THREADS", 256)),
         )

@@ -31,10 +31,10 @@ ZERO = Latency(0.0, 0.0)
 NOTES = [
     "- Tokens: document text dominates both bills. The tutorial reads every retrieved chunk whole "
     "to grade it, and the relevant ones whole again to answer and to check. Ours reads "
-    "query-focused excerpts (nodes/excerpts.py): the grader the sentences matching the searched "
-    "queries (ARAG_GRADE_EXCERPT_CHARS, 500), the writer the sentences matching the question "
-    "(ARAG_CONTEXT_EXCERPT_CHARS, 1500), the checker only the cited documents, cut to the "
-    "sentences their claims need. Ours also retrieves k=5 against the tutorial's 4.",
+    "query-focused excerpts (tools/text/excerpts.py): the grader the sentences matching the "
+    "searched queries (ARAG_GRADE_EXCERPT_CHARS, 500), the writer the sentences matching the "
+    "question (ARAG_CONTEXT_EXCERPT_CHARS, 1500), the checker only the cited documents, cut to "
+    "the sentences their claims need. Ours also retrieves k=5 against the tutorial's 4.",
     "- Confident closed-book latency: the tutorial's cheapest fair path for an off-corpus question "
     "is route + generate + two graders (4 calls), so any one-call design is at best ~0.25× of it; "
     "the 0.2× target holds only against the tutorial's vectorstore route (8+ calls).",
@@ -55,7 +55,7 @@ NOTES = [
 def _index(tmp: str):
     from tools.embeddings import WordLlamaEmbeddings
     from tools.index import open_index
-    from tools.ingest import ingest
+    from tools.ingest.pipeline import ingest
 
     embeddings = WordLlamaEmbeddings()
     rep = ingest([str(SAMPLE_CORPUS)], tmp, embeddings)

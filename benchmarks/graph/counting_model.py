@@ -82,7 +82,7 @@ class CountingChatModel(BaseChatModel):
 
     A ``str`` reply becomes a plain AI message; a ``dict`` reply becomes one well-formed tool call
     to the tool the caller bound (which is how ``with_structured_output`` and our
-    ``tools.structured`` read structured output).
+    ``tools.llm.structured`` read structured output).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)

@@ -3,17 +3,23 @@
 Every run gets a fresh counting model and script (their counters are per run), and a
 :class:`TimedIndex` around the shared real index, so the time spent in retrieval can be subtracted
 when the graph's own overhead is measured.
+
+Our graph's nodes are coroutines, so it runs with ``await graph.ainvoke(...)`` on an event loop
+of its own per run (the clock starts inside the loop, so creating it is not counted); the
+tutorial baseline's nodes are plain functions and it runs with ``graph.invoke``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -28,18 +34,47 @@ from graph.config import Context
 from tools.index.base import HybridIndex, IndexMeta
 from tools.web_search import WebResult
 
+if TYPE_CHECKING:
+    from tools.index.rerank import Reranker
+
 OURS, BASELINE = "ours", "baseline"
 
 
 class TimedIndex:
-    """A ``HybridIndex`` wrapper that adds up the time spent searching (thread-safe)."""
+    """A ``HybridIndex`` around another that adds up the time spent searching (thread-safe).
+
+    Every other member of the protocol is the wrapped index's own.
+    """
 
     def __init__(self, index: HybridIndex):
         self._index = index
         self._lock = threading.Lock()
-        self.meta: IndexMeta = index.meta
         self.seconds = 0.0
         self.searches = 0
+
+    @property
+    def meta(self) -> IndexMeta:
+        """The wrapped index's metadata (its corpus language may change with ``set_language``)."""
+        return self._index.meta
+
+    @property
+    def data_dir(self) -> Path | None:
+        """The wrapped index's data directory."""
+        return self._index.data_dir
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """The wrapped index's reranker; setting it sets the wrapped index's."""
+        return self._index.reranker
+
+    @reranker.setter
+    def reranker(self, value: Reranker | None) -> None:
+        self._index.reranker = value
+
+    @property
+    def record_namespace(self) -> str:
+        """The wrapped index's record manager namespace."""
+        return self._index.record_namespace
 
     def hybrid_search(self, query: str, k: int = 5) -> list[Document]:
         """Search the wrapped index, timing the call."""
@@ -55,19 +90,41 @@ class TimedIndex:
         """Chunks in the wrapped index."""
         return self._index.count()
 
+    def set_language(self, code: str) -> None:
+        """Record the corpus language in the wrapped index."""
+        self._index.set_language(code)
+
+    def refresh_fts(self) -> None:
+        """Bring the wrapped index's full-text and vector indexes up to date."""
+        self._index.refresh_fts()
+
+    def close(self) -> None:
+        """Close the wrapped index."""
+        self._index.close()
+
 
 @dataclass
 class FakeWebSearch:
-    """Web search returning the scenario's results after ``latency_s`` (same for both graphs)."""
+    """Web search returning the scenario's results after ``latency_s`` (same for both graphs).
+
+    Our graph calls ``asearch`` (it sleeps without blocking the event loop), the tutorial
+    baseline ``search``.
+    """
 
     results: tuple[WebResult, ...]
     latency_s: float = 0.0
     name: str = "simulated"
     available: bool = True
+    unavailable_reason: str | None = None
 
     def search(self, query: str, max_results: int = 5) -> list[WebResult]:
         """The scripted results."""
         time.sleep(self.latency_s)
+        return list(self.results[:max_results])
+
+    async def asearch(self, query: str, max_results: int = 5) -> list[WebResult]:
+        """The scripted results, awaited."""
+        await asyncio.sleep(self.latency_s)
         return list(self.results[:max_results])
 
 
@@ -108,11 +165,13 @@ def run_once(
         graph = build_graph(
             chat_model=model, embeddings=setup.embeddings, index=index, web_search_backend=web
         )
-        start = time.perf_counter()
-        result = graph.invoke(
-            {"messages": [HumanMessage(scenario.question)]}, config, context=Context()
+        result, seconds = asyncio.run(
+            _timed(
+                graph.ainvoke(
+                    {"messages": [HumanMessage(scenario.question)]}, config, context=Context()
+                )
+            )
         )
-        seconds = time.perf_counter() - start
         route = result["route"]
     else:
         graph = build_baseline(model, index, web)
@@ -136,6 +195,13 @@ def run_once(
         route=route,
         finished=finished,
     )
+
+
+async def _timed(run: Awaitable[dict[str, Any]]) -> tuple[dict[str, Any], float]:
+    """Await ``run``; its result and the seconds it took."""
+    start = time.perf_counter()
+    result = await run
+    return result, time.perf_counter() - start
 
 
 def run_many(jobs: list[Callable[[], Run]], parallel: int) -> list[Run]:

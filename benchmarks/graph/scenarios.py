@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from langchain_core.messages import BaseMessage
 
 from benchmarks.graph.counting_model import Reply
-from tools.language import insufficient_message
+from tools.text.language import insufficient_message
 from tools.web_search import WebResult
 
 _DOCUMENT = re.compile(r'<document n="(\d+)"[^>]*>(.*?)</document>', re.DOTALL)

@@ -19,12 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.retrieval.datasets import (
+from arag.evaluation.datasets import (
+    BELEBELE,
+    HOTPOT,
     SHARED_DATA,
+    XQUAD_EN,
     DatasetFormatError,
     load_datasets,
-    standard_suite,
 )
+from benchmarks.retrieval.common import parse_size, parse_sizes, sample_questions
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE = REPO / ".arag-bench"
@@ -41,25 +44,14 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def parse_size(text: str) -> int:
-    """``10k`` / ``100K`` / ``1M`` / ``2500`` -> int."""
-    text = text.strip().lower().replace("_", "").replace(",", "")
-    mult = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
-    digits = text[:-1] if mult != 1 else text
-    try:
-        value = int(float(digits) * mult)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 10k, 100k, 1M)") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"size must be positive: {text!r}")
-    return value
-
-
-def parse_sizes(text: str) -> tuple[int, ...]:
-    """``"10k,100k"`` -> (10000, 100000); ``"none"`` or empty -> ()."""
-    if text.strip().lower() in ("", "none", "0"):
-        return ()
-    return tuple(sorted({parse_size(part) for part in text.split(",") if part.strip()}))
+def standard_suite(data_dir: Path = SHARED_DATA) -> list[tuple[str, Path, str]]:
+    """The shared sets run by default: ``(row name, file, question language or "")``."""
+    return [
+        ("XQuAD-en", data_dir / XQUAD_EN, ""),
+        ("Belebele-en", data_dir / BELEBELE, "en"),
+        ("Belebele-ko (untranslated)", data_dir / BELEBELE, "ko"),
+        ("HotpotQA", data_dir / HOTPOT, ""),
+    ]
 
 
 def run_job(job: dict, timeout: float) -> dict:
@@ -121,7 +113,6 @@ def run_scale(
     ``on_row(scale_results)`` is called after each size, so a long run leaves partial results.
     """
     from benchmarks.retrieval import scale
-    from benchmarks.retrieval.worker import sample_questions
 
     real = scale.load_real(SHARED_DATA)
     cache_dir = scale.cache_dir_for(cache_root)
@@ -184,7 +175,7 @@ def _extend_corpus(scale, cache_dir: Path, size: int, real) -> float | None:
 
 
 def run_ingest(files: int, timeout: float) -> dict:
-    """``tools.ingest.ingest`` twice over generated Markdown files."""
+    """``tools.ingest.pipeline.ingest`` twice over generated Markdown files."""
     from benchmarks.retrieval import scale
 
     real = scale.load_real(SHARED_DATA)
@@ -256,7 +247,7 @@ def evaluate_targets(results: dict) -> list[dict]:
     )
     ing = results.get("ingest") or {}
     add(
-        "ingestion ≥ 1,000 chunks/s offline (tools.ingest, embedding + indexing)",
+        "ingestion ≥ 1,000 chunks/s offline (tools.ingest.pipeline, embedding + indexing)",
         f"{ing['chunks_per_s']:.0f} chunks/s" if "chunks_per_s" in ing else "-",
         ing["chunks_per_s"] >= 1000 if "chunks_per_s" in ing else None,
     )

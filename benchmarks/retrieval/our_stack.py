@@ -1,8 +1,8 @@
 """Our embedded hybrid index, driven through its public API (``LanceIndex``).
 
 Documents go in with ``add_documents`` (ids = chunk ids) and the BM25 index is built with
-``refresh_fts``, as ``tools.ingest`` does; queries use ``hybrid_search``. The corpus language
-is detected from a sample of the texts, as ingestion does, and recorded in the index.
+``refresh_fts``, as ``tools.ingest.pipeline`` does; queries use ``hybrid_search``. The corpus
+language is detected from a sample of the texts, as ingestion does, and recorded in the index.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from benchmarks.retrieval.metrics import dedupe
+from arag.evaluation.metrics import dedupe
 
 K = 10  # hybrid_search depth: MRR@10 needs ten results
 EXPAND_K = 5
@@ -77,7 +77,7 @@ def expansion() -> tuple[str, Callable]:
     ``$ARAG_BENCH_EXPANSION`` ("module:function") if set; else the index's
     ``tools.index.multihop.expand_search`` (entity expansion from the first hits); else, if
     that module is absent, the offline rewrite path: a second query from
-    ``nodes.offline.feedback_query`` (pseudo-relevance feedback), fused with the first
+    ``tools.text.extractive.feedback_query`` (pseudo-relevance feedback), fused with the first
     results by reciprocal rank. Every candidate takes ``(index, query, k)`` and returns
     ranked Documents.
     """
@@ -88,15 +88,14 @@ def expansion() -> tuple[str, Callable]:
     try:
         from tools.index.multihop import expand_search
     except ImportError:
-        return "nodes.offline.feedback_query (PRF) + reciprocal-rank fusion", _prf_search
+        return "tools.text.extractive.feedback_query (PRF) + reciprocal-rank fusion", _prf_search
     return "tools.index.multihop.expand_search", expand_search
 
 
 def _prf_search(index, query: str, k: int) -> list[Document]:
-    import graph.builder  # noqa: F401  (nodes import graph; loading it first avoids a cycle)
-    from nodes.confidence import search
-    from nodes.offline import feedback_query
-    from nodes.retrieve import fuse_rankings
+    from tools.index.fusion import fuse_rankings
+    from tools.index.search import search
+    from tools.text.extractive import feedback_query
 
     first = search(index, query, k)
     second = search(index, feedback_query(query, first), k)
@@ -107,7 +106,7 @@ def _prf_search(index, query: str, k: int) -> list[Document]:
 
 
 def _detect_language(docs: list[Document]) -> str:
-    from tools.language import detect_language
+    from tools.text.language import detect_language
 
     step = max(1, len(docs) // 40)
     sample = " ".join(d.page_content[:500] for d in docs[::step][:40])

@@ -182,10 +182,10 @@ def render_markdown(results: dict) -> str:
         "each; it returns the union (up to 10).",
         "- **Ours**: `LanceIndex` (`add_documents`, `refresh_fts`, `hybrid_search(k=10)`).",
         "- **Documents**: both stacks index exactly the same chunk texts: each paragraph goes "
-        "through the project chunker (`tools.chunking.chunk_documents`, which starts the chunk "
-        "with the title line: the XQuAD article title, the HotpotQA paragraph title; Belebele "
-        "passages have no title). Metrics compare paragraph ids, so a paragraph split into "
-        "several chunks counts once.",
+        "through the project chunker (`tools.ingest.chunking.chunk_documents`, which starts the "
+        "chunk with the title line: the XQuAD article title, the HotpotQA paragraph title; "
+        "Belebele passages have no title). Metrics compare paragraph ids, so a paragraph split "
+        "into several chunks counts once.",
         "- **Metrics**: R@1, R@5 and MRR@10 count a hit on any gold paragraph; all-gold@5 "
         "(HotpotQA) needs every gold paragraph in the top 5. Latency is one `search` call "
         "(query embedding included), after one warm-up query. Build = embedding + indexing. "
@@ -241,7 +241,7 @@ def render_markdown(results: dict) -> str:
         ]
     ing = results.get("ingest")
     if ing:
-        out += ["## Ingestion (`tools.ingest.ingest`, files on disk)", ""]
+        out += ["## Ingestion (`tools.ingest.pipeline.ingest`, files on disk)", ""]
         if "error" in ing:
             out.append(f"Failed: `{ing['error']}`")
         else:

@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 from langchain_core.documents import Document
 
-from benchmarks.retrieval.datasets import BELEBELE, HOTPOT, SHARED_DATA, XQUAD_EN, select
+from arag.evaluation.datasets import BELEBELE, HOTPOT, SHARED_DATA, XQUAD_EN, select, titled_text
+from benchmarks.retrieval.common import parse_size
 
 SEED = 20240611
 SHARD = 10_000
@@ -70,7 +71,7 @@ def load_real(data_dir: Path = SHARED_DATA) -> RealCorpus:
     planted = xquad.paragraphs + bele.paragraphs
     docs = [
         Document(
-            _text(p.title, p.text),
+            titled_text(p.title, p.text),
             metadata={"source": p.pid, "title": p.title, "chunk_id": f"real:{p.pid}"},
         )
         for p in planted
@@ -92,10 +93,6 @@ def load_real(data_dir: Path = SHARED_DATA) -> RealCorpus:
     return RealCorpus(docs, questions, model)
 
 
-def _text(title: str, body: str) -> str:
-    return f"{title}\n\n{body}" if title else body
-
-
 def generate(model: WordModel, count: int, rng: np.random.Generator) -> list[tuple[str, str]]:
     """``count`` generated ``(title, text)`` paragraphs (see the module docstring)."""
     topics = rng.integers(0, len(model.lengths), size=count)
@@ -115,7 +112,7 @@ def generate(model: WordModel, count: int, rng: np.random.Generator) -> list[tup
             for i in range(0, len(chunk), SENTENCE_WORDS)
         ]
         title = model.titles[topic]
-        out.append((title, _text(title, " ".join(sentences))))
+        out.append((title, titled_text(title, " ".join(sentences))))
     return out
 
 
@@ -188,16 +185,6 @@ def ensure_corpus(
     )
 
 
-if __name__ == "__main__":  # pre-fill the cache: python -m benchmarks.retrieval.scale 1M
-    import sys
-
-    from benchmarks.retrieval.__main__ import parse_size
-
-    ensure_corpus(
-        cache_dir_for(Path(".arag-bench")), parse_size(sys.argv[1]), load_real(), descending=True
-    )
-
-
 def iter_corpus(cache_dir: Path, size: int) -> Iterator[tuple[list[Document], np.ndarray]]:
     """The first ``size`` rows as (documents, vectors) batches of at most ``SHARD`` rows."""
     import pyarrow.parquet as pq
@@ -230,7 +217,7 @@ def iter_corpus(cache_dir: Path, size: int) -> Iterator[tuple[list[Document], np
 def write_ingest_files(folder: Path, real: RealCorpus, files: int, paragraphs: int = 20) -> None:
     """Write ``files`` Markdown articles (a title heading, ``paragraphs`` generated paragraphs).
 
-    Used to measure ``tools.ingest.ingest`` on files with its default chunking.
+    Used to measure ``tools.ingest.pipeline.ingest`` on files with its default chunking.
     """
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([SEED, 999_999])
@@ -239,3 +226,11 @@ def write_ingest_files(folder: Path, real: RealCorpus, files: int, paragraphs: i
         body = "\n\n".join(text.split("\n\n", 1)[-1] for _, text in paras)
         title = paras[0][0] or f"Article {i}"
         (folder / f"article-{i:04d}.md").write_text(f"# {title}\n\n{body}\n", encoding="utf-8")
+
+
+if __name__ == "__main__":  # pre-fill the cache: python -m benchmarks.retrieval.scale 1M
+    import sys
+
+    ensure_corpus(
+        cache_dir_for(Path(".arag-bench")), parse_size(sys.argv[1]), load_real(), descending=True
+    )

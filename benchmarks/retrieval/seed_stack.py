@@ -15,7 +15,7 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from benchmarks.retrieval.metrics import dedupe
+from arag.evaluation.metrics import dedupe
 
 K = 5
 WEIGHTS = (0.3, 0.7)  # (BM25, dense), as in the seed notebook and the shared data README

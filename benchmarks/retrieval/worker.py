@@ -5,7 +5,8 @@ Reads a job (JSON) on stdin, runs it and prints the result as one JSON line on s
 * ``dataset``: build one stack over a dataset's chunks, ask its questions;
 * ``scale``: build one stack over the first ``size`` rows of the cached synthetic corpus, ask
   the planted questions;
-* ``ingest``: ``tools.ingest.ingest`` over a folder of files, twice (first run, unchanged re-run).
+* ``ingest``: ``tools.ingest.pipeline.ingest`` over a folder of files, twice (first run, then
+  an unchanged re-run).
 
 Peak memory is this process's peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``), read at the end.
 """
@@ -14,14 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.retrieval.metrics import latency_ms, score_rankings
+from arag.evaluation.metrics import latency_ms, score_rankings
+from benchmarks.retrieval.common import sample_questions
 
 WARMUP_QUERY = "warm up query"
 
@@ -50,14 +51,6 @@ def _make_stack(kind: str, embeddings, language: str | None = None):
     raise ValueError(f"unknown stack {kind!r}")
 
 
-def sample_questions(questions: list, limit: int | None, seed: int = 0) -> list:
-    """A fixed-seed sample of ``limit`` questions in their original order (all when None)."""
-    if limit is None or limit >= len(questions):
-        return list(questions)
-    keep = sorted(random.Random(seed).sample(range(len(questions)), limit))
-    return [questions[i] for i in keep]
-
-
 def _ask(stack, questions: list[tuple[str, list[str]]], expand: bool) -> dict:
     stack.search(WARMUP_QUERY)
     rankings, seconds, cpu = [], [], []
@@ -82,7 +75,7 @@ def _ask(stack, questions: list[tuple[str, list[str]]], expand: bool) -> dict:
 
 def run_dataset(job: dict) -> dict:
     """Build ``job["stack"]`` over the dataset's chunks and score its questions."""
-    from benchmarks.retrieval.datasets import corpus_chunks, select
+    from arag.evaluation.datasets import corpus_chunks, select
     from tools.embeddings import load_embeddings
 
     ds = select(job["path"], job.get("language", ""))
@@ -129,9 +122,9 @@ def run_scale(job: dict) -> dict:
 
 
 def run_ingest(job: dict) -> dict:
-    """``tools.ingest.ingest`` over ``job["files_dir"]`` into a fresh index, then again."""
+    """``tools.ingest.pipeline.ingest`` over ``job["files_dir"]`` into a fresh index, then again."""
     from tools.embeddings import load_embeddings
-    from tools.ingest import ingest
+    from tools.ingest.pipeline import ingest
 
     embeddings = load_embeddings("wordllama")
     embeddings.embed_query(WARMUP_QUERY)

@@ -77,15 +77,14 @@ NOTES = [
     "load client on the same cores; the run-specific note at the end says whether that fits. "
     "What would close a miss on this row: the load client on another machine, more cores, or "
     "less CPU per LLM call.",
-    "- Thread pool: the graph's nodes are sync functions, which LangGraph runs under `ainvoke` "
-    "in the event loop's default executor, min(32, CPUs + 4) threads: 6 here. A node waiting "
-    "on its LLM call holds one, so at most 6 LLM calls were in flight and 32 clients queued "
-    "behind them: in a paired run (levels 1, 8, 32; load average ~3) `arag serve` with the "
-    "LLM row gave 5.45 req/s and p99 8.7 s at 32 clients (9.0× the single-client p50) with 6 "
-    "threads, and 15.5 req/s, p99 3.8 s (3.95×) with 32 calls in flight once it installed a "
-    "wider default executor at start-up (`arag/server/executor.py`, `ARAG_GRAPH_THREADS`, "
-    "default 256). The in-process rows run with the same pool; `LLM calls in flight, peak` "
-    "is counted by the stub.",
+    "- Thread pool: the graph's nodes are coroutines, so a node waiting on its LLM call awaits "
+    "it on the event loop and holds no thread; the loop's default executor (min(32, CPUs + 4) "
+    "threads: 6 here) runs only the blocking steps handed to `asyncio.to_thread` (opening the "
+    "index, the index search, the extractive answer). With the earlier sync nodes every "
+    "waiting call held one of those threads: in a paired run (levels 1, 8, 32; load average "
+    "~3) `arag serve` with the LLM row gave 5.45 req/s and p99 8.7 s at 32 clients (9.0× the "
+    "single-client p50) with 6 threads, and 15.5 req/s, p99 3.8 s (3.95×) with a 256-thread "
+    "default executor. `LLM calls in flight, peak` is counted by the stub.",
     "- Offline, every request is CPU work (embedding the question, the index search, language "
     "detection, the extractive answer) with no I/O wait, so throughput is capped by the CPU and, "
     "inside one Python process, by the GIL: after 1-2 clients more clients only queue. By "
@@ -102,9 +101,9 @@ NOTES = [
     "detection, extractive answer, which release the GIL in native code), about 12% "
     "Starlette/FastAPI/uvicorn and the JSON response. No global lock, no per-request graph "
     "compilation (both graphs are compiled once at start-up), the index is opened once and "
-    "cached, and the sync nodes run in LangGraph's executor, not on the event loop. The index "
-    "search asks LanceDB for the table schema on every query (`LanceTable.schema`, ~7% of "
-    "samples without `--gil`), a candidate for caching in `tools/index/lance.py`.",
+    "cached, and the nodes' blocking steps run in worker threads, not on the event loop. The "
+    "index search asks LanceDB for the table schema on every query (`LanceTable.schema`, ~7% "
+    "of samples without `--gil`), a candidate for caching in `tools/index/lance.py`.",
     "- Keep-alive: uvicorn closes idle connections after 5 s by default, exactly httpx's own "
     "keep-alive expiry, so under load a client sometimes sent a request on a connection the "
     "server was closing (5 ReadErrors of 512 at 128 clients in a first run). `arag serve` now "
@@ -123,7 +122,7 @@ NOTES = [
 
 def _ingest(data_dir: Path) -> None:
     from tools.embeddings import WordLlamaEmbeddings
-    from tools.ingest import ingest
+    from tools.ingest.pipeline import ingest
 
     rep = ingest([str(SAMPLE_CORPUS)], str(data_dir), WordLlamaEmbeddings())
     if rep.files_failed:
@@ -191,11 +190,8 @@ async def measure(
     """Every level on every selected host, one host at a time."""
     import httpx
 
-    from arag.server.executor import use_graph_executor
     from graph.config import Context
 
-    # The in-process rows run the graph as `arag serve` does, on the same wide thread pool.
-    use_graph_executor(_graph_threads())
     questions = load.sample_questions()
     top = max(args.levels)
     out: dict[str, list[dict[str, Any]]] = {}
@@ -299,12 +295,6 @@ def _hosts(text: str) -> list[str]:
     return chosen
 
 
-def _graph_threads() -> int:
-    from arag.server.settings import ServerSettings
-
-    return ServerSettings.from_env().graph_threads
-
-
 def _description(name: str, args: argparse.Namespace) -> str:
     if report.SIMULATED not in name:
         return DESCRIPTIONS[name]
@@ -375,7 +365,6 @@ def main(argv: list[str] | None = None) -> int:
             "llm": {"base_ms": args.llm_ms, "per_100_tokens_ms": args.llm_per_100_tokens_ms}
             if any(report.SIMULATED in name for name in measured)
             else None,
-            "graph_threads": _graph_threads(),
             "hosts": {name: _description(name, args) for name in measured},
         },
         "hosts": measured,

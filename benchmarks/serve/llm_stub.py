@@ -5,7 +5,7 @@ to measure a service whose requests wait on an LLM. Unlike ``tests/fakes/openai_
 (an ordered script queue, so concurrent requests would take each other's replies), every reply
 is derived from its own request:
 
-* a request that forces a tool (``tool_choice`` names a function, as ``tools.structured``
+* a request that forces a tool (``tool_choice`` names a function, as ``tools.llm.structured``
   does) gets one call of that tool, with arguments built from the tool's JSON schema: a
   field's default if it has one (an optional list without one: empty), else ``true`` for
   booleans, the minimum (or 0) for numbers, 1 for integers, one item for arrays, the

@@ -39,7 +39,8 @@ class Backend:
 
     ``open(embeddings, tenant="default", create=True)`` opens the test's store (the same data
     dir or collection on every call, so a test can reopen it with other embeddings or another
-    tenant); ``env`` is what ``tools.ingest.ingest`` needs in the environment to write there.
+    tenant); ``env`` is what ``tools.ingest.pipeline.ingest`` needs in the environment to write
+    there.
     """
 
     name: str

@@ -7,7 +7,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from tools.index import EmbeddingMismatchError, HybridIndex, IndexNotFoundError
-from tools.ingest import ingest
+from tools.ingest.pipeline import ingest
 
 CHUNKS = {
     "volcanoes.md#0": (
@@ -148,8 +148,8 @@ def test_ingest_twice_writes_nothing_the_second_time(backend, embeddings, tmp_pa
         (corpus / cid.split("#")[0]).write_text(f"# {title}\n\n{text}\n", encoding="utf-8")
     data_dir = tmp_path / "default"  # the lancedb backend's default-tenant dir
 
-    first = ingest([corpus], data_dir, embeddings)
-    second = ingest([corpus], data_dir, embeddings)
+    first = ingest([corpus], data_dir, embeddings, backend=backend.name)
+    second = ingest([corpus], data_dir, embeddings, backend=backend.name)
 
     assert first.num_added == 4 and first.chunks_total == 4
     assert (second.num_added, second.num_deleted, second.num_skipped) == (0, 0, 4)

@@ -20,6 +20,9 @@ class StaticIndex:
     default: list[tuple[str, str, float]] = field(default_factory=list)
     meta: IndexMeta = field(default_factory=lambda: IndexMeta("fake:8", 8, "en", "static"))
     searches: list[str] = field(default_factory=list)
+    data_dir: None = None
+    reranker: None = None
+    record_namespace: str = "static"
 
     def hybrid_search(self, query: str, k: int = 5) -> list[Document]:
         self.searches.append(query)
@@ -39,3 +42,12 @@ class StaticIndex:
 
     def count(self) -> int:
         return len(self.default) + sum(len(v) for v in self.hits.values())
+
+    def set_language(self, code: str) -> None:
+        self.meta = IndexMeta(self.meta.embedding_model, self.meta.dimensions, code, "static")
+
+    def refresh_fts(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
-from tools.chat_models import clear_model_cache
+from tools.llm.chat_models import clear_model_cache
 
 PROVIDER_ENV_VARS = (
     "ARAG_MODEL",

@@ -34,7 +34,9 @@ BAD_FILES = {
         "binary content, .txt extension",
     ),
     "encrypted.pdf": (
-        make_pdf("Secret plans", password="hunter2"), "encrypted PDF", "encrypted PDF"
+        make_pdf("Secret plans", password="hunter2"),
+        "encrypted PDF",
+        "encrypted PDF",
     ),
     "corrupt.pdf": (make_pdf("Cut in half")[:300], "corrupt or unreadable PDF", "corrupt PDF"),
     "loop_a.md": (Path("loop_b.md"), "symbolic link loop", "symlink loop"),
@@ -151,6 +153,7 @@ def test_folder_of_10000_small_files(tmp_path, fault_ledger):
         assert "10000 in index" in result.output
         again = runner.invoke(app, ["ingest", str(docs), "--data-dir", str(data_dir)])
         assert "10000 files ok; chunks: 0 added, 0 updated, 10000 unchanged" in again.output
-    ask = runner.invoke(app, ["ask", "Which note says zq7321x?", "--data-dir", str(data_dir),
-                              "--json"])
+    ask = runner.invoke(
+        app, ["ask", "Which note says zq7321x?", "--data-dir", str(data_dir), "--json"]
+    )
     assert "zq7321x" in json.loads(ask.stdout)["answer"]

@@ -80,9 +80,19 @@ def test_cli_invalid_utf8_argument(sample_data_dir, fault_ledger):
     question = TESLA.encode() + b" \xff\xfe\xc3"
     with fault_ledger.fault("input", "invalid UTF-8 in the question (CLI)"):
         done = subprocess.run(
-            [sys.executable, "-m", "arag.cli", "ask", question, "--data-dir",
-             str(sample_data_dir), "--json"],
-            capture_output=True, env=env, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "arag.cli",
+                "ask",
+                question,
+                "--data-dir",
+                str(sample_data_dir),
+                "--json",
+            ],
+            capture_output=True,
+            env=env,
+            timeout=120,
         )
         assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
         reply = json.loads(done.stdout)
@@ -154,10 +164,16 @@ def test_api_100k_question_is_413_over_the_limit_else_cut(api, fault_ledger):
     ("raw", "status"),
     [
         (json.dumps(chat("When did Tesla die?\u0000\u001b[2J\u202e")).encode(), 200),
-        (b'{"model": "adaptive-rag", "messages": [{"role": "user", "content": '
-         b'"When did Tesla die? \\ud800\\udfff\\udc00"}]}', 200),  # lone surrogates
-        (b'{"model": "adaptive-rag", "messages": [{"role": "user", "content": '
-         b'"When did Tesla die? \xff\xfe"}]}', 400),  # invalid UTF-8
+        (
+            b'{"model": "adaptive-rag", "messages": [{"role": "user", "content": '
+            b'"When did Tesla die? \\ud800\\udfff\\udc00"}]}',
+            200,
+        ),  # lone surrogates
+        (
+            b'{"model": "adaptive-rag", "messages": [{"role": "user", "content": '
+            b'"When did Tesla die? \xff\xfe"}]}',
+            400,
+        ),  # invalid UTF-8
     ],
     ids=["control-characters", "lone-surrogates", "invalid-utf8"],
 )

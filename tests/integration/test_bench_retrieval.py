@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.retrieval.datasets import SHARED_DATA, XQUAD_EN
+from arag.evaluation.datasets import SHARED_DATA, XQUAD_EN
 
 pytestmark = pytest.mark.integration
 

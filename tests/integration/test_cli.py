@@ -91,7 +91,7 @@ def test_demo_answers_the_sample_questions(tmp_path):
 
 def test_ask_streams_llm_tokens_then_sources(sample_data_dir, monkeypatch):
     from tests.fakes.openai_server import FakeOpenAIServer, Reply
-    from tools.chat_models import clear_model_cache
+    from tools.llm.chat_models import clear_model_cache
 
     with FakeOpenAIServer() as server:
         server.script(

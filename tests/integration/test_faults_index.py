@@ -24,6 +24,7 @@ from arag.server.settings import ServerSettings
 from graph.builder import build_graph
 from graph.config import Context
 from tests.fakes.openai_server import Reply
+from tests.runs import invoke
 from tests.serving import free_port
 
 Q = "When did Nikola Tesla die?"
@@ -37,7 +38,7 @@ pytestmark = [
 
 def ask(ctx: Context, embeddings) -> dict:
     graph = build_graph(embeddings=embeddings)
-    return graph.invoke({"messages": [HumanMessage(Q)]}, context=ctx)
+    return invoke(graph, {"messages": [HumanMessage(Q)]}, context=ctx)
 
 
 def text(result: dict) -> str:

@@ -16,6 +16,7 @@ from langchain_core.messages import AIMessageChunk, HumanMessage
 from graph.builder import build_graph
 from graph.config import Context
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.runs import invoke, stream
 
 Q = "What is the capital of France?"
 GROQ = "groq:llama-3.3-70b-versatile"
@@ -53,7 +54,7 @@ def settings(server, flavour: str, **overrides) -> Context:
 def ask(ctx: Context, index, embeddings, question: str = Q) -> tuple[dict, float]:
     graph = build_graph(index=index, embeddings=embeddings)
     start = time.monotonic()
-    result = graph.invoke({"messages": [HumanMessage(question)]}, context=ctx)
+    result = invoke(graph, {"messages": [HumanMessage(question)]}, context=ctx)
     return result, time.monotonic() - start
 
 
@@ -201,7 +202,8 @@ def test_truncated_stream_while_streaming_tokens_falls_back(
         )
         graph = build_graph(index=static_index, embeddings=embeddings)
         tokens, final = [], {}
-        for mode, chunk in graph.stream(
+        for mode, chunk in stream(
+            graph,
             {"messages": [HumanMessage(Q)]},
             context=settings(server, flavour, max_retries=0),
             stream_mode=["messages", "values"],

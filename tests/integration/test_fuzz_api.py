@@ -51,7 +51,10 @@ FUZZ = settings(
 )
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=12,
@@ -85,9 +88,7 @@ ANSWERABLE = st.fixed_dictionaries(
     },
     optional={"stream": st.booleans(), "user": st.text(max_size=20)},
 )
-AUTH = st.sampled_from(
-    [{"Authorization": f"Bearer {KEY}"}, {"Authorization": "Bearer wrong"}, {}]
-)
+AUTH = st.sampled_from([{"Authorization": f"Bearer {KEY}"}, {"Authorization": "Bearer wrong"}, {}])
 
 
 @pytest.fixture(scope="module")
@@ -128,21 +129,26 @@ def schema_strategy(schema: dict) -> st.SearchStrategy:
     if isinstance(kind, list):
         return st.one_of([schema_strategy({**schema, "type": k}) for k in kind])
     if kind == "string":
-        return st.text(min_size=schema.get("minLength", 0),
-                       max_size=min(schema.get("maxLength", 200), 200))
+        return st.text(
+            min_size=schema.get("minLength", 0), max_size=min(schema.get("maxLength", 200), 200)
+        )
     if kind == "integer":
         return st.integers(schema.get("minimum"), schema.get("maximum"))
     if kind == "number":
-        return st.floats(schema.get("minimum"), schema.get("maximum"), allow_nan=False,
-                         allow_infinity=False)
+        return st.floats(
+            schema.get("minimum"), schema.get("maximum"), allow_nan=False, allow_infinity=False
+        )
     if kind == "boolean":
         return st.booleans()
     if kind == "null":
         return st.none()
     if kind == "array":
         low = schema.get("minItems", 0)
-        return st.lists(schema_strategy(schema.get("items", {})), min_size=low,
-                        max_size=max(low, min(schema.get("maxItems", 4), 4)))
+        return st.lists(
+            schema_strategy(schema.get("items", {})),
+            min_size=low,
+            max_size=max(low, min(schema.get("maxItems", 4), 4)),
+        )
     if kind == "object" or "properties" in schema:
         props = schema.get("properties", {})
         required = set(schema.get("required", []))

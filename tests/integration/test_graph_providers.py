@@ -12,7 +12,8 @@ from langchain_core.messages import HumanMessage
 from graph.builder import build_graph
 from graph.config import Context
 from tests.fakes.openai_server import Reply
-from tools.chat_models import load_chat_model
+from tests.runs import invoke
+from tools.llm.chat_models import load_chat_model
 
 Q = "What is the capital of France?"
 
@@ -22,7 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_provider_e
 
 def run(model, index, embeddings, question):
     graph = build_graph(chat_model=model, index=index, embeddings=embeddings)
-    return graph.invoke({"messages": [HumanMessage(question)]}, context=Context())
+    return invoke(graph, {"messages": [HumanMessage(question)]}, context=Context())
 
 
 def test_openai_confident_closed_book_is_one_request_with_logprobs(

@@ -16,7 +16,7 @@ from tools.index import (
     open_index,
 )
 from tools.index.lance import LanceIndex
-from tools.ingest import ingest
+from tools.ingest.pipeline import ingest
 
 TOPICS = {
     "volcanoes.md": "# Volcanoes\n\nMount Etna in Sicily is one of the most active volcanoes in "

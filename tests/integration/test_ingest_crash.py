@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.ingest import RECORD_DB, ingest
+from tools.ingest.pipeline import RECORD_DB, ingest
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
@@ -58,7 +58,7 @@ import json, os, signal, sys
 from langchain_classic.indexes import SQLRecordManager
 from tools.embeddings import load_embeddings
 from tools.index.lance import LanceIndex
-from tools import ingest as ingest_module
+from tools.ingest import pipeline as ingest_module
 BOUNDARIES = {
     "index.add": (LanceIndex, "add_documents"),
     "records.update": (SQLRecordManager, "update"),
@@ -232,8 +232,9 @@ def test_sigkill_then_rerun_leaves_exactly_the_clean_index(
             else "nothing written"
         )
         print(f"kill point {point}: SIGKILL at {where}, last output {last!r}; {state}")
-        report = ingest([str(corpus)], str(data_dir), embeddings, chunk_tokens=CHUNK_TOKENS,
-                        overlap_tokens=0)
+        report = ingest(
+            [str(corpus)], str(data_dir), embeddings, chunk_tokens=CHUNK_TOKENS, overlap_tokens=0
+        )
         assert not report.files_failed
         after = snapshot(data_dir)
         missing = len(clean["rows"] - after["rows"])
@@ -247,4 +248,3 @@ def test_sigkill_then_rerun_leaves_exactly_the_clean_index(
         assert after["language"] == clean["language"]
         assert after["fts"]
         assert report.chunks_total == len(clean["rows"])
-

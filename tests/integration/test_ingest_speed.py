@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
 
-import tools.ingest as ingest_module
+import tools.ingest.pipeline as ingest_module
 from tools.index.lance import LanceIndex
-from tools.ingest import ingest
+from tools.ingest.pipeline import ingest
 
 
 class CountingEmbeddings(Embeddings):
@@ -162,8 +162,9 @@ def test_small_table_search_in_memory_matches_lancedb_and_sees_writes(
         [(d.id, d.metadata) for d in r] for r in on_disk
     ]
     # Writes through the index drop the in-memory copy: new and deleted rows show at once.
-    index.add_documents([Document("Lighthouse keeper's logbook.", metadata={"source": "/l.md"})],
-                        ids=["l1"])
+    index.add_documents(
+        [Document("Lighthouse keeper's logbook.", metadata={"source": "/l.md"})], ids=["l1"]
+    )
     index.delete(["h7"])
     index.refresh_fts()
     assert index.hybrid_search("lighthouse logbook", k=1)[0].id == "l1"
@@ -187,8 +188,10 @@ def test_ann_search_reports_exact_cosines(tmp_path, embeddings, monkeypatch):
     ).split()
     texts = [" ".join(rng.choice(words) for _ in range(25)) for _ in range(400)]
     index = LanceIndex.open(tmp_path / "data", embeddings, create=True)
-    index.add_documents([Document(t, metadata={"source": "/r.md"}) for t in texts],
-                        ids=[f"r{i}" for i in range(400)])
+    index.add_documents(
+        [Document(t, metadata={"source": "/r.md"}) for t in texts],
+        ids=[f"r{i}" for i in range(400)],
+    )
     index.refresh_fts()
     assert index.index_summary().get("vector")  # the ANN index was built
     query = "timber from the mill by the bridge"

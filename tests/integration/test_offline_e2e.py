@@ -7,6 +7,7 @@ from langchain_core.messages import HumanMessage
 
 from graph.builder import build_graph
 from graph.config import Context
+from tests.runs import invoke
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +17,7 @@ def offline_graph(sample_data_dir, embeddings):
 
 def ask(graph, data_dir, question, **ctx):
     context = Context(data_dir=str(data_dir), **ctx)
-    return graph.invoke({"messages": [HumanMessage(question)]}, context=context)
+    return invoke(graph, {"messages": [HumanMessage(question)]}, context=context)
 
 
 @pytest.mark.parametrize(

@@ -14,15 +14,18 @@ import pytest
 from langchain_core.messages import AIMessage
 from pydantic import BaseModel, Field
 
+from graph import prompts
+from graph.config import Context
 from tests.fakes.openai_server import Reply
-from tools.chat_models import (
+from tests.runs import closed_book, structured
+from tools.llm.chat_models import (
     load_chat_model,
     provider_of,
     resolve_model_spec,
     supports_logprobs,
 )
-from tools.confidence import aclosed_book_answer, closed_book_answer, logprob_confidence
-from tools.structured import ainvoke_structured, invoke_structured
+from tools.llm.closed_book import closed_book_answer, logprob_confidence
+from tools.llm.structured import invoke_structured
 
 SECRET = "sk-test-SECRET-0123456789"
 
@@ -53,7 +56,7 @@ def groq_model(server, monkeypatch):
 def test_function_calling_structured_output_parses(flavour, server, request):
     model = request.getfixturevalue(f"{flavour}_model")
     server.script(Reply.tool_call({"relevant": True, "score": 0.75}))
-    result = invoke_structured(model, Grade, "Grade this document.")
+    result = structured(model, Grade, "Grade this document.")
     assert result.ok and not result.repaired
     assert result.value == Grade(relevant=True, score=0.75)
     sent = server.chat_requests()[0]
@@ -65,7 +68,7 @@ def test_function_calling_structured_output_parses(flavour, server, request):
 def test_malformed_tool_arguments_are_repaired(flavour, server, request):
     model = request.getfixturevalue(f"{flavour}_model")
     server.script(Reply.raw_tool_call("```json\n{'relevant': 'yes', 'score': '0.8',}\n```"))
-    result = invoke_structured(model, Grade, "Grade this document.")
+    result = structured(model, Grade, "Grade this document.")
     assert result.ok and result.repaired and result.attempts == 1
     assert result.value == Grade(relevant=True, score=0.8)
     assert len(server.requests) == 1
@@ -75,7 +78,7 @@ def test_groq_tool_use_failed_is_repaired_from_failed_generation(groq_model, ser
     server.script(
         Reply.tool_use_failed('<function=Grade>{"relevant": "false", "score": "0.1"}</function>')
     )
-    result = invoke_structured(groq_model, Grade, "Grade this document.")
+    result = structured(groq_model, Grade, "Grade this document.")
     assert result.ok and result.repaired
     assert result.value == Grade(relevant=False, score=0.1)
     assert len(server.requests) == 1
@@ -85,7 +88,7 @@ def test_groq_tool_use_failed_is_repaired_from_failed_generation(groq_model, ser
 def test_tool_use_failed_through_the_openai_client_is_repaired_too(openai_model, server):
     # Teams also reach Groq via its OpenAI-compatible endpoint with ChatOpenAI.
     server.script(Reply.tool_use_failed('{"relevant": true, "score": 1}'))
-    result = invoke_structured(openai_model, Grade, "Grade this document.")
+    result = structured(openai_model, Grade, "Grade this document.")
     assert result.ok and result.value == Grade(relevant=True, score=1.0)
 
 
@@ -96,7 +99,7 @@ def test_repeated_garbage_fails_readably_after_bounded_retries(groq_model, serve
         Reply.say("Still no JSON."),
         Reply.tool_call({"relevant": True, "score": 0.5}),  # must never be requested
     )
-    result = invoke_structured(groq_model, Grade, "Grade this document.", retries=2)
+    result = structured(groq_model, Grade, "Grade this document.", retries=2)
     assert not result.ok and result.value is None
     assert result.attempts == 3 and len(server.requests) == 3 and server.pending() == 1
     assert result.error.startswith("Grade: no valid output after 3 attempt(s)")
@@ -109,7 +112,7 @@ async def test_async_path_repairs_groq_failed_generation(groq_model, server):
     server.script(
         Reply.tool_use_failed("not json at all"), Reply.tool_call({"relevant": "no", "score": 0})
     )
-    result = await ainvoke_structured(groq_model, Grade, "Grade this document.")
+    result = await invoke_structured(groq_model, Grade, "Grade this document.")
     assert result.ok and result.attempts == 2 and result.value == Grade(relevant=False, score=0)
 
 
@@ -118,7 +121,7 @@ async def test_async_path_repairs_groq_failed_generation(groq_model, server):
 
 def test_logprob_confidence_comes_from_the_wire(openai_model, server):
     server.script(Reply.say("The capital is Paris.", logprob=-0.01))
-    result = closed_book_answer(openai_model, "What is the capital of France?")
+    result = closed_book(openai_model, "What is the capital of France?")
     assert result.method == "logprobs" and not result.abstained
     assert result.answer == "The capital is Paris."
     assert result.confidence == pytest.approx(math.exp(-0.01), abs=1e-6)  # ~0.99
@@ -131,13 +134,18 @@ def test_logprob_confidence_comes_from_the_wire(openai_model, server):
 def test_low_logprobs_give_low_confidence_and_whitespace_tokens_are_ignored(openai_model, server):
     tokens, lps = ["Maybe", " ", " Lyon", "\n"], [-2.0, 0.0, -1.0, 0.0]
     server.script(Reply.say("Maybe  Lyon\n", tokens=tokens, logprob=lps))
-    result = closed_book_answer(openai_model, "What is the capital of France?")
+    result = closed_book(openai_model, "What is the capital of France?")
     assert result.confidence == pytest.approx(math.exp(-1.5))
 
 
-async def test_async_closed_book_answer_matches_the_sync_one(openai_model, server):
+async def test_closed_book_answer_awaited_in_a_running_loop(openai_model, server):
     server.script(Reply.say("Paris", logprob=-0.01))
-    result = await aclosed_book_answer(openai_model, "What is the capital of France?")
+    result = await closed_book_answer(
+        openai_model,
+        "What is the capital of France?",
+        logprob_prompt=prompts.CLOSED_BOOK_LOGPROB,
+        verbalized_prompt=prompts.CLOSED_BOOK_VERBALIZED,
+    )
     assert result.method == "logprobs" and result.confidence == pytest.approx(0.99, abs=1e-3)
 
 
@@ -147,20 +155,20 @@ def test_compatible_server_without_logprobs_falls_back_to_verbalized(openai_mode
         Reply.say("Paris", logprob=None),
         Reply.tool_call({"answer": "Paris", "confidence": 0.6}),
     )
-    result = closed_book_answer(openai_model, "What is the capital of France?")
+    result = closed_book(openai_model, "What is the capital of France?")
     assert result == type(result)("Paris", 0.6, "verbalized", False)
     assert [bool(r.get("tools")) for r in server.chat_requests()] == [False, True]
 
 
 def test_unknown_means_abstain_with_zero_confidence(openai_model, server):
     server.script(Reply.say("UNKNOWN", logprob=-0.001))
-    result = closed_book_answer(openai_model, "Who won the 2031 Ballon d'Or?")
+    result = closed_book(openai_model, "Who won the 2031 Ballon d'Or?")
     assert result.abstained and result.confidence == 0.0 and result.method == "logprobs"
 
 
 def test_groq_uses_verbalized_confidence(groq_model, server):
     server.script(Reply.tool_call({"answer": "Paris", "confidence": 85}))
-    result = closed_book_answer(groq_model, "What is the capital of France?", language="fr")
+    result = closed_book(groq_model, "What is the capital of France?", language="fr")
     assert result == type(result)("Paris", 0.85, "verbalized", False)
     sent = server.chat_requests()[0]
     assert "logprobs" not in sent and sent["tools"][0]["function"]["name"] == "ClosedBookAnswer"
@@ -169,7 +177,7 @@ def test_groq_uses_verbalized_confidence(groq_model, server):
 
 def test_unusable_verbalized_output_gives_confidence_zero(groq_model, server):
     server.script(*[Reply.say("I think it's Paris, fairly sure.")] * 3)
-    result = closed_book_answer(groq_model, "What is the capital of France?")
+    result = closed_book(groq_model, "What is the capital of France?")
     assert result.method == "none" and result.confidence == 0.0
     assert len(server.requests) == 3
 
@@ -197,7 +205,7 @@ def test_rate_limit_propagates_when_retries_are_exhausted(server):
     model = load_chat_model("openai:fake-model", base_url=server.base_url, max_retries=0)
     server.script(Reply.rate_limited(retry_after=1))
     with pytest.raises(Exception) as info:
-        invoke_structured(model, Grade, "Grade this document.")
+        structured(model, Grade, "Grade this document.")
     assert getattr(info.value, "status_code", None) == 429
 
 
@@ -224,7 +232,7 @@ def test_transport_faults_propagate_for_the_caller_to_route(flavour, reply, serv
     model = load_chat_model(spec, base_url=url, max_retries=0, timeout=0.3)
     server.script(reply)
     with pytest.raises(Exception):  # noqa: B017 - the concrete class differs per SDK
-        invoke_structured(model, Grade, "Grade this document.")
+        structured(model, Grade, "Grade this document.")
     assert len(server.requests) == 1
 
 
@@ -258,19 +266,22 @@ def test_streaming_tokens_arrive_incrementally(flavour, server, request):
 # --- model choice and secrets ------------------------------------------------------------------
 
 
-def test_resolve_model_spec_precedence(monkeypatch):
-    assert resolve_model_spec() is None
+def test_model_spec_precedence(monkeypatch):
+    # Run-time context, then ARAG_MODEL (read by Context only), then the provider keys.
+    def spec(**context):
+        return resolve_model_spec(Context(**context).model)
+
+    assert spec() is None
     monkeypatch.setenv("GROQ_API_KEY", "g")
-    assert resolve_model_spec() == "groq:llama-3.3-70b-versatile"
+    assert spec() == "groq:llama-3.3-70b-versatile"
     monkeypatch.setenv("OPENAI_API_KEY", "o")
-    assert resolve_model_spec() == "openai:gpt-4o-mini"
+    assert spec() == "openai:gpt-4o-mini"
     monkeypatch.setenv("ARAG_MODEL", "groq:llama-3.1-8b-instant")
-    assert resolve_model_spec() == "groq:llama-3.1-8b-instant"
-    assert resolve_model_spec("openai:gpt-4o") == "openai:gpt-4o"
-    assert resolve_model_spec("") == "groq:llama-3.1-8b-instant"
-    assert resolve_model_spec("offline") is None
+    assert spec() == "groq:llama-3.1-8b-instant"
+    assert spec(model="openai:gpt-4o") == "openai:gpt-4o"
+    assert spec(model="offline") is None
     monkeypatch.setenv("ARAG_MODEL", "none")
-    assert resolve_model_spec() is None
+    assert spec() is None
 
 
 def test_unknown_provider_lists_supported_prefixes():
@@ -286,9 +297,9 @@ def test_unknown_provider_lists_supported_prefixes():
 
 def test_base_url_from_env_means_openai_compatible_with_placeholder_key(server, monkeypatch):
     monkeypatch.setenv("ARAG_BASE_URL", server.base_url)
-    model = load_chat_model("openai:llama3.1")
+    model = load_chat_model("openai:llama3.1", base_url=Context().base_url)
     assert provider_of(model) == "openai-compatible" and supports_logprobs(model)
-    assert load_chat_model("openai:llama3.1") is model  # cached
+    assert load_chat_model("openai:llama3.1", base_url=Context().base_url) is model  # cached
     server.script(Reply.say("hi"))
     model.invoke("hello")
     assert server.requests[0].headers["authorization"] == "Bearer not-needed"

@@ -10,11 +10,11 @@ from langchain_core.documents import Document
 from langchain_core.messages import AIMessage
 
 from tests.fakes.scripted_chat_model import ScriptedChatModel
-from tools.contextual import ContextCache, ContextStats, contextualize
 from tools.index.lance import LanceIndex
 from tools.index.multihop import bridge_names, expand_search
-from tools.ingest import ingest
-from tools.rerank import NoReranker, load_reranker
+from tools.index.rerank import NoReranker, load_reranker
+from tools.ingest.contextual import ContextCache, ContextStats, contextualize
+from tools.ingest.pipeline import ingest
 
 
 def _index(tmp_path: Path, embeddings, texts: dict[str, str], language: str = "en"):
@@ -60,11 +60,11 @@ def test_reranker_reorders_results_and_keeps_calibrated_scores(tmp_path, embeddi
 
 def test_load_reranker_specs():
     assert load_reranker("") is None and load_reranker("none") is None
-    assert isinstance(load_reranker("tools.rerank:NoReranker"), NoReranker)
+    assert isinstance(load_reranker("tools.index.rerank:NoReranker"), NoReranker)
     with pytest.raises(ValueError, match="package.module:attr"):
         load_reranker("NoReranker")
     with pytest.raises(ValueError, match="Cannot load reranker"):
-        load_reranker("tools.rerank:Missing")
+        load_reranker("tools.index.rerank:Missing")
 
 
 KOREAN = {
@@ -175,7 +175,7 @@ def test_reingest_skips_unchanged_files_before_loading(tmp_path, embeddings, mon
     first = ingest([corpus], data, embeddings, cleanup="full")
     assert first.num_added == 2
 
-    import tools.ingest as ingest_module
+    import tools.ingest.pipeline as ingest_module
 
     loaded: list[str] = []
     real_load = ingest_module.load_source

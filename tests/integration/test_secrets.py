@@ -22,9 +22,10 @@ from arag.server.settings import ServerSettings
 from graph.builder import build_graph
 from graph.config import Context
 from tests.fakes.openai_server import Reply
+from tests.runs import invoke
 from tests.secrets_scan import CANARIES, find_canaries
 from tests.serving import arag_serve, copy_index
-from tools.chat_models import load_chat_model
+from tools.llm.chat_models import load_chat_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
@@ -35,18 +36,18 @@ def test_graph_with_failing_provider_keeps_keys_out_of_answer_state_and_logs(
     clean_provider_env, canary_env, server, static_index, embeddings, caplog, fault_ledger
 ):
     caplog.set_level(logging.DEBUG)  # every library's debug logging included
-    server.script(
-        Reply.server_error(401), Reply.server_error(500), *[Reply.server_error(503)] * 10
-    )
-    model = load_chat_model("openai:fake-model", base_url=server.base_url, timeout=5,
-                            max_retries=0)
+    server.script(Reply.server_error(401), Reply.server_error(500), *[Reply.server_error(503)] * 10)
+    model = load_chat_model("openai:fake-model", base_url=server.base_url, timeout=5, max_retries=0)
     saver = InMemorySaver()
-    graph = build_graph(chat_model=model, index=static_index, embeddings=embeddings,
-                        checkpointer=saver)
+    graph = build_graph(
+        chat_model=model, index=static_index, embeddings=embeddings, checkpointer=saver
+    )
     config = {"configurable": {"thread_id": "secret-scan"}}
     with fault_ledger.fault("secrets", "provider errors with canary keys set"):
-        result = graph.invoke(
-            {"messages": [HumanMessage("What is the capital of France?")]}, config,
+        result = invoke(
+            graph,
+            {"messages": [HumanMessage("What is the capital of France?")]},
+            config,
             context=Context(),
         )
         # The key was really used on the wire...
@@ -83,14 +84,18 @@ def test_arag_serve_log_has_no_keys(sample_data_dir, tmp_path, canary_env, fault
     data = copy_index(sample_data_dir, tmp_path / "data")
     key = CANARIES["server_key"]
     with fault_ledger.fault("secrets", "arag serve log with wrong, missing and valid keys"):
-        with arag_serve(data, tmp_path, ARAG_API_KEYS=f"alice:{key}",
-                        OPENAI_API_KEY=CANARIES["OPENAI_API_KEY"], ARAG_MODEL="offline") as proc:
+        with arag_serve(
+            data,
+            tmp_path,
+            ARAG_API_KEYS=f"alice:{key}",
+            OPENAI_API_KEY=CANARIES["OPENAI_API_KEY"],
+            ARAG_MODEL="offline",
+        ) as proc:
             url = proc.url + "/v1/chat/completions"
             body = {"model": "adaptive-rag", "messages": [{"role": "user", "content": "Hi"}]}
             wrong = httpx.post(url, json=body, headers={"Authorization": f"Bearer {key}x"})
             missing = httpx.post(url, json=body)
-            ok = httpx.post(url, json=body, headers={"Authorization": f"Bearer {key}"},
-                            timeout=60)
+            ok = httpx.post(url, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=60)
             assert (wrong.status_code, missing.status_code, ok.status_code) == (401, 401, 200)
             for response in (wrong, missing, ok):
                 assert find_canaries(response.text) == []
@@ -99,7 +104,7 @@ def test_arag_serve_log_has_no_keys(sample_data_dir, tmp_path, canary_env, fault
         assert find_canaries(log) == []
 
 
-LEAKY_TESTS = '''
+LEAKY_TESTS = """
 import logging
 
 from tests.secrets_scan import CANARIES
@@ -119,15 +124,32 @@ def test_writes_a_log_file(tmp_path):
 
 def test_clean():
     print("nothing to see")
-'''
+"""
 
 
 def _run_leaky(root: Path, folder: Path, base: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-         "tests.secrets_scan", "--rootdir", str(folder), "-c", "/dev/null",
-         "--basetemp", str(base), str(folder / "test_leaky.py")],
-        capture_output=True, text=True, cwd=folder, env={"PYTHONPATH": str(root)},
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.secrets_scan",
+            "--rootdir",
+            str(folder),
+            "-c",
+            "/dev/null",
+            "--basetemp",
+            str(base),
+            str(folder / "test_leaky.py"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env={"PYTHONPATH": str(root)},
         timeout=120,
     )
 

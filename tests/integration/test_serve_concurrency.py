@@ -1,9 +1,9 @@
 """``arag serve`` overlaps requests that wait on the LLM instead of queueing them.
 
-The graph's nodes are sync, so under ``astream`` they run in the event loop's default
-executor; asyncio's default pool (min(32, CPUs + 4) threads) capped the LLM calls in flight
-server-wide. Many concurrent clients against the benchmark's LLM stub must get more calls in
-flight than that cap (``arag/server/executor.py``).
+When the graph's nodes were sync, LangGraph ran them in the event loop's default executor, and
+asyncio's default pool (min(32, CPUs + 4) threads) capped the LLM calls in flight server-wide.
+The nodes are async now; many concurrent clients against the benchmark's LLM stub must get more
+calls in flight than that cap.
 """
 
 from __future__ import annotations

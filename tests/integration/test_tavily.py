@@ -20,6 +20,7 @@ from graph.config import Context
 from tests.fakes.node_chat_model import NodeScriptedChatModel
 from tests.fakes.static_index import StaticIndex
 from tests.fakes.tavily_server import FakeTavilyServer, TavilyReply
+from tests.runs import invoke
 from tools.web_search import (
     TavilyWebSearch,
     WebSearchError,
@@ -162,7 +163,7 @@ def ask(web, *, model=None, ctx=None, embeddings=None):
     graph = build_graph(
         chat_model=model, index=weak_index(), embeddings=embeddings, web_search_backend=web
     )
-    return graph.invoke({"messages": [HumanMessage(QUESTION)]}, context=ctx or Context())
+    return invoke(graph, {"messages": [HumanMessage(QUESTION)]}, context=ctx or Context())
 
 
 def test_out_of_corpus_question_is_answered_from_the_web_with_url_citations(tavily, embeddings):
@@ -190,9 +191,7 @@ def test_web_failure_is_a_visible_route_not_a_crash(tavily, embeddings):
     assert KEY not in text
 
 
-def test_corpus_without_relevant_documents_falls_back_to_the_web_after_rewrites(
-    tavily, embeddings
-):
+def test_corpus_without_relevant_documents_falls_back_to_the_web_after_rewrites(tavily, embeddings):
     """The second route: strong-looking corpus hits that the grader rejects every time."""
     tavily.script(TavilyReply.results_of(NOBEL))
     index = StaticIndex(default=[("physics#0", "Physics is a natural science.", 0.9)])
@@ -207,7 +206,7 @@ def test_corpus_without_relevant_documents_falls_back_to_the_web_after_rewrites(
     graph = build_graph(
         chat_model=model, index=index, embeddings=embeddings, web_search_backend=backend(tavily)
     )
-    result = graph.invoke({"messages": [HumanMessage(QUESTION)]}, context=Context(max_rewrites=1))
+    result = invoke(graph, {"messages": [HumanMessage(QUESTION)]}, context=Context(max_rewrites=1))
     nodes = [s["node"] for s in result["path"]]
     assert nodes.index("web_search") > nodes.index("rewrite_query")
     assert result["route"] == "web"

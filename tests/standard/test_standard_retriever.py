@@ -6,7 +6,7 @@ import pytest
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 from tools.index.lance import LanceIndex
-from tools.retriever import HybridRetriever
+from tools.index.retriever import HybridRetriever
 
 
 class TestHybridRetriever(RetrieversIntegrationTests):

@@ -1,6 +1,6 @@
 """LangChain's standard vector-store suite against both index backends.
 
-The indexing API (``tools.ingest``) relies on exactly these behaviours: upsert by id,
+The indexing API (``tools.ingest.pipeline``) relies on exactly these behaviours: upsert by id,
 delete by id, ``get_by_ids``. Weaviate runs when ``WEAVIATE_URL`` is set, in a throwaway
 collection.
 """

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from arag.evaluation.datasets import DatasetFormatError, load_datasets, select
+from arag.evaluation.metrics import dedupe, latency_ms, score_rankings
 from benchmarks.retrieval.__main__ import evaluate_targets, main, parse_sizes
-from benchmarks.retrieval.datasets import DatasetFormatError, load_datasets, select
-from benchmarks.retrieval.metrics import dedupe, latency_ms, score_rankings
 
 SQUAD = {
     "data": [

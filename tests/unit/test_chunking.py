@@ -7,7 +7,7 @@ import re
 import pytest
 from langchain_core.documents import Document
 
-from tools.chunking import chunk_documents
+from tools.ingest.chunking import chunk_documents
 
 
 def word_count(text: str) -> int:
@@ -139,9 +139,7 @@ def test_each_distinct_piece_is_counted_once():
         calls.append(text)
         return word_count(text)
 
-    chunks = chunk_documents(
-        [make_doc()], chunk_tokens=60, overlap_tokens=10, token_count=counting
-    )
+    chunks = chunk_documents([make_doc()], chunk_tokens=60, overlap_tokens=10, token_count=counting)
     assert len(chunks) > 3
     # The splitter asks about the same paragraph several times; the tokenizer sees it once.
     assert len(calls) == len(set(calls))

@@ -38,8 +38,8 @@ def test_vulnerabilities_are_listed():
 
 
 @pytest.mark.parametrize(
-    ("deps", "status"), [([dep("a"), dep("b")], "clean"), ([dep("a"), dep("b", skipped=True)],
-                                                           "partial")]
+    ("deps", "status"),
+    [([dep("a"), dep("b")], "clean"), ([dep("a"), dep("b", skipped=True)], "partial")],
 )
 def test_clean_only_when_every_package_was_checked(deps, status):
     result = classify({"dependencies": deps})

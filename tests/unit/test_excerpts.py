@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nodes.common import number_documents
-from nodes.excerpts import GAP, cited_excerpts, excerpt, question_excerpts
+from tools.text.excerpts import GAP, cited_excerpts, excerpt, question_excerpts
 
 TESLA = (
     "Nikola Tesla > Later years\n"

@@ -13,9 +13,10 @@ from langgraph.checkpoint.memory import InMemorySaver
 from graph.builder import build_graph
 from graph.config import Context
 from nodes.common import number_documents
-from nodes.offline import looks_like_instruction, verify_answer
 from tests.fakes.node_chat_model import NodeScriptedChatModel
 from tests.fakes.static_index import StaticIndex
+from tests.runs import invoke
+from tools.text.extractive import looks_like_instruction, verify_answer
 
 pytestmark = pytest.mark.reliability
 
@@ -31,7 +32,7 @@ def poisoned_index() -> StaticIndex:
 
 def run(model, index, embeddings, question=Q, **kw):
     graph = build_graph(chat_model=model, index=index, embeddings=embeddings, **kw)
-    return graph.invoke({"messages": [HumanMessage(question)]}, context=Context())
+    return invoke(graph, {"messages": [HumanMessage(question)]}, context=Context())
 
 
 def _echo_question(messages) -> str:
@@ -61,7 +62,7 @@ def test_every_llm_prompt_marks_documents_and_questions_as_untrusted_data(embedd
     )
     thread = {"configurable": {"thread_id": "t"}}
     for question in ("프랑스의 수도는 어디입니까?", "Which fruit is yellow?"):
-        graph.invoke({"messages": [HumanMessage(question)]}, thread, context=Context())
+        invoke(graph, {"messages": [HumanMessage(question)]}, thread, context=Context())
     assert set(model.nodes_called) >= {
         "condense_question",
         "translate_question",
@@ -129,7 +130,7 @@ def test_offline_verify_catches_an_answer_its_cited_document_does_not_support():
 def injected_data_dir(tmp_path_factory, embeddings):
     """A real embedded index: the Tesla article plus a planted document that gives orders."""
     from tests.conftest import SAMPLE_CORPUS
-    from tools.ingest import ingest
+    from tools.ingest.pipeline import ingest
 
     docs = tmp_path_factory.mktemp("injected-docs")
     (docs / "nikola_tesla.md").write_text(
@@ -153,7 +154,8 @@ def test_offline_an_injected_document_changes_neither_route_nor_answer(
         question = "When did Nikola Tesla die?"
         graph = build_graph(chat_model=None, embeddings=embeddings)
         clean, poisoned = (
-            graph.invoke(
+            invoke(
+                graph,
                 {"messages": [HumanMessage(question)]},
                 context=Context(model="offline", data_dir=str(d)),
             )

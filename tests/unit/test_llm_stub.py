@@ -18,8 +18,8 @@ from benchmarks.serve.llm_stub import running_stub
 from nodes.check import AnswerCheck
 from nodes.grade import DocumentGrades
 from nodes.rewrite import QueryRewrites
-from tools.confidence import ClosedBookAnswer, closed_book_answer
-from tools.structured import invoke_structured
+from tests.runs import closed_book, run, structured
+from tools.llm.closed_book import ClosedBookAnswer
 
 QUESTION = "What year did Tesla die?"
 MESSAGES = [("system", "Grade the documents."), ("human", f"<question>{QUESTION}</question>")]
@@ -45,7 +45,7 @@ def _model(stub) -> ChatOpenAI:
     ],
 )
 def test_a_forced_tool_gets_a_schema_valid_call(stub, schema, expected):
-    result = invoke_structured(_model(stub), schema, MESSAGES, retries=0)
+    result = structured(_model(stub), schema, MESSAGES, retries=0)
     # Parsed from the provider's tool call as is, not repaired or retried.
     assert (result.ok, result.repaired, result.attempts) == (True, False, 1)
     assert isinstance(result.value, schema)
@@ -55,7 +55,7 @@ def test_a_forced_tool_gets_a_schema_valid_call(stub, schema, expected):
 def test_a_plain_request_gets_a_cited_answer_and_low_logprobs(stub):
     reply = _model(stub).invoke([("system", "Answer from the documents."), ("human", "q")])
     assert "[1]" in reply.text
-    closed = closed_book_answer(_model(stub), QUESTION)
+    closed = closed_book(_model(stub), QUESTION)
     # Not confident: the graph goes on to retrieve.
     assert closed.method == "logprobs"
     assert closed.confidence < 0.2
@@ -78,7 +78,7 @@ def test_two_overlapping_calls_each_take_one_latency_not_two(stub):
         return time.perf_counter() - started
 
     httpx.post(stub.url + "/stats/reset")
-    elapsed = asyncio.run(both())
+    elapsed = run(both())
     assert 0.3 <= elapsed < 0.5  # one 300 ms latency, not 600 ms
     stats = httpx.post(stub.url + "/stats/reset").json()
     assert stats["calls"] == 3

@@ -8,7 +8,7 @@ import pytest
 from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
-from tools.loaders import LoaderError, iter_files, load_file
+from tools.ingest.loaders import LoaderError, iter_files, load_file
 
 
 def make_pdf(text: str, title: str | None = None, password: str | None = None) -> bytes:

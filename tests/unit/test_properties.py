@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from langchain_core.documents import Document
 
 from tests.unit.test_loaders import make_pdf
-from tools.chunking import chunk_documents
-from tools.loaders import LoaderError, load_file
+from tools.ingest.chunking import chunk_documents
+from tools.ingest.loaders import LoaderError, load_file
 
 pytestmark = pytest.mark.reliability
 
@@ -58,13 +58,11 @@ def squash(text: str) -> str:
 def check_plain_text_chunks(text, budget, overlap):
     CASES["plain"] += 1
     doc = Document(page_content=text, metadata={"source": "/d/notes.txt", "title": ""})
-    chunks = chunk_documents([doc], chunk_tokens=budget, overlap_tokens=overlap,
-                             token_count=words)
+    chunks = chunk_documents([doc], chunk_tokens=budget, overlap_tokens=overlap, token_count=words)
     assert [c.metadata["chunk_id"] for c in chunks] == [
         f"/d/notes.txt#{i}" for i in range(len(chunks))
     ]
-    again = chunk_documents([doc], chunk_tokens=budget, overlap_tokens=overlap,
-                            token_count=words)
+    again = chunk_documents([doc], chunk_tokens=budget, overlap_tokens=overlap, token_count=words)
     assert [(c.page_content, c.metadata) for c in again] == [
         (c.page_content, c.metadata) for c in chunks
     ]

@@ -17,9 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from arag.cli import app
-from tools import url_loader
-from tools.loaders import LoaderError
-from tools.url_loader import BlockedURLError, blocked_reason, load_url
+from tools.ingest import url_loader
+from tools.ingest.loaders import LoaderError
+from tools.ingest.url_loader import BlockedURLError, blocked_reason, load_url
 
 pytestmark = pytest.mark.reliability
 

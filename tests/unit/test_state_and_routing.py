@@ -52,11 +52,20 @@ def test_after_confidence_raises_on_unknown_decision():
 
 
 def test_after_condense_probes_concurrently_only_in_the_corpus_language():
-    assert routing.after_condense({"route": "invalid_input", "question": ""}, "en") == "respond"
-    english = {"route": "retrieval", "question": "What year did Tesla die?"}
-    assert routing.after_condense(english, "en") == ["translate_question", "probe_corpus"]
-    korean = {"route": "retrieval", "question": "테슬라는 몇 년에 사망했나요?"}
-    assert routing.after_condense(korean, "en") == ["translate_question"]
+    invalid = {"route": "invalid_input", "question": "", "corpus_language": "en"}
+    assert routing.after_condense(invalid) == "respond"
+    english = {
+        "route": "retrieval",
+        "question": "What year did Tesla die?",
+        "corpus_language": "en",
+    }
+    assert routing.after_condense(english) == ["translate_question", "probe_corpus"]
+    korean = {
+        "route": "retrieval",
+        "question": "테슬라는 몇 년에 사망했나요?",
+        "corpus_language": "en",
+    }
+    assert routing.after_condense(korean) == ["translate_question"]
 
 
 def test_after_translation():

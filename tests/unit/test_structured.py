@@ -9,7 +9,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from pydantic import BaseModel, Field
 
 from tests.fakes.scripted_chat_model import ScriptedChatModel, raw_tool_message, tool_message
-from tools.structured import ainvoke_structured, invoke_structured, parse_json_loosely
+from tools.llm.structured import invoke_structured, parse_json_loosely
 
 
 class Grade(BaseModel):
@@ -60,9 +60,9 @@ def test_parse_json_loosely_rejects_truncated_objects_instead_of_guessing():
 MESSAGES = [HumanMessage("Is this document relevant?")]
 
 
-def test_clean_tool_call_parses_without_repair():
+async def test_clean_tool_call_parses_without_repair():
     model = ScriptedChatModel(script=[tool_message({"relevant": True, "score": 0.9}, "Grade")])
-    result = invoke_structured(model, Grade, MESSAGES)
+    result = await invoke_structured(model, Grade, MESSAGES)
     assert result.ok and not result.repaired and result.attempts == 1
     assert result.value == Grade(relevant=True, score=0.9)
     # Function calling, forced: the request binds the schema as the one tool the model must call.
@@ -71,33 +71,33 @@ def test_clean_tool_call_parses_without_repair():
     assert kwargs["tool_choice"] == "Grade"
 
 
-def test_unparseable_tool_arguments_are_repaired():
+async def test_unparseable_tool_arguments_are_repaired():
     raw = "Here you go: {'relevant': 'yes', 'score': '0.8',}"
     model = ScriptedChatModel(script=[raw_tool_message(raw, "Grade")])
-    result = invoke_structured(model, Grade, MESSAGES)
+    result = await invoke_structured(model, Grade, MESSAGES)
     assert result.ok and result.repaired and result.attempts == 1
     assert result.value == Grade(relevant=True, score=0.8)
 
 
-def test_json_in_prose_without_a_tool_call_is_repaired():
+async def test_json_in_prose_without_a_tool_call_is_repaired():
     text = 'I think:\n```json\n{"relevant": false, "score": "15%"}\n```'
     model = ScriptedChatModel(script=[AIMessage(text)])
-    result = invoke_structured(model, Grade, MESSAGES)
+    result = await invoke_structured(model, Grade, MESSAGES)
     assert result.ok and result.repaired
     assert result.value == Grade(relevant=False, score=0.15)
 
 
-def test_arguments_wrapped_in_an_extra_object_are_unwrapped():
+async def test_arguments_wrapped_in_an_extra_object_are_unwrapped():
     args = {"Grade": {"relevant": "true", "score": "0.7"}}
     model = ScriptedChatModel(script=[tool_message(args, "Grade")])
-    result = invoke_structured(model, Grade, MESSAGES)
+    result = await invoke_structured(model, Grade, MESSAGES)
     assert result.ok and result.repaired
     assert result.value == Grade(relevant=True, score=0.7)
 
 
-def test_list_field_sent_as_a_json_string_is_decoded():
+async def test_list_field_sent_as_a_json_string_is_decoded():
     model = ScriptedChatModel(script=[tool_message({"ids": "[3, 1, 2]"}, "Batch")])
-    result = invoke_structured(model, Batch, MESSAGES)
+    result = await invoke_structured(model, Batch, MESSAGES)
     assert result.ok and result.value == Batch(ids=[3, 1, 2])
 
 
@@ -116,18 +116,18 @@ def _groq_tool_use_failed(failed_generation: str) -> groq.BadRequestError:
     return groq.BadRequestError(f"Error code: 400 - {body}", response=response, body=body)
 
 
-def test_groq_failed_generation_is_repaired_without_another_call():
+async def test_groq_failed_generation_is_repaired_without_another_call():
     error = _groq_tool_use_failed('<function=Grade>{"relevant": true, "score": 0.6}</function>')
     model = ScriptedChatModel(script=[error])
-    result = invoke_structured(model, Grade, MESSAGES)
+    result = await invoke_structured(model, Grade, MESSAGES)
     assert result.ok and result.repaired and result.attempts == 1
     assert result.value == Grade(relevant=True, score=0.6)
 
 
-def test_unrepairable_output_is_retried_with_a_corrective_message():
+async def test_unrepairable_output_is_retried_with_a_corrective_message():
     good = tool_message({"relevant": True, "score": 1.0}, "Grade")
     model = ScriptedChatModel(script=[AIMessage("I cannot decide."), good])
-    result = invoke_structured(model, Grade, MESSAGES)
+    result = await invoke_structured(model, Grade, MESSAGES)
     assert result.ok and result.attempts == 2
     retry_messages = model.calls[1]["messages"]
     assert retry_messages[0] == MESSAGES[0]
@@ -137,45 +137,46 @@ def test_unrepairable_output_is_retried_with_a_corrective_message():
     assert len(retry_messages) == len(MESSAGES) + 1
 
 
-def test_repeated_garbage_gives_a_readable_failure_and_bounded_calls():
+async def test_repeated_garbage_gives_a_readable_failure_and_bounded_calls():
     error = _groq_tool_use_failed("I am not able to call tools today")
     model = ScriptedChatModel(script=[AIMessage("nope"), error, raw_tool_message("{{{", "Grade")])
-    result = invoke_structured(model, Grade, MESSAGES, retries=2)
+    result = await invoke_structured(model, Grade, MESSAGES, retries=2)
     assert not result.ok and result.value is None
     assert result.attempts == 3 and len(model.calls) == 3
     assert result.error.startswith("Grade: no valid output after 3 attempt(s)")
 
 
-def test_validation_errors_are_reported_by_field():
+async def test_validation_errors_are_reported_by_field():
     bad = tool_message({"relevant": "maybe", "score": 3}, "Grade")
     model = ScriptedChatModel(script=[bad])
-    result = invoke_structured(model, Grade, MESSAGES, retries=0)
+    result = await invoke_structured(model, Grade, MESSAGES, retries=0)
     assert not result.ok and result.attempts == 1
     assert "relevant" in result.error and "score" in result.error
 
 
-def test_transport_errors_propagate_for_the_caller_to_route():
+async def test_transport_errors_propagate_for_the_caller_to_route():
     request = httpx.Request("POST", "https://api.groq.com/openai/v1/chat/completions")
     limited = groq.RateLimitError(
         "rate limited", response=httpx.Response(429, request=request), body=None
     )
     model = ScriptedChatModel(script=[limited])
     with pytest.raises(groq.RateLimitError):
-        invoke_structured(model, Grade, MESSAGES)
+        await invoke_structured(model, Grade, MESSAGES)
     assert len(model.calls) == 1  # not retried here: the SDK already did its own retries
 
 
-def test_plain_string_input_is_accepted():
+async def test_plain_string_input_is_accepted():
     model = ScriptedChatModel(script=[tool_message({"relevant": False, "score": 0}, "Grade")])
-    assert invoke_structured(model, Grade, "grade this").ok
+    assert (await invoke_structured(model, Grade, "grade this")).ok
     assert model.calls[0]["messages"][0].content == "grade this"
 
 
-async def test_async_twin_repairs_and_retries_the_same_way():
+async def test_unrepairable_failed_generation_is_retried_then_repaired():
+    # Was the test of the removed async twin: invoke_structured itself is async now.
     error = _groq_tool_use_failed("no json")
     model = ScriptedChatModel(
         script=[error, raw_tool_message('{"relevant": "no", "score": ".2"}', "Grade")]
     )
-    result = await ainvoke_structured(model, Grade, MESSAGES)
+    result = await invoke_structured(model, Grade, MESSAGES)
     assert result.ok and result.repaired and result.attempts == 2
     assert result.value == Grade(relevant=False, score=0.2)

@@ -23,6 +23,7 @@ from graph.config import Context
 from graph.tracing import node_annotations
 from tests.fakes.langsmith_server import FakeLangSmithServer
 from tests.fakes.node_chat_model import NodeScriptedChatModel
+from tests.runs import invoke
 from tools.web_search import WebResult
 
 Q = "What is the capital of France?"
@@ -32,9 +33,13 @@ GOOD = {"grounded": True, "useful": True, "unsupported": [], "reason": "ok"}
 class StubWeb:
     name = "stub"
     available = True
+    unavailable_reason = None
 
     def search(self, query: str, max_results: int = 5) -> list[WebResult]:
         return [WebResult("Bananas", "https://example.org/bananas", "Bananas are berries.")]
+
+    async def asearch(self, query: str, max_results: int = 5) -> list[WebResult]:
+        return self.search(query, max_results)
 
 
 @pytest.fixture
@@ -47,8 +52,8 @@ def traced_run(server, graph, question, *, thread_id, context=None):
     client = Client(api_url=server.url, api_key="lsv2-test-key")
     tracer = LangChainTracer(client=client, project_name="arag-tests")
     config = {"callbacks": [tracer], "configurable": {"thread_id": thread_id}}
-    result = graph.invoke(
-        {"messages": [HumanMessage(question)]}, config, context=context or Context()
+    result = invoke(
+        graph, {"messages": [HumanMessage(question)]}, config, context=context or Context()
     )
     tracer.wait_for_futures()
     client.flush()
@@ -171,10 +176,10 @@ def test_unreachable_langsmith_neither_fails_nor_stalls_requests(
     monkeypatch.setenv("LANGSMITH_PROJECT", f"arag-unreachable-{uuid.uuid4().hex[:6]}")
     graph = build_graph(chat_model=None, index=static_index, embeddings=embeddings)
     try:
-        graph.invoke({"messages": [HumanMessage(Q)]}, context=Context())  # warm-up
+        invoke(graph, {"messages": [HumanMessage(Q)]}, context=Context())  # warm-up
         started = time.perf_counter()
         for _ in range(3):
-            result = graph.invoke({"messages": [HumanMessage(Q)]}, context=Context())
+            result = invoke(graph, {"messages": [HumanMessage(Q)]}, context=Context())
         per_request = (time.perf_counter() - started) / 3
     finally:
         client = run_trees._CLIENT

@@ -9,9 +9,13 @@ manager) can drive ingestion idempotently.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from langchain_core.documents import Document
+
+if TYPE_CHECKING:
+    from tools.index.rerank import Reranker
 
 
 class IndexError_(RuntimeError):
@@ -50,15 +54,24 @@ class IndexMeta:
 
 @runtime_checkable
 class HybridIndex(Protocol):
-    """What the graph needs from an index.
+    """What the graph and ingestion need from an index: one protocol, every member used.
 
     ``hybrid_search`` returns at most ``k`` documents, best first. Each returned document's
     metadata has ``source``, ``chunk_id``, ``title`` and a calibrated ``score`` in [0, 1]
     (comparable across queries, so thresholds mean the same thing for every question),
     plus the component scores ``dense`` (cosine similarity) and ``lexical`` (query-term coverage).
+    Ingestion also writes through it as a LangChain ``VectorStore`` (``add_documents``,
+    ``delete``), which the backends inherit.
     """
 
     meta: IndexMeta
+    """What the index records about itself (embedding model, dimensions, corpus language)."""
+    data_dir: Path | None
+    """The local directory holding the index files; None for a server backend."""
+    reranker: Reranker | None
+    """Optional reordering of the top fused results (``ARAG_RERANKER``); None: none."""
+    record_namespace: str
+    """The record manager namespace of this index's chunks (one per table or tenant)."""
 
     def hybrid_search(self, query: str, k: int = 5) -> list[Document]:
         """Hybrid BM25 + vector search for ``query``; best first, calibrated scores."""
@@ -66,4 +79,16 @@ class HybridIndex(Protocol):
 
     def count(self) -> int:
         """Number of chunks stored."""
+        ...
+
+    def set_language(self, code: str) -> None:
+        """Record the corpus language (ISO 639-1) and pick the full-text tokenizer for it."""
+        ...
+
+    def refresh_fts(self) -> None:
+        """Bring the full-text and vector indexes up to date after a batch of writes."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and file handles."""
         ...

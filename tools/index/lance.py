@@ -41,8 +41,8 @@ from tools.index.base import (
     IndexMeta,
     IndexNotFoundError,
 )
+from tools.index.rerank import RERANK_DEPTH, Reranker
 from tools.index.scoring import DENSE_WEIGHT, Candidate, fuse, spaceless_share, term_set
-from tools.rerank import Reranker
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,6 @@ ID_BATCH = 500  # ids per SQL ``IN (...)`` filter
 ANN_MIN_ROWS = 50_000
 ANN_EF = 100  # HNSW search beam width (default 1.5 * limit)
 ANN_REFINE = 2  # re-score this many times the limit with full vectors
-RERANK_DEPTH = 20  # fused results a reranker may reorder
 # Below this many rows, searches use an in-memory copy of the table (vectors, texts,
 # metadata; at most ~80 MB with 800-token chunks): an exact vector search in numpy takes
 # microseconds where LanceDB's costs ~3.5 ms of CPU even on 240 rows, and the BM25 search
@@ -213,8 +212,17 @@ class LanceIndex(VectorStore):
         self._memory: _MemoryTable | None = None
         self._has_terms = "terms" in table.schema.names
         self._columns = [*_DOC_COLUMNS, "terms"] if self._has_terms else list(_DOC_COLUMNS)
-        #: Optional :class:`tools.rerank.Reranker` applied to the fused results.
+        #: Optional :class:`tools.index.rerank.Reranker` applied to the fused results.
         self.reranker: Reranker | None = None
+
+    record_namespace = "lancedb/chunks"
+    """Namespace of this table's keys in the ingestion record manager."""
+
+    def close(self) -> None:
+        """Stop the BM25 worker threads; the LanceDB connection needs no closing."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
 
     # ------------------------------------------------------------------ opening
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +29,13 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from tools.embeddings import embedding_dimensions, embedding_model_id
 from tools.index.base import (
@@ -38,6 +44,7 @@ from tools.index.base import (
     IndexMeta,
     IndexNotFoundError,
 )
+from tools.index.rerank import RERANK_DEPTH, Reranker
 from tools.index.scoring import Candidate, calibrated_score, lexical_coverage, tokenize
 from tools.index.weaviate_setup import (
     _RESERVED,
@@ -75,6 +82,38 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+class _Rejected(Exception):
+    """One batch import in which the server rejected some objects (all of them retryable)."""
+
+    def __init__(self, failed: int, total: int, errors: Counter[str]):
+        super().__init__(f"{failed} of {total} objects rejected")
+        self.failed, self.total, self.errors = failed, total, errors
+
+
+def _log_rejected(state: RetryCallState) -> None:
+    """Tenacity ``after`` hook: runs after every rejected attempt, the last one included."""
+    rejected = state.outcome.exception() if state.outcome else None
+    if isinstance(rejected, _Rejected):
+        log.warning(
+            "Weaviate rejected %d of %d objects (attempt %d/%d): %s",
+            rejected.failed,
+            rejected.total,
+            state.attempt_number,
+            MAX_WRITE_ATTEMPTS,
+            rejected.errors.most_common(1)[0][0],
+        )
+
+
+def _write_error(errors: Counter[str], total: int) -> IndexWriteError:
+    reasons = "; ".join(f"{n}x {msg}" for msg, n in errors.most_common(3))
+    return IndexWriteError(
+        f"Weaviate rejected {sum(errors.values())} of {total} chunks after "
+        f"{MAX_WRITE_ATTEMPTS} attempts ({reasons}). The other chunks are stored; run the "
+        "ingest again once the cause is fixed (unchanged chunks are skipped)."
+    )
+
 
 def _batches(items: Sequence, size: int) -> Iterable[Sequence]:
     for start in range(0, len(items), size):
@@ -117,6 +156,10 @@ class WeaviateIndex(VectorStore):
         self.meta = meta
         self._owns_client = owns_client
         self._write_lock = threading.RLock()
+        #: A server backend keeps no local files.
+        self.data_dir = None
+        #: Optional :class:`tools.index.rerank.Reranker` applied to the top results.
+        self.reranker: Reranker | None = None
 
     # ------------------------------------------------------------------ opening
 
@@ -300,46 +343,43 @@ class WeaviateIndex(VectorStore):
         from weaviate.exceptions import WeaviateBaseError
 
         total = len(pending)
-        errors: Counter[str] = Counter()
-        with self._write_lock:
-            for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
-                try:
-                    with self._collection.batch.dynamic() as batch:
-                        for obj_uuid, (props, vector) in pending.items():
-                            batch.add_object(
-                                properties=props, uuid=obj_uuid, vector={VECTOR: vector}
-                            )
-                    failed = list(self._collection.batch.failed_objects)
-                except WeaviateBaseError as exc:
-                    raise unavailable(self.settings, exc) from exc
-                if not failed:
-                    return
-                errors = Counter(" ".join(f.message.split())[:200] for f in failed)
-                retry = {}
-                for f in failed:
-                    key = str(f.original_uuid or f.object_.uuid)
-                    if key in pending:
-                        retry[key] = pending[key]
-                # A failure we cannot map back to an object cannot be retried: report it.
-                if len(retry) < len(failed):
-                    break
-                pending = retry
-                log.warning(
-                    "Weaviate rejected %d of %d objects (attempt %d/%d): %s",
-                    len(failed),
-                    total,
-                    attempt,
-                    MAX_WRITE_ATTEMPTS,
-                    errors.most_common(1)[0][0],
-                )
-                if attempt < MAX_WRITE_ATTEMPTS:
-                    time.sleep(RETRY_BACKOFF * 2 ** (attempt - 1))
-        reasons = "; ".join(f"{n}x {msg}" for msg, n in errors.most_common(3))
-        raise IndexWriteError(
-            f"Weaviate rejected {sum(errors.values())} of {total} chunks after "
-            f"{MAX_WRITE_ATTEMPTS} attempts ({reasons}). The other chunks are stored; run the "
-            "ingest again once the cause is fixed (unchanged chunks are skipped)."
+
+        def import_pending() -> None:
+            nonlocal pending
+            try:
+                with self._collection.batch.dynamic() as batch:
+                    for obj_uuid, (props, vector) in pending.items():
+                        batch.add_object(properties=props, uuid=obj_uuid, vector={VECTOR: vector})
+                failed = list(self._collection.batch.failed_objects)
+            except WeaviateBaseError as exc:
+                raise unavailable(self.settings, exc) from exc
+            if not failed:
+                return
+            errors = Counter(" ".join(f.message.split())[:200] for f in failed)
+            retry = {}
+            for f in failed:
+                key = str(f.original_uuid or f.object_.uuid)
+                if key in pending:
+                    retry[key] = pending[key]
+            # A failure we cannot map back to an object cannot be retried: report it.
+            if len(retry) < len(failed):
+                raise _write_error(errors, total)
+            pending = retry  # only the rejected objects are sent again
+            raise _Rejected(len(failed), total, errors)
+
+        # Read at call time (not at import) so that tests can set RETRY_BACKOFF to 0.
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Rejected),
+            stop=stop_after_attempt(MAX_WRITE_ATTEMPTS),
+            wait=wait_exponential(multiplier=RETRY_BACKOFF),  # RETRY_BACKOFF * 2 ** (attempt - 1)
+            after=_log_rejected,
+            reraise=True,
         )
+        with self._write_lock:
+            try:
+                retrying(import_pending)
+            except _Rejected as rejected:
+                raise _write_error(rejected.errors, total) from None
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
         """Delete the chunks with these ids (deleting everything with ``ids=None`` is refused)."""
@@ -473,7 +513,8 @@ class WeaviateIndex(VectorStore):
             log.debug("hybrid %s: %s", obj.uuid, obj.metadata.explain_score)
         ranked.sort(key=lambda item: -item[0])  # stable: ties keep Weaviate's order
         results = []
-        for rank, (_, obj, score, dense, lexical, hybrid) in enumerate(ranked[:k]):
+        depth = max(k, RERANK_DEPTH) if self.reranker is not None else k
+        for rank, (_, obj, score, dense, lexical, hybrid) in enumerate(ranked[:depth]):
             doc = self._with_standard_keys(self._to_document(obj), obj)
             for key in _RESERVED:
                 doc.metadata.pop(key, None)
@@ -485,6 +526,8 @@ class WeaviateIndex(VectorStore):
                 rank=rank,
             )
             results.append(doc)
+        if self.reranker is not None:
+            results = list(self.reranker.rerank(query, results, k))[:k]
         return results
 
     def candidates(self, query: str, depth: int) -> list[Candidate]:

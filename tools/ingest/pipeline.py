@@ -21,10 +21,11 @@ from typing import Literal
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
-from tools.chunking import chunk_documents
-from tools.contextual import ContextStats, model_name
-from tools.language import detect_language
-from tools.loaders import LoaderError, is_url, iter_files, load_source
+from tools.ingest.chunking import chunk_documents
+from tools.ingest.contextual import ContextStats, model_name
+from tools.ingest.loaders import LoaderError, is_url, iter_files
+from tools.ingest.sources import load_source
+from tools.text.language import detect_language
 
 RECORD_NAMESPACE = "lancedb/chunks"
 RECORD_DB = "record_manager.sqlite"
@@ -202,7 +203,7 @@ def ingest(
     chunk_tokens: int = 800,
     overlap_tokens: int = 80,
     on_progress: ProgressFn | None = None,
-    backend: str | None = None,
+    backend: str = "lancedb",
     contextual: bool = False,
     chat_model: BaseChatModel | None = None,
 ) -> IngestReport:
@@ -214,13 +215,13 @@ def ingest(
     On the first ingest into an empty index the corpus language is detected and recorded
     before the first chunk is written (so a run killed mid-way leaves it recorded).
     ``on_progress(done_files, total_files, path)`` is called after each file.
-    ``backend`` (default ``$ARAG_INDEX``, else ``"lancedb"``) picks the index; with
+    ``backend`` (``Context.index_backend``; default ``"lancedb"``) picks the index; with
     ``"weaviate"`` the chunks go to the server named by ``WeaviateSettings.from_env()`` and
     only the record manager stays in ``data_dir``.
 
     Files whose bytes and settings are unchanged since their last ingest are skipped before
     loading (their chunks are only confirmed in the record manager). ``contextual=True``
-    prepends an LLM-written context to each chunk (:mod:`tools.contextual`, cached in
+    prepends an LLM-written context to each chunk (:mod:`tools.ingest.contextual`, cached in
     ``data_dir``); without ``chat_model`` it is skipped with a note in ``IngestReport.notes``.
     """
     from langchain_classic.indexes import index as run_index
@@ -231,17 +232,17 @@ def ingest(
     started = time.perf_counter()
     if cleanup not in ("incremental", "full", None):
         raise ValueError(f"cleanup must be 'incremental', 'full' or None, not {cleanup!r}")
-    embeddings = embeddings or load_embeddings()
+    embeddings = embeddings or load_embeddings("wordllama")
     store = open_index(
         data_dir,
         embeddings,
-        backend=backend or os.environ.get("ARAG_INDEX") or "lancedb",
+        backend=backend,
         create=True,
     )
-    with contextlib.closing(store) if hasattr(store, "close") else contextlib.nullcontext():
+    with contextlib.closing(store):
         local_dir = Path(data_dir).expanduser().resolve()
         local_dir.mkdir(parents=True, exist_ok=True)
-        namespace = getattr(store, "record_namespace", RECORD_NAMESPACE)
+        namespace = store.record_namespace
         record_manager = _record_manager(local_dir, namespace)
         run_start = record_manager.get_time()
         was_empty = store.count() == 0
@@ -258,7 +259,7 @@ def ingest(
                 "key); chunks were indexed without LLM-written context."
             )
         elif contextual:
-            from tools.contextual import ContextCache
+            from tools.ingest.contextual import ContextCache
 
             cache = ContextCache(local_dir / CONTEXT_CACHE)
         params = _fingerprint_params(
@@ -323,7 +324,7 @@ def ingest(
             else:
                 failed_before = report.context.failed
                 if cache is not None:
-                    from tools.contextual import contextualize
+                    from tools.ingest.contextual import contextualize
 
                     text = "\n\n".join(d.page_content for d in loaded)
                     chunks = contextualize(chunks, text, chat_model, cache, report.context)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from graph.state import Doc
 from tools.index.scoring import lexical_coverage, term_weight, tokenize
+from tools.index.search import Doc
 
 OFFLINE_NOTICE = "extractive answer (no LLM configured)"
 

@@ -5,7 +5,7 @@ business rules...). The calibrated ``score`` of each document is left as it is, 
 thresholds keep their meaning; only the order changes.
 
 Configure one by import path (``ARAG_RERANKER=package.module:attr``; ``attr`` is a reranker
-object or a class/factory called without arguments), or set ``LanceIndex.reranker``.
+object or a class/factory called without arguments), or set ``index.reranker`` on any backend.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from langchain_core.documents import Document
+
+RERANK_DEPTH = 20
+"""How many fused results a reranker may reorder, in every backend."""
 
 
 @runtime_checkable

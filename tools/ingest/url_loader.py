@@ -8,7 +8,7 @@ multicast or reserved address. ``ARAG_ALLOW_PRIVATE_URLS=1`` (or ``allow_private
 the address check off for intranet use. Environment proxies are not used: a proxy would make
 the connection on our behalf, past the check.
 
-Bodies are read as a stream and refused past :func:`tools.loaders.max_file_bytes`; the
+Bodies are read as a stream and refused past :func:`tools.ingest.loaders.max_file_bytes`; the
 content is then parsed by the file loaders (by content type) and the documents carry the URL
 as ``source``.
 """
@@ -26,7 +26,7 @@ import httpcore
 import httpx
 from langchain_core.documents import Document
 
-from tools.loaders import LoaderError, load_file, max_file_bytes
+from tools.ingest.loaders import LoaderError, load_file, max_file_bytes
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 MAX_REDIRECTS = 5

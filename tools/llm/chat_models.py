@@ -7,19 +7,22 @@ Supported prefixes:
 * ``vllm:``, ``ollama:``, ``llamacpp:``, ``openai-compatible:`` -- an OpenAI-compatible
   server through ``ChatOpenAI``; each has a conventional local default base URL.
 
-A base URL (the ``base_url`` argument, else ``ARAG_BASE_URL``) always means "talk the OpenAI
-wire format to that server": for every prefix except ``groq`` the model is a ``ChatOpenAI``
-with that ``base_url``, and its api key comes from ``ARAG_API_KEY`` or ``OPENAI_API_KEY``,
-else the placeholder ``"not-needed"`` (local servers ignore it, the SDK insists on one).
+A base URL (the ``base_url`` argument, which callers take from ``Context.base_url``) always
+means "talk the OpenAI wire format to that server": for every prefix except ``groq`` the model
+is a ``ChatOpenAI`` with that ``base_url``, and its api key comes from ``ARAG_API_KEY`` or
+``OPENAI_API_KEY``, else the placeholder ``"not-needed"`` (local servers ignore it, the SDK
+insists on one).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib
 import json
 import os
 import threading
+import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,7 +30,7 @@ from langchain.chat_models import init_chat_model
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableWithFallbacks
 
-from tools.deadline import http_clients
+from tools.llm.deadline import http_clients
 
 DEFAULT_OPENAI_SPEC = "openai:gpt-4o-mini"
 DEFAULT_GROQ_SPEC = "groq:llama-3.3-70b-versatile"
@@ -44,22 +47,35 @@ COMPATIBLE_DEFAULT_URLS = {
 }
 SUPPORTED_PREFIXES = ("openai", "groq", *COMPATIBLE_DEFAULT_URLS)
 
+# Per event loop: an async HTTP client's pooled connections belong to the loop that opened
+# them, so a model reused from another loop (a second asyncio.run) would fail on a dead loop.
 _cache: dict[tuple[Any, ...], BaseChatModel] = {}
+_loop_caches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict] = (
+    weakref.WeakKeyDictionary()
+)
 _cache_lock = threading.Lock()
+
+
+def _models_for_this_loop() -> dict[tuple[Any, ...], BaseChatModel]:
+    """The model cache of the running event loop (or of sync callers, outside any loop)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return _cache
+    return _loop_caches.setdefault(loop, {})
 
 
 def resolve_model_spec(explicit: str | None = None) -> str | None:
     """Pick the model spec, or None for offline mode (no LLM at all).
 
-    Precedence: a non-empty ``explicit`` spec, then ``ARAG_MODEL``, then
-    ``openai:gpt-4o-mini`` when ``OPENAI_API_KEY`` is set, then
+    Precedence: a non-empty ``explicit`` spec (callers pass ``Context.model``, which already
+    holds ``ARAG_MODEL``), then ``openai:gpt-4o-mini`` when ``OPENAI_API_KEY`` is set, then
     ``groq:llama-3.3-70b-versatile`` when ``GROQ_API_KEY`` is set. ``"none"`` or
-    ``"offline"`` (explicit or in ``ARAG_MODEL``) forces offline mode.
+    ``"offline"`` forces offline mode.
     """
-    for candidate in (explicit, os.environ.get("ARAG_MODEL")):
-        if candidate and candidate.strip():
-            spec = candidate.strip()
-            return None if spec.lower() in OFFLINE_SPECS else spec
+    if explicit and explicit.strip():
+        spec = explicit.strip()
+        return None if spec.lower() in OFFLINE_SPECS else spec
     if os.environ.get("OPENAI_API_KEY"):
         return DEFAULT_OPENAI_SPEC
     if os.environ.get("GROQ_API_KEY"):
@@ -74,11 +90,12 @@ def load_chat_model(
     temperature: float = 0.0,
     timeout: float = 60.0,
     max_retries: int = 2,
+    max_tokens: int | None = None,
 ) -> BaseChatModel:
     """Build (or reuse) the chat model for ``spec`` via ``init_chat_model``.
 
     ``max_retries`` is the SDK's own retry budget for 408/409/429/5xx and connection errors;
-    it honours ``Retry-After``, and the SDK's HTTP client carries :mod:`tools.deadline`'s
+    it honours ``Retry-After``, and the SDK's HTTP client carries :mod:`tools.llm.deadline`'s
     transport, so retries stop at the deadline of the calling scope. Instances are cached per
     (spec, base URL, temperature, timeout, max_retries, api-key fingerprint), so repeated calls
     are cheap and a changed key in the environment still yields a fresh client.
@@ -89,7 +106,6 @@ def load_chat_model(
 
     """
     provider, model_name = _split_spec(spec)
-    base_url = base_url or os.environ.get("ARAG_BASE_URL") or None
     if provider in COMPATIBLE_DEFAULT_URLS:
         base_url = base_url or COMPATIBLE_DEFAULT_URLS[provider]
         if not base_url:
@@ -101,6 +117,10 @@ def load_chat_model(
         "timeout": timeout,
         "max_retries": max_retries,
     }
+    if max_tokens:
+        # A bound on every reply: a small local model otherwise rambles until its context is
+        # full (minutes on a CPU), and a cloud model bills every token.
+        kwargs["max_tokens"] = max_tokens
     if provider == "groq":
         init_provider = "groq"
         sdk_name = "groq"
@@ -132,13 +152,14 @@ def load_chat_model(
         )
         raise ValueError(msg)
 
-    key = (spec, base_url, temperature, timeout, max_retries, _fingerprint(api_key))
+    key = (spec, base_url, temperature, timeout, max_retries, max_tokens, _fingerprint(api_key))
     with _cache_lock:
-        model = _cache.get(key)
+        cache = _models_for_this_loop()
+        model = cache.get(key)
         if model is None:
             kwargs |= http_clients(importlib.import_module(sdk_name))
             model = init_chat_model(model_name, model_provider=init_provider, **kwargs)
-            _cache[key] = model
+            cache[key] = model
     return model
 
 
@@ -148,7 +169,7 @@ def fallback_errors() -> tuple[type[BaseException], ...]:
     Rate limits, 5xx, timeouts, dropped connections and garbled bodies, once the SDK's own
     retries are spent. Not 400/401/403/404: a bad request or a wrong key is a configuration
     error that another model would not fix, and Groq's 400 ``tool_use_failed`` carries output
-    that ``tools.structured`` repairs.
+    that ``tools.llm.structured`` repairs.
     """
     import groq
     import httpx
@@ -191,6 +212,7 @@ def clear_model_cache() -> None:
     """Forget cached model instances (tests, or after rotating credentials)."""
     with _cache_lock:
         _cache.clear()
+        _loop_caches.clear()
 
 
 def provider_of(model: Any) -> str:

@@ -184,7 +184,5 @@ def chunk_documents(
             metadata = {**doc.metadata, "chunk_id": f"{source}#{i}"}
             if headings:
                 metadata["section"] = " > ".join(headings)
-            chunks.append(
-                Document(page_content=_with_context(crumb, piece), metadata=metadata)
-            )
+            chunks.append(Document(page_content=_with_context(crumb, piece), metadata=metadata))
     return chunks

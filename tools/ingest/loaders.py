@@ -195,15 +195,6 @@ def is_url(item: str | os.PathLike) -> bool:
     return "://" in str(item)
 
 
-def load_source(item: str | os.PathLike) -> list[Document]:
-    """Load a file path with :func:`load_file`, or a URL with :func:`tools.url_loader.load_url`."""
-    if is_url(item):
-        from tools.url_loader import load_url
-
-        return load_url(str(item))
-    return load_file(item)
-
-
 def _is_hidden(name: str) -> bool:
     return name.startswith(".")
 

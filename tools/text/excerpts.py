@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from graph.state import Doc
-from nodes.offline import answer_sentences, cited_numbers, split_sentences, strip_citations
 from tools.index.scoring import term_weight, tokenize
+from tools.index.search import Doc
+from tools.text.extractive import answer_sentences, cited_numbers, split_sentences, strip_citations
 
 GAP = " … "
 """Marks sentences left out between two kept ones."""
@@ -41,9 +41,7 @@ def excerpt(text: str, query: str, max_chars: int, *, fill: bool = True) -> str:
     if not sentences:
         return text[:max_chars]
     q_terms = set(tokenize(query))
-    weights = [
-        sum(term_weight(t) for t in q_terms.intersection(tokenize(s))) for s in sentences
-    ]
+    weights = [sum(term_weight(t) for t in q_terms.intersection(tokenize(s))) for s in sentences]
     kept: set[int] = set()
     used = 0
     if len(sentences[0]) <= _HEADING_CHARS and len(sentences) > 1:

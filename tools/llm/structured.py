@@ -46,7 +46,7 @@ class StructuredResult:
     repaired: bool
 
 
-def invoke_structured(
+async def invoke_structured(
     model: Any,
     schema: type[BaseModel],
     messages: Any,
@@ -59,31 +59,6 @@ def invoke_structured(
     Makes at most ``retries + 1`` model calls. Returns ``ok=False`` with a short error when
     every attempt is unusable; transport errors propagate (see module docstring).
     """
-    session = _Session(model, schema, messages, retries)
-    while session.more():
-        try:
-            output = session.runnable.invoke(session.next_messages(), config=config)
-        except Exception as exc:
-            failed = failed_generation(exc)
-            if failed is None:
-                raise  # transport or configuration error: the caller picks the route
-            result = session.on_failed_generation(failed)
-        else:
-            result = session.on_output(output)
-        if result is not None:
-            return result
-    return session.failure()
-
-
-async def ainvoke_structured(
-    model: Any,
-    schema: type[BaseModel],
-    messages: Any,
-    *,
-    retries: int = 2,
-    config: Any = None,
-) -> StructuredResult:
-    """Async twin of :func:`invoke_structured` (same semantics, uses ``ainvoke``)."""
     session = _Session(model, schema, messages, retries)
     while session.more():
         try:
@@ -101,7 +76,7 @@ async def ainvoke_structured(
 
 
 class _Session:
-    """The attempt loop's state, shared by the sync and async entry points."""
+    """The attempt loop's state: the bound tool, the attempts made, the last parse error."""
 
     def __init__(self, model: Any, schema: type[BaseModel], messages: Any, retries: int):
         self.schema = schema
@@ -167,6 +142,11 @@ def parse_json_loosely(text: str | None) -> dict[str, Any] | None:
     ``True/False/None``, and a JSON object encoded as a JSON string. Truncated objects are
     rejected rather than guessed at.
     """
+    # Not langchain_core.utils.json: its parse_partial_json closes truncated JSON, and a cut-off
+    # '{"answer": "Paris is the capital of' must not validate as an answer; parse_json_markdown
+    # with a strict parser reads only from the first fence to the end of the text, so prose
+    # after the fence defeats it, and a schema example in the prose would then win over the
+    # fenced answer. _FENCE tries every fence, each up to its closing backticks.
     if not text or not isinstance(text, str):
         return None
     candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
@@ -245,6 +225,7 @@ def _validate_candidate(schema: type[BaseModel], candidate: Any) -> tuple[Any, s
 
 def _variants(schema: type[BaseModel], data: dict[str, Any]) -> list[dict[str, Any]]:
     """List ``data``, then what a lone non-field key wraps: {"Grade": {...}}, {"args": {...}}."""
+    # Neither pydantic nor langchain_core's tool-call parsers unwrap an object nested this way.
     out = [data]
     fields = set(schema.model_fields)
     inner = data
@@ -261,6 +242,7 @@ def _variants(schema: type[BaseModel], data: dict[str, Any]) -> list[dict[str, A
 
 def _coerce(schema: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
     """Fix values pydantic's lax mode does not: "80%", "0.8 (high)", "[...]" as a string."""
+    # pydantic's lax mode rejects these, and " yes " or "Yes." for a bool as well.
     out = dict(data)
     for name, field in schema.model_fields.items():
         key = name if name in out else field.alias if field.alias in out else None
@@ -306,6 +288,9 @@ def _base_type(annotation: Any) -> Any:
 
 def _balanced_objects(text: str) -> list[str]:
     """Every top-level ``{...}`` span in ``text``, skipping braces inside quoted strings."""
+    # langchain_core finds no object inside prose ('<function=Grade>{...}</function>'), and
+    # json.JSONDecoder.raw_decode only reads strict JSON, not "{'a': 'b',}" after "Here you go:".
+    # Quotes count only inside braces, so an apostrophe in the prose opens no string.
     spans, depth, start, quote, escaped = [], 0, -1, "", False
     for i, ch in enumerate(text):
         if quote:
@@ -328,6 +313,9 @@ def _balanced_objects(text: str) -> list[str]:
 
 
 def _loads_jsonish(text: str) -> Any:
+    # json and langchain_core reject single quotes, trailing commas and True/False/None;
+    # ast.literal_eval takes Python syntax but not JSON's true/false/null beside single quotes,
+    # nor raw newlines in a string, which is why _normalize_jsonish rewrites to JSON first.
     if not text:
         return None
     for attempt in (text, _normalize_jsonish(text)):

@@ -116,3 +116,27 @@ def detect_language(text: str, default: str = "en", min_probability: float = 0.6
         return default
     lang, prob = _identifier().classify(text)
     return lang if prob >= min_probability else default
+
+
+def needs_translation(question: str, corpus_language: str) -> bool:
+    """Whether ``question`` is in another language than the corpus (detected without an LLM)."""
+    return detect_language(question, default=corpus_language) != corpus_language
+
+
+def translation_doubt(question: str, translation: str, corpus_language: str) -> str:
+    """Why ``translation`` of ``question`` into ``corpus_language`` looks wrong ("" if it does not).
+
+    Empty, an echo of the question, or not detected as the corpus language: a small model's
+    usual failures. No LLM is asked; the graph then also searches the question as written.
+    """
+    if not translation.strip():
+        return "the translation is empty"
+    if translation.strip().casefold() == question.strip().casefold():
+        return "the translation repeats the question"
+    detected = detect_language(translation, default=corpus_language)
+    if detected != corpus_language:
+        return (
+            f"the translation reads as {language_name(detected)}, not "
+            f"{language_name(corpus_language)}"
+        )
+    return ""

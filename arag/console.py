@@ -1,0 +1,71 @@
+"""What the ``arag`` commands share: the consoles, the common options and the run settings.
+
+``arag.cli`` and the subcommand modules (``arag.server.cli``, ``arag.evaluation.cli``) import
+these from here and never from each other, so each of them imports on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+out = Console(highlight=False, soft_wrap=True)
+"""Standard output: answers, reports, ``--json``."""
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+"""Standard error: errors, progress bars and the mode line."""
+
+DataDir = Annotated[
+    str | None,
+    typer.Option("--data-dir", help="Index directory (env ARAG_DATA_DIR, default .arag)"),
+]
+"""The ``--data-dir`` option."""
+Model = Annotated[
+    str | None,
+    typer.Option("--model", help="provider:model, e.g. openai:gpt-4o-mini; 'offline' for no LLM"),
+]
+"""The ``--model`` option."""
+
+
+def context(data_dir: str | None, model: str | None, **extra: Any):
+    """The graph's ``Context`` from the environment, with the flags that were given applied."""
+    from graph.config import Context
+
+    ctx = Context()
+    overrides = {"data_dir": data_dir, "model": model, **extra}
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(ctx, key, value)
+    return ctx
+
+
+def require_model(ctx) -> None:
+    """Exit with a clear message when the configured model cannot be built (bad spec, no key)."""
+    from graph.services import Services
+
+    try:
+        Services().llm(ctx)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+
+
+def mode_line(ctx) -> str:
+    """One line saying whether answers come from a model (which) or are extractive."""
+    from tools.llm.chat_models import resolve_model_spec
+
+    spec = resolve_model_spec(ctx.model or None)
+    if spec is None:
+        return (
+            "mode: offline — no LLM configured, answers are extractive "
+            "(set OPENAI_API_KEY, GROQ_API_KEY or ARAG_MODEL to use a model)"
+        )
+    return f"mode: llm — {spec}" + (f" at {ctx.base_url}" if ctx.base_url else "")
+
+
+def one_line(text: str) -> str:
+    """``text`` safe to print as part of one line: control characters escaped, no markup."""
+    from rich.markup import escape
+
+    return escape("".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text)))

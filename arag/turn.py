@@ -1,0 +1,193 @@
+"""One graph turn, read in one place: by the CLI, both server hosts and the evaluation.
+
+The graph's nodes are async, so a turn runs with ``graph.astream``; under the LangGraph API it
+arrives instead as the JSON parts of the SDK's ``runs.stream``. Either way every ``updates``
+part (node → update) goes through ``TurnResult.feed``, which unwraps reducer bypasses
+(``Overwrite``, or its JSON form) and keeps the path, the flags and the final answer.
+
+``stream_turn`` yields the turn as it happens: a ``Step`` per path entry, a ``Token`` per
+streamed chunk of an answer draft (``messages`` mode), a ``Draft`` when a draft is finished,
+and the ``TurnResult`` last. ``run_turn`` returns only the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.types import Overwrite
+
+ANSWER_NODE = "generate_answer"
+"""The node whose model tokens are the answer draft."""
+STREAM_MODES = ("messages", "updates")
+"""``stream_turn``'s default: answer tokens and node updates."""
+
+
+@dataclass
+class Step:
+    """One path entry: node, decision, reason."""
+
+    step: dict[str, Any]
+
+
+@dataclass
+class Token:
+    """A streamed piece of the answer draft being written."""
+
+    text: str
+
+
+@dataclass
+class Draft:
+    """An answer draft is finished; ``number`` counts the turn's drafts from 1."""
+
+    number: int
+
+
+def unwrap(value: Any) -> Any:
+    """A reducer bypass (``Overwrite``) as its plain value, in-process or JSON-serialized."""
+    if isinstance(value, Overwrite):
+        return value.value
+    if isinstance(value, dict) and value.get("type") == "__overwrite__":  # via the LangGraph API
+        return value.get("value")
+    return value
+
+
+def text_of(message: Any) -> str:
+    """A message's text: a LangChain message or its JSON form, string or content parts."""
+    content = message.get("content") if isinstance(message, dict) else message.content
+    if isinstance(content, str):
+        return content
+    return "".join(p.get("text", "") for p in content or [] if isinstance(p, dict))
+
+
+@dataclass
+class TurnResult:
+    """What one turn produced; ``feed`` builds it from the turn's updates, node by node."""
+
+    content: str = ""
+    """The chat message: answer, numbered sources and notes."""
+    answer: str = ""
+    """The answer text with its ``[n]`` markers."""
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    route: str = "retrieval"
+    mode: str = "offline"
+    flags: list[str] = field(default_factory=list)
+    """Every flag raised during the turn, in order, once each."""
+    path: list[dict[str, Any]] = field(default_factory=list)
+    searched: list[dict[str, Any]] | None = None
+    """The documents of the turn's first corpus search (not the web's); None if none."""
+    retrieved: bool = False
+    """``retrieve_documents`` ran."""
+    grounded: bool | None = None
+    """The last answer check's verdict; None when the answer was not checked."""
+    drafts: int = 0
+    """Answer drafts written."""
+    responded: bool = False
+    """``respond`` (the final node) ran; ``content`` to ``mode`` are what it wrote."""
+    respond_flags: list[str] = field(default_factory=list)
+    """The flags ``respond`` itself raised (the last check's ``not_grounded``/``not_useful``)."""
+
+    def feed(self, node: str, update: Any) -> list[Step]:
+        """Take one node's update; return the path entries it added, as ``Step`` events."""
+        if not isinstance(update, dict):
+            return []
+        new = unwrap(update.get("path")) or []
+        steps = [new] if isinstance(new, dict) else list(new)
+        self.path.extend(steps)
+        flags = unwrap(update.get("flags")) or []
+        for flag in [flags] if isinstance(flags, str) else flags:
+            if flag not in self.flags:
+                self.flags.append(flag)
+        documents = unwrap(update.get("documents"))
+        if self.searched is None and documents and node != "web_search":
+            self.searched = documents  # the corpus search for the (translated) question
+        if node == "retrieve_documents":
+            self.retrieved = True
+        elif node == ANSWER_NODE:
+            self.drafts += 1
+        elif node == "check_answer" and (check := unwrap(update.get("check"))):
+            self.grounded = bool(check.get("grounded"))
+        elif node == "respond":
+            self._respond(update, flags)
+        return [Step(s) for s in steps]
+
+    def _respond(self, update: dict[str, Any], flags: Any) -> None:
+        messages = unwrap(update.get("messages")) or []
+        self.content = text_of(messages[-1]) if messages else ""
+        self.answer = update.get("answer", "")
+        self.citations = update.get("citations") or []
+        self.route = update.get("route", "retrieval")
+        self.mode = update.get("mode", "offline")
+        self.respond_flags = [flags] if isinstance(flags, str) else list(flags)
+        self.responded = True
+
+
+Event = Step | Token | Draft | TurnResult
+
+
+async def stream_turn(
+    graph: Any,
+    input: Any,
+    config: dict[str, Any] | None = None,
+    *,
+    context: Any = None,
+    stream_mode: str | Sequence[str] = STREAM_MODES,
+) -> AsyncIterator[Event]:
+    """Run one turn with ``graph.astream``, yielding its events and the ``TurnResult`` last.
+
+    ``stream_mode`` is LangGraph's; ``updates`` is always added. Without ``messages`` no
+    ``Token`` is yielded (and chat models are not asked to stream).
+    """
+    result = TurnResult()
+    async for event in _events(graph, input, config, context, stream_mode, result):
+        yield event
+    yield result
+
+
+async def run_turn(
+    graph: Any,
+    input: Any,
+    config: dict[str, Any] | None = None,
+    *,
+    context: Any = None,
+    stream_mode: str | Sequence[str] = "updates",
+) -> TurnResult:
+    """Run one turn with ``graph.astream`` and return its result."""
+    result = TurnResult()
+    async for _ in _events(graph, input, config, context, stream_mode, result):
+        pass
+    return result
+
+
+async def _events(
+    graph: Any,
+    input: Any,
+    config: dict[str, Any] | None,
+    context: Any,
+    stream_mode: str | Sequence[str],
+    result: TurnResult,
+) -> AsyncIterator[Step | Token | Draft]:
+    """The turn's events as ``graph.astream`` produces them, feeding ``result`` meanwhile."""
+    from langchain_core.messages import AIMessageChunk
+
+    modes = [stream_mode] if isinstance(stream_mode, str) else list(stream_mode)
+    if "updates" not in modes:
+        modes.append("updates")
+    async for mode, chunk in graph.astream(input, config, context=context, stream_mode=modes):
+        if mode == "messages":
+            message, metadata = chunk
+            if (
+                metadata.get("langgraph_node") == ANSWER_NODE
+                and isinstance(message, AIMessageChunk)
+                and (text := text_of(message))
+            ):
+                yield Token(text)
+        elif mode == "updates" and isinstance(chunk, dict):
+            for node, update in chunk.items():
+                drafts = result.drafts
+                for step in result.feed(node, update):
+                    yield step
+                if result.drafts > drafts:
+                    yield Draft(result.drafts)

@@ -1,0 +1,72 @@
+"""Search as the graph uses it: hybrid search (with optional multi-hop) as JSON-friendly ``Doc``s.
+
+``Doc`` is the record every step passes around (a retrieved chunk or a web result). It lives
+here, below the graph, so the text algorithms in ``tools/text`` can take it without importing
+the graph.
+"""
+
+from __future__ import annotations
+
+from typing_extensions import TypedDict  # pydantic on Python < 3.12 rejects typing.TypedDict
+
+from tools.index.base import HybridIndex, IndexCorruptedError, IndexError_
+
+
+class Doc(TypedDict):
+    """A retrieved chunk or web result, JSON-friendly so Studio and the API can show it."""
+
+    id: str
+    """Stable chunk id (``source#n``) or the URL of a web result."""
+    content: str
+    """The chunk text."""
+    source: str
+    """File path or URL the chunk came from."""
+    title: str
+    """Document title, shown in citations."""
+    score: float
+    """Calibrated relevance in [0, 1] (1.0 for web results, which carry no comparable score)."""
+
+
+def unreadable_index_message(index: HybridIndex, exc: Exception) -> str:
+    """What is wrong with an index that opened but cannot be searched, and how to fix it."""
+    # The first line of the backend's error, without the Rust source paths lance appends.
+    cause = (str(exc).splitlines() or [type(exc).__name__])[0].split(", /")[0][:160]
+    data_dir = index.data_dir
+    if data_dir is None:
+        return f"The index cannot be searched ({cause}). Check the index server, then retry."
+    return (
+        f"The index at {data_dir} is damaged ({cause}). Rebuild it: delete {data_dir}/lancedb "
+        f"and {data_dir}/record_manager.sqlite, then run `arag ingest PATH` again."
+    )
+
+
+def search(index: HybridIndex, query: str, k: int, *, multihop: bool = False) -> list[Doc]:
+    """Hybrid search, as JSON-friendly documents carrying source, chunk id and score.
+
+    With ``multihop``, one hop of entity expansion (:func:`tools.index.multihop.expand_search`):
+    the top hit stays first and the best document found through the names it mentions takes a
+    slot, so a bridge question's second document is retrieved without an LLM.
+    Raises ``IndexError_`` with the fix when the index opened but its data cannot be read (a
+    truncated or deleted data file): the backends raise their own errors for that.
+    """
+    try:
+        if multihop:
+            from tools.index.multihop import expand_search
+
+            hits = expand_search(index, query, k=k)
+        else:
+            hits = index.hybrid_search(query, k=k)
+    except IndexError_:
+        raise
+    except Exception as exc:  # lancedb/weaviate raise RuntimeError/OSError/... variants
+        raise IndexCorruptedError(unreadable_index_message(index, exc)) from exc
+    return [
+        {
+            "id": d.metadata.get("chunk_id") or d.id or "",
+            "content": d.page_content,
+            "source": d.metadata.get("source", ""),
+            "title": d.metadata.get("title", ""),
+            "score": round(float(d.metadata.get("score", 0.0)), 4),
+        }
+        for d in hits
+    ]
