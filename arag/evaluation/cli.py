@@ -35,11 +35,17 @@ def eval_command(
         bool,
         typer.Option("--sweep", help="Vary the confidence thresholds; plot accuracy vs retrieval"),
     ] = False,
+    upload: Annotated[
+        bool,
+        typer.Option(
+            "--upload", help="Upload examples and results to LangSmith (needs LANGSMITH_API_KEY)"
+        ),
+    ] = False,
 ) -> None:
     """Run the graph over a dataset with langsmith.evaluate; write a markdown + JSON report.
 
-    Offline nothing leaves the machine; with LANGSMITH_API_KEY set the examples and results are
-    uploaded to a LangSmith dataset and experiment.
+    Nothing leaves the machine unless you ask: with --upload (and LANGSMITH_API_KEY set) the
+    examples and results go to a LangSmith dataset and experiment.
     """
     import os
 
@@ -50,6 +56,9 @@ def eval_command(
 
     if limit is not None and limit < 1:
         raise typer.BadParameter("--limit must be at least 1")
+    if upload and not os.environ.get("LANGSMITH_API_KEY"):
+        err.print("[red]error:[/red] --upload needs LANGSMITH_API_KEY in the environment")
+        raise typer.Exit(code=2)
     try:
         data = load_dataset(dataset, fmt).limited(limit)
     except DatasetError as exc:
@@ -74,7 +83,7 @@ def eval_command(
         if sweep:
             paths = _sweep(data, ctx, on_start, out_dir)
         else:
-            run = run_eval(data, ctx, on_start=on_start)
+            run = run_eval(data, ctx, on_start=on_start, upload=upload)
             paths = write_report(run, out_dir)
     if not sweep:
         out.print(paths[0].read_text(encoding="utf-8"))

@@ -67,13 +67,50 @@ def retrieval_metrics(outputs: dict, reference_outputs: dict) -> dict[str, Any]:
     }
 
 
+# Flags that tell the user an answer is unverified, replaced or degraded.
+VISIBLE_FLAGS = frozenset(
+    {
+        "not_grounded",
+        "not_useful",
+        "uncited_answer_replaced",
+        "unverified_closed_book",
+        "llm_error",
+        "check_fallback",
+        "deadline_exceeded",
+        "index_unavailable",
+    }
+)
+# Each guarantee for any model, by the flag it raises when it fires.
+GUARANTEE_FLAGS = {
+    "uncited_replaced": "uncited_answer_replaced",
+    "references_dropped": "invalid_references",
+    "markup_removed": "markup_removed",
+    "translation_doubted": "translation_doubtful",
+    "model_failed": "llm_error",
+}
+
+
+def cited_or_flagged(outputs: dict) -> bool:
+    """The answer is cited and checked as supported, an honest "insufficient", or flagged."""
+    flags = set(outputs.get("flags") or [])
+    if outputs.get("route") == "insufficient" or flags & VISIBLE_FLAGS:
+        return True
+    return bool(outputs.get("grounded")) and bool(outputs.get("citations"))
+
+
 def behaviour_metrics(outputs: dict, reference_outputs: dict) -> dict[str, Any]:
-    """Retrieval rate, grounding, LLM calls, tokens and latency of the run."""
+    """Retrieval rate, grounding, the cited-or-flagged share, guarantees fired, calls and time."""
+    flags = set(outputs.get("flags") or [])
     results = [
         {"key": "retrieved", "score": float(bool(outputs.get("retrieved")))},
+        {"key": "cited_or_flagged", "score": float(cited_or_flagged(outputs))},
         {"key": "llm_calls", "score": float(outputs.get("llm_calls", 0))},
         {"key": "tokens", "score": float(outputs.get("tokens", 0))},
         {"key": "latency_s", "score": float(outputs.get("latency_s", 0.0))},
+        *(
+            {"key": f"fired_{name}", "score": float(flag in flags)}
+            for name, flag in GUARANTEE_FLAGS.items()
+        ),
     ]
     if outputs.get("grounded") is not None:  # only answers written from documents are checked
         results.append({"key": "grounded", "score": float(outputs["grounded"])})
@@ -87,21 +124,32 @@ JUDGE_PROMPT = (
 )
 
 
-def make_llm_judge(model: Any):
-    """An LLM-as-judge correctness evaluator (one call per question) for ``model``."""
+def make_llm_judge(model: Any, *, trace: bool = False):
+    """An LLM-as-judge correctness evaluator (one call per question) for ``model``.
+
+    ``trace=False`` keeps the judge's model call out of LangSmith: ``langsmith.evaluate``
+    traces evaluators, and LangChain's tracer would post to the public API even with no key.
+    """
+    from langsmith.run_helpers import tracing_context
 
     def llm_judge(inputs: dict, outputs: dict, reference_outputs: dict) -> dict[str, Any]:
-        refs = reference_outputs.get("answers") or []
-        human = (
-            f"<question>{inputs.get('question', '')}</question>\n"
-            f"<references>{' | '.join(refs)}</references>\n"
-            f"<candidate>{outputs.get('answer', '')}</candidate>"
-        )
-        reply = model.invoke(
-            [("system", JUDGE_PROMPT), ("human", human)],
-            config={"run_name": "llm_judge", "tags": ["arag:eval_judge"]},
-        )
-        verdict = str(getattr(reply, "content", reply)).strip().upper()
-        return {"key": "llm_correct", "score": float(verdict.startswith("CORRECT"))}
+        with tracing_context(enabled=None if trace else False):
+            return _judge(model, inputs, outputs, reference_outputs)
 
     return llm_judge
+
+
+def _judge(model: Any, inputs: dict, outputs: dict, reference_outputs: dict) -> dict[str, Any]:
+    """One judge call: CORRECT or INCORRECT against the reference answers."""
+    refs = reference_outputs.get("answers") or []
+    human = (
+        f"<question>{inputs.get('question', '')}</question>\n"
+        f"<references>{' | '.join(refs)}</references>\n"
+        f"<candidate>{outputs.get('answer', '')}</candidate>"
+    )
+    reply = model.invoke(
+        [("system", JUDGE_PROMPT), ("human", human)],
+        config={"run_name": "llm_judge", "tags": ["arag:eval_judge"]},
+    )
+    verdict = str(getattr(reply, "content", reply)).strip().upper()
+    return {"key": "llm_correct", "score": float(verdict.startswith("CORRECT"))}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from pathlib import Path
 from typing import Any
 
+from arag.evaluation.evaluators import GUARANTEE_FLAGS
 from arag.evaluation.runner import EvalRun
 
 # Metrics in report order, with the label shown in the markdown table.
@@ -19,6 +21,7 @@ METRICS = (
     ("answer_found", "answer found"),
     ("llm_correct", "LLM judge"),
     ("grounded", "grounded"),
+    ("cited_or_flagged", "cited or flagged"),
     ("retrieved", "retrieval rate"),
     ("llm_calls", "LLM calls/q"),
     ("tokens", "tokens/q"),
@@ -88,9 +91,44 @@ def to_markdown(run: EvalRun) -> str:
         "better guide. *grounded* counts only answers written from documents; *retrieval rate* "
         "is the share of questions for which the graph retrieved.",
         "",
+        "*grounded* is checked, supported and cited; *cited or flagged* also counts an honest "
+        '"insufficient" and any answer the user is warned about (the target is 1.000).',
+        "",
+        *_guarantee_lines(run),
+        *_route_lines(run),
         "Settings: " + ", ".join(f"{key}={value!r}" for key, value in run.settings.items()),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _guarantee_lines(run: EvalRun) -> list[str]:
+    """How often each guarantee fired, per variant (share of questions)."""
+    lines = ["| variant | " + " | ".join(GUARANTEE_FLAGS) + " |", "|---|" + "---|" * 5]
+    for r in run.results:
+        cells = [f"{r.summary.get(f'fired_{name}', 0.0):.3f}" for name in GUARANTEE_FLAGS]
+        lines.append(f"| {r.variant.name} | " + " | ".join(cells) + " |")
+    return ["Guarantees fired (share of questions):", "", *lines, ""]
+
+
+def _route_lines(run: EvalRun) -> list[str]:
+    """Per route: questions, LLM calls, tokens and median seconds per question."""
+    lines = [
+        "| variant | route | questions | LLM calls/q | tokens/q | p50 s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in run.results:
+        routes: dict[str, list[dict]] = {}
+        for row in r.rows:
+            routes.setdefault(str(row["outputs"].get("route")), []).append(row["scores"])
+        for route, scores in sorted(routes.items()):
+            calls = statistics.fmean(s.get("llm_calls", 0.0) for s in scores)
+            tokens = statistics.fmean(s.get("tokens", 0.0) for s in scores)
+            p50 = statistics.median(s.get("latency_s", 0.0) for s in scores)
+            lines.append(
+                f"| {r.variant.name} | {route} | {len(scores)} | {calls:.1f} | {tokens:.0f} | "
+                f"{p50:.2f} |"
+            )
+    return ["Per route:", "", *lines, ""]
 
 
 def write_report(run: EvalRun, out_dir: str | Path) -> tuple[Path, Path]:

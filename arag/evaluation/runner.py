@@ -1,8 +1,10 @@
 """Run the graph over a dataset with ``langsmith.evaluate`` and aggregate the scores.
 
-Offline (no ``LANGSMITH_API_KEY``) the experiment runs with ``upload_results=False`` and a
-client that never touches the network; with a key, the examples are uploaded to a LangSmith
-dataset (created once per dataset name) and the results to an experiment in it.
+By default the experiment runs with ``upload_results=False``, a client that never touches the
+network, and tracing off for the graph and the judge: nothing leaves the machine. Only an
+explicit ``upload=True`` (``arag eval --upload``) with ``LANGSMITH_API_KEY`` set uploads the
+examples to a LangSmith dataset (created once per dataset name) and the results to an
+experiment in it.
 """
 
 from __future__ import annotations
@@ -168,14 +170,17 @@ def make_target(
         if on_done:
             on_done(1)
         sources = list(dict.fromkeys(d["source"] for d in turn.searched or []))
+        # Grounded means checked, supported and cited: an uncited answer never counts.
+        grounded = None if turn.grounded is None else bool(turn.grounded and turn.citations)
         return {
             "answer": turn.answer,
             "route": turn.route if turn.responded else None,
-            "flags": turn.respond_flags,
+            "flags": turn.flags,
+            "citations": len(turn.citations),
             "retrieved": turn.retrieved,
             "retrieved_sources": sources,
             "k": ctx.k,
-            "grounded": turn.grounded,
+            "grounded": grounded,
             "llm_calls": usage.calls,
             "tokens": usage.tokens,
             "latency_s": round(time.perf_counter() - started, 4),
@@ -243,7 +248,7 @@ def run_variant(
     examples = _examples(dataset.items, variant, dataset_id)
     evaluators: list[Any] = [answer_metrics, retrieval_metrics, behaviour_metrics]
     if judge is not None:
-        evaluators.append(make_llm_judge(judge))
+        evaluators.append(make_llm_judge(judge, trace=upload))
     if upload:
         client = Client()
         data: Any = _upload_dataset(client, f"arag-{dataset.name}-{variant.name}", examples)
@@ -327,7 +332,7 @@ def run_eval(
     ctx: Any,
     *,
     on_start: Callable[[str, int], ProgressFn] | None = None,
-    upload: bool | None = None,
+    upload: bool = False,
 ) -> EvalRun:
     """Ingest the dataset's passages into ``ctx.data_dir`` and evaluate every variant.
 
@@ -337,7 +342,8 @@ def run_eval(
     from tools.embeddings import load_embeddings
 
     started = time.perf_counter()
-    upload = bool(os.environ.get("LANGSMITH_API_KEY")) if upload is None else upload
+    if upload and not os.environ.get("LANGSMITH_API_KEY"):
+        raise ValueError("uploading to LangSmith needs LANGSMITH_API_KEY in the environment")
     embeddings = load_embeddings(ctx.embeddings)
     chunks = ingest_passages(dataset.passages, ctx.data_dir, embeddings) if dataset.passages else 0
     graph = build_eval_graph(ctx, embeddings)

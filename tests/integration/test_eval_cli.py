@@ -134,3 +134,54 @@ def test_shared_xquad_quick_run(tmp_path):
     invoke(str(SHARED / "xquad/xquad.en.json"), "--limit", "10", "--out", str(out))
     summary = json.loads(next(out.glob("*.json")).read_text())["variants"][0]["summary"]
     assert summary["questions"] == 10 and summary["recall_at_5"] >= 0.8
+
+
+def test_eval_with_a_model_and_no_langsmith_key_sends_nothing_off_the_machine(
+    squad_file, tmp_path, monkeypatch
+):
+    """Every connection and name lookup is recorded; only loopback may be reached."""
+    import ipaddress
+    import socket
+
+    from tests.fakes.openai_server import FakeOpenAIServer, Reply
+    from tools.llm.chat_models import clear_model_cache
+
+    outside: list[str] = []
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+
+    def loopback(host: str) -> bool:
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return host == "localhost"
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host is not None and not loopback(str(host)):
+            outside.append(f"lookup {host}")
+            raise socket.gaierror(f"blocked by the test: {host}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(sock, address):
+        if isinstance(address, tuple) and not loopback(str(address[0])):
+            outside.append(f"connect {address[0]}")
+            raise ConnectionRefusedError(f"blocked by the test: {address[0]}")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setenv("LANGSMITH_TRACING", "true")  # a shell that traces by habit
+    with FakeOpenAIServer() as server:
+        server.script(*[Reply.say("CORRECT")] * 40)  # judge verdicts; graph calls fall back
+        monkeypatch.setenv("ARAG_MODEL", "openai:fake-model")
+        monkeypatch.setenv("ARAG_BASE_URL", server.base_url)
+        clear_model_cache()
+        invoke(str(squad_file), "--limit", "2", "--out", str(tmp_path / "r"))
+        clear_model_cache()
+    assert server.chat_requests(), "the model was used"
+    assert outside == []
+
+
+def test_eval_upload_without_a_key_is_refused(squad_file, tmp_path):
+    result = CliRunner().invoke(app, ["eval", str(squad_file), "--upload"])
+    assert result.exit_code == 2
+    assert "--upload needs LANGSMITH_API_KEY" in result.output

@@ -131,3 +131,16 @@ def test_bad_dataset_files_name_the_line(tmp_path):
     missing.write_text('{"answers": ["a"]}\n')
     with pytest.raises(DatasetError, match="missing field"):
         load_dataset(missing, "jsonl")
+
+
+def test_cited_or_flagged_counts_only_what_a_user_can_trust_or_is_warned_about():
+    from arag.evaluation.evaluators import cited_or_flagged
+
+    hallucination = {"route": "retrieval", "grounded": False, "citations": 0, "flags": []}
+    assert cited_or_flagged(hallucination) is False
+    assert cited_or_flagged({**hallucination, "grounded": True}) is False  # grounded, uncited
+    assert cited_or_flagged({"route": "retrieval", "grounded": True, "citations": 1}) is True
+    assert cited_or_flagged({"route": "insufficient", "flags": ["insufficient"]}) is True
+    assert cited_or_flagged({**hallucination, "flags": ["not_grounded"]}) is True
+    assert cited_or_flagged({"route": "closed_book", "flags": []}) is False
+    assert cited_or_flagged({"route": "closed_book", "flags": ["unverified_closed_book"]}) is True

@@ -138,6 +138,10 @@ def load_chat_model(
         )
         kwargs["base_url"] = base_url
         kwargs["api_key"] = api_key
+        if max_tokens:
+            # ChatOpenAI sends max_completion_tokens, which llama.cpp's server ignores; vLLM,
+            # Ollama and llama.cpp all honour the classic field.
+            kwargs["extra_body"] = {"max_tokens": max_tokens}
     else:
         init_provider = sdk_name = "openai"
         api_key = os.environ.get("OPENAI_API_KEY")

@@ -1,0 +1,226 @@
+"""The graph with a real model (SmolLM2-135M on llama.cpp) through the real ``ChatOpenAI`` client.
+
+Every route, every surface. The assertions are guarantees that hold for any model, however
+weak: an answer is cited or visibly flagged, no markup reaches the user, logprobs reach the
+confidence check, a doubtful translation is never trusted, and no reply ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from langchain_core.messages import HumanMessage
+from langchain_openai import ChatOpenAI
+
+from graph.builder import build_graph
+from graph.config import Context
+from tests.fakes.node_chat_model import NodeScriptedChatModel
+from tests.fakes.routed_chat_model import RoutedChatModel
+from tests.model.conftest import MODEL_ALIAS
+from tests.runs import invoke
+from tests.serving import ROOT, arag_serve, langgraph_dev, server_env
+from tools.text.language import insufficient_message
+from tools.text.sanitize import plain_text
+
+pytestmark = pytest.mark.model
+
+ENGLISH = [
+    "What year did Tesla die?",
+    "Who won Super Bowl 50?",
+    "When did the Black Death reach Europe?",
+]
+KOREAN = "테슬라는 몇 년에 사망했나요?"
+# What a user is told when an answer could not be verified or was replaced.
+VISIBLE = {"not_grounded", "uncited_answer_replaced", "check_fallback", "llm_error"}
+
+
+def context(llama_server, data_dir, **overrides) -> Context:
+    return Context(
+        model=f"openai:{MODEL_ALIAS}",
+        base_url=llama_server,
+        data_dir=str(data_dir),
+        max_output_tokens=160,
+        request_deadline=300,
+        **overrides,
+    )
+
+
+def assert_guarantees(result: dict) -> None:
+    """What must hold for any model's turn."""
+    answer = result["answer"]
+    assert answer.strip(), result["path"]
+    assert plain_text(answer)[1] is False, f"markup reached the answer: {answer!r}"
+    assert result["path"][-1]["node"] == "respond"
+    if result["route"] in ("retrieval", "web") and not answer.startswith(
+        insufficient_message(result.get("user_language") or "en").rstrip(".")
+    ):
+        # Cited, or the user is told why not.
+        assert result["citations"] or VISIBLE & set(result["flags"]), result["path"]
+
+
+def step(result: dict, node: str) -> dict:
+    return [s for s in result["path"] if s["node"] == node][-1]
+
+
+def real_model(llama_server) -> ChatOpenAI:
+    return ChatOpenAI(
+        model=MODEL_ALIAS, base_url=llama_server, api_key="not-needed", max_tokens=160
+    )
+
+
+@pytest.mark.parametrize("question", ENGLISH)
+def test_retrieval_answers_are_cited_or_flagged(llama_server, sample_data_dir, question):
+    graph = build_graph()
+    result = invoke(
+        graph,
+        {"messages": [HumanMessage(question)]},
+        context=context(llama_server, sample_data_dir),
+    )
+    assert step(result, "check_confidence")["decision"] == "retrieve"
+    assert_guarantees(result)
+
+
+def test_closed_book_confidence_comes_from_real_logprobs(llama_server, sample_data_dir):
+    # The probe never counts as strong, and any confidence is enough: the closed-book route.
+    ctx = context(
+        llama_server,
+        sample_data_dir,
+        probe_strong=2.0,
+        confidence_high=0.0,
+        confidence_low=0.0,
+    )
+    result = invoke(build_graph(), {"messages": [HumanMessage(ENGLISH[0])]}, context=ctx)
+    confidence = step(result, "check_confidence")
+    assert "(logprobs)" in confidence["reason"], confidence  # not silently verbalized
+    if confidence["decision"] == "closed_book":  # the model answered rather than abstained
+        assert result["route"] == "closed_book"
+    assert_guarantees(result)
+
+
+def test_a_korean_question_is_translated_and_a_doubtful_translation_is_not_trusted(
+    llama_server, sample_data_dir
+):
+    result = invoke(
+        build_graph(),
+        {"messages": [HumanMessage(KOREAN)]},
+        context=context(llama_server, sample_data_dir),
+    )
+    translate = step(result, "translate_question")
+    assert translate["decision"] in {"translated", "doubtful"}, translate
+    if "translation_doubtful" in result["flags"]:
+        assert step(result, "check_confidence")["decision"] != "closed_book"
+    assert_guarantees(result)
+
+
+def test_nothing_relevant_rewrites_with_the_real_model(llama_server, sample_data_dir):
+    # Only the grader is scripted (it finds nothing): the rewrites come from the real model.
+    grader = NodeScriptedChatModel(
+        replies={"grade_documents": [{"relevant": [], "reason": "nothing"}]}
+    )
+    model = RoutedChatModel(
+        real=real_model(llama_server), scripted=grader, nodes=frozenset({"grade_documents"})
+    )
+    graph = build_graph(chat_model=model)
+    result = invoke(
+        graph,
+        {"messages": [HumanMessage(ENGLISH[0])]},
+        context=context(llama_server, sample_data_dir, max_rewrites=1),
+    )
+    assert "rewrite_query" in model.real_calls
+    rewrite = step(result, "rewrite_query")
+    assert rewrite["decision"] == "rewrite 1"
+    assert [s["node"] for s in result["path"]].count("retrieve_documents") == 2
+    assert result["route"] in {"insufficient", "closed_book"}
+    assert_guarantees(result)
+
+
+def test_a_rejected_draft_is_rewritten_by_the_real_model_and_never_shown(
+    llama_server, sample_data_dir
+):
+    rejected = {"grounded": False, "useful": True, "unsupported": ["all"], "reason": "made up"}
+    checker = NodeScriptedChatModel(replies={"check_answer": [rejected]})
+    model = RoutedChatModel(
+        real=real_model(llama_server), scripted=checker, nodes=frozenset({"check_answer"})
+    )
+    graph = build_graph(chat_model=model)
+    result = invoke(
+        graph,
+        {"messages": [HumanMessage(ENGLISH[0])]},
+        context=context(llama_server, sample_data_dir, max_generations=2),
+    )
+    drafts = [s for s in result["path"] if s["node"] == "generate_answer"]
+    assert model.real_calls.count("generate_answer") >= 1
+    assert len(drafts) == 2 or "uncited_answer_replaced" in result["flags"]
+    # Every draft was rejected, so the user is told; the answer is never passed off as checked.
+    assert VISIBLE & set(result["flags"]), result["flags"]
+    assert_guarantees(result)
+
+
+# --- surfaces ------------------------------------------------------------------------------
+
+
+def test_arag_ask_answers_without_a_traceback(llama_server, sample_data_dir):
+    env = server_env(
+        sample_data_dir,
+        ARAG_MODEL=f"openai:{MODEL_ALIAS}",
+        ARAG_BASE_URL=llama_server,
+        ARAG_MAX_OUTPUT_TOKENS="160",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "arag.cli", "ask", ENGLISH[1], "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["route"] in {"retrieval", "insufficient", "closed_book"}
+    assert plain_text(result["answer"])[1] is False
+
+
+def test_arag_serve_through_the_openai_client(llama_server, sample_data_dir, tmp_path):
+    import openai
+
+    with arag_serve(
+        sample_data_dir,
+        tmp_path,
+        ARAG_MODEL=f"openai:{MODEL_ALIAS}",
+        ARAG_BASE_URL=llama_server,
+        ARAG_MAX_OUTPUT_TOKENS="160",
+    ) as server:
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", timeout=600)
+        reply = client.chat.completions.create(
+            model="adaptive-rag", messages=[{"role": "user", "content": ENGLISH[2]}]
+        )
+    content = reply.choices[0].message.content
+    assert content and plain_text(content)[1] is False
+    assert "Traceback" not in server.log()
+
+
+async def test_langgraph_dev_through_the_sdk(llama_server, sample_data_dir, tmp_path):
+    from langgraph_sdk import get_client
+
+    with langgraph_dev(
+        sample_data_dir,
+        tmp_path,
+        ARAG_MODEL=f"openai:{MODEL_ALIAS}",
+        ARAG_BASE_URL=llama_server,
+        ARAG_MAX_OUTPUT_TOKENS="160",
+    ) as server:
+        client = get_client(url=server.url, api_key=None)
+        thread = await client.threads.create()
+        final = await client.runs.wait(
+            thread["thread_id"],
+            "adaptive_rag",
+            input={"messages": [{"role": "user", "content": ENGLISH[0]}]},
+        )
+    assert final["path"][-1]["node"] == "respond"
+    assert_guarantees(final)
+    assert os.path.exists(server.log_path)
