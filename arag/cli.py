@@ -41,7 +41,15 @@ def ingest(
     ],
     data_dir: DataDir = None,
     prune: Annotated[
-        bool, typer.Option("--prune", help="Also delete chunks of files not given in this run")
+        bool,
+        typer.Option(
+            "--prune",
+            help="Also delete the chunks of files that are gone from under the given folders",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="With --prune: list what would be deleted, change nothing"),
     ] = False,
     chunk_tokens: Annotated[int, typer.Option(help="Chunk size in tokens")] = 800,
     overlap_tokens: Annotated[int, typer.Option(help="Overlap between chunks in tokens")] = 80,
@@ -56,6 +64,11 @@ def ingest(
 ) -> None:
     """Add documents to the index; unchanged files are skipped, changed files replaced."""
     ctx = context(data_dir, model)
+    if dry_run:
+        if not prune:
+            raise typer.BadParameter("--dry-run goes with --prune")
+        _prune(paths, ctx, dry_run=True)
+        raise typer.Exit(code=0)
     chat_model = None
     if contextual:
         from graph.services import Services
@@ -65,19 +78,42 @@ def ingest(
     report = _ingest(
         paths,
         ctx,
-        prune,
         chunk_tokens,
         overlap_tokens,
         contextual=contextual,
         chat_model=chat_model,
     )
+    if prune:
+        _prune(paths, ctx, dry_run=False)
     raise typer.Exit(code=1 if report.files_failed and not report.files_ok else 0)
+
+
+def _prune(paths, ctx, *, dry_run: bool) -> None:
+    """Delete (or list) the chunks of files gone from under ``paths``; print each file."""
+    from tools.embeddings import load_embeddings
+    from tools.index.base import IndexError_
+    from tools.ingest.prune import prune_missing
+
+    try:
+        report = prune_missing(
+            [str(p) for p in paths],
+            ctx.data_dir,
+            load_embeddings(ctx.embeddings),
+            backend=ctx.index_backend,
+            dry_run=dry_run,
+        )
+    except IndexError_ as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+    verb = "would delete" if dry_run else "deleted"
+    for source, chunks in report.gone.items():
+        out.print(f"{verb} {chunks} chunk(s) of {one_line(source)} (the file is gone)")
+    out.print(f"prune: {verb} {report.chunks} chunk(s) of {len(report.gone)} file(s)")
 
 
 def _ingest(
     paths,
     ctx,
-    prune: bool,
     chunk_tokens: int = 800,
     overlap_tokens: int = 80,
     *,
@@ -86,6 +122,7 @@ def _ingest(
 ):
     from tools.embeddings import load_embeddings
     from tools.index.base import IndexError_
+    from tools.ingest.pipeline import MissingInputError
     from tools.ingest.pipeline import ingest as run_ingest
 
     with Progress(
@@ -106,14 +143,15 @@ def _ingest(
                 [str(p) for p in paths],
                 ctx.data_dir,
                 load_embeddings(ctx.embeddings),
-                cleanup="full" if prune else "incremental",
+                cleanup="incremental",
+                backend=ctx.index_backend,
                 chunk_tokens=chunk_tokens,
                 overlap_tokens=overlap_tokens,
                 on_progress=progress,
                 contextual=contextual,
                 chat_model=chat_model,
             )
-        except IndexError_ as exc:
+        except (IndexError_, MissingInputError) as exc:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(code=2) from None
     for path, message in report.files_failed:
@@ -222,7 +260,7 @@ def demo(
     corpus = resources.files("arag") / "sample_corpus"
     with resources.as_file(corpus) as folder:
         out.print(f"ingesting the sample corpus ({folder}) into {ctx.data_dir}")
-        _ingest([folder], ctx, prune=True)
+        _ingest([folder], ctx)
     questions = json.loads((resources.files("arag") / "sample_questions.json").read_text("utf-8"))
     for item in questions:
         out.rule(f"[bold]{item['question']}")

@@ -88,6 +88,8 @@ class TurnResult:
     """``respond`` (the final node) ran; ``content`` to ``mode`` are what it wrote."""
     respond_flags: list[str] = field(default_factory=list)
     """The flags ``respond`` itself raised (the last check's ``not_grounded``/``not_useful``)."""
+    confidence: dict[str, Any] | None = None
+    """The retrieve-or-not record of ``check_confidence`` (probe score, model confidence)."""
 
     def feed(self, node: str, update: Any) -> list[Step]:
         """Take one node's update; return the path entries it added, as ``Step`` events."""
@@ -107,6 +109,8 @@ class TurnResult:
             self.retrieved = True
         elif node == ANSWER_NODE:
             self.drafts += 1
+        elif node == "check_confidence":
+            self.confidence = unwrap(update.get("confidence"))
         elif node == "check_answer" and (check := unwrap(update.get("check"))):
             self.grounded = bool(check.get("grounded"))
         elif node == "respond":

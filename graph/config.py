@@ -148,6 +148,12 @@ class Context:
         0.7,
         "The same as confidence_low for a confidence the model states itself",
     )
+    confidence_method: str = _setting(
+        "ARAG_CONFIDENCE_METHOD",
+        "auto",
+        "How the closed-book confidence is measured: 'auto' (token logprobs where the provider "
+        "returns them, else the model's own statement) or 'verbalized' (always the statement)",
+    )
     probe_strong: float = _setting(
         "ARAG_PROBE_STRONG",
         0.6,

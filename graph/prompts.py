@@ -15,7 +15,8 @@ DATA_RULE = (
 
 CONDENSE = (
     "Rewrite the user's latest question as one standalone question that can be understood "
-    "without the conversation. Keep its language. Reply with the question only.\n" + DATA_RULE
+    "without the conversation. If it already stands on its own (a new topic), return it "
+    "unchanged. Keep its language. Reply with the question only.\n" + DATA_RULE
 )
 
 TRANSLATE = (

@@ -13,6 +13,7 @@ from graph.config import Context
 from graph.services import Services
 from graph.state import State
 from nodes.common import ask_model, llm_config, step, untrusted
+from tools.text.followup import needs_history
 from tools.text.messages import clean_question, message_text
 
 NODE = "condense_question"
@@ -48,9 +49,10 @@ async def condense_question(state: State, ctx: Context, services: Services) -> d
     """Take the last human message as this turn's question; condense it on follow-up turns.
 
     Also records the corpus language of the run's index, which decides whether the corpus
-    probe runs beside the translation or after it. First turn: no LLM call. Follow-up with an
-    LLM: one call rewrites it as a standalone question from the history. Follow-up offline: the
-    previous question is appended as retrieval context.
+    probe runs beside the translation or after it. First turn: no LLM call. A follow-up that
+    names its own subject (:func:`tools.text.followup.needs_history`) is used as asked, with no
+    LLM call. Any other follow-up with an LLM: one call rewrites it as a standalone question
+    from the history; offline, the previous question is appended as retrieval context.
     """
     messages = state.get("messages") or []
     humans = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
@@ -82,6 +84,9 @@ async def condense_question(state: State, ctx: Context, services: Services) -> d
             "path": Overwrite([step(NODE, "first_turn", f"no history; {used}")]),
         }
     previous = clean_question(message_text(history[max(i for i in humans if i < humans[-1])]))
+    if not needs_history(question, previous):  # a new topic: searched alone, no LLM call
+        s = step(NODE, "new_topic", "the question names its own subject; history not used")
+        return update | {"question": question, "flags": Overwrite(flags), "path": Overwrite([s])}
     llm = services.llm(ctx)
     if llm is None:
         standalone = f"{question} ({previous[:HISTORY_CHARS]})"

@@ -149,6 +149,7 @@ async def check_confidence(state: State, ctx: Context, services: Services) -> di
             logprob_prompt=override or prompts.CLOSED_BOOK_LOGPROB,
             verbalized_prompt=override or prompts.CLOSED_BOOK_VERBALIZED,
             language=state["user_language"],
+            logprobs=ctx.confidence_method != "verbalized",
             config=llm_config(NODE, language=state["user_language"]),
         ),
     )

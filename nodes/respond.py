@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from langchain_core.messages import AIMessage
 
@@ -10,25 +11,47 @@ from graph.config import Context
 from graph.services import Services
 from graph.state import Citation, FailureKind, State
 from nodes.common import relevant_documents, step
+from tools.index.search import display_name
 from tools.text.extractive import OFFLINE_NOTICE, cited_numbers, extractive_answer
 from tools.text.language import insufficient_message, language_name
 
 NODE = "respond"
 
 
-def citations_for(answer: str, state: State) -> list[Citation]:
-    """Map each ``[n]`` in ``answer`` to the n-th relevant document."""
+def cite_by_source(answer: str, state: State) -> tuple[str, list[Citation]]:
+    """``answer`` numbered by source, and one citation per source, in order of first citation.
+
+    Two chunks of one file (``[1]`` and ``[4]``) become one source ``[1]``: the user sees each
+    document once. Numbers that name no relevant document are left as they are (the check
+    already judged them).
+    """
     docs = relevant_documents(state)
-    return [
-        {
-            "n": n,
-            "id": docs[n - 1]["id"],
-            "title": docs[n - 1]["title"],
-            "source": docs[n - 1]["source"],
-        }
-        for n in sorted(cited_numbers(answer))
-        if 1 <= n <= len(docs)
-    ]
+    number: dict[int, int] = {}  # chunk number -> source number
+    by_source: dict[str, int] = {}
+    citations: list[Citation] = []
+    for n in cited_numbers(answer):
+        if not 1 <= n <= len(docs):
+            continue
+        doc = docs[n - 1]
+        if doc["source"] not in by_source:
+            by_source[doc["source"]] = len(citations) + 1
+            citations.append(
+                {
+                    "n": len(citations) + 1,
+                    "id": doc["id"],
+                    "title": doc["title"],
+                    "source": display_name(doc),
+                }
+            )
+        number[n] = by_source[doc["source"]]
+    renumbered = _CITATION.sub(
+        lambda m: f"[{number.get(int(m.group(1)), int(m.group(1)))}]", answer
+    )
+    return _REPEATED.sub(r"\1", renumbered), citations
+
+
+_CITATION = re.compile(r"\[(\d+)\]")
+_REPEATED = re.compile(r"(\[\d+\])(?:\s*\1)+")  # "[1][1]" after renumbering: one "[1]"
 
 
 def footnotes(citations: list[Citation]) -> str:
@@ -113,7 +136,9 @@ async def respond(state: State, ctx: Context, services: Services) -> dict:
         flags = [f for f in flags if f != "not_grounded"] + ["uncited_answer_replaced"]
         if not cited_numbers(answer):
             route = "insufficient"
-    citations = citations_for(answer, state) if route in ("retrieval", "web") else []
+    citations: list[Citation] = []
+    if route in ("retrieval", "web"):
+        answer, citations = cite_by_source(answer, state)
     notes: list[str] = []
     if offline:
         notes.append(OFFLINE_NOTICE)

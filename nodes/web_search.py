@@ -48,7 +48,14 @@ async def web_search(state: State, ctx: Context, services: Services) -> dict:
     for r in results:
         if r.url not in {d["id"] for d in docs}:
             docs.append(
-                {"id": r.url, "content": r.content, "source": r.url, "title": r.title, "score": 1.0}
+                {
+                    "id": r.url,
+                    "content": r.content,
+                    "source": r.url,
+                    "title": r.title,
+                    "score": 1.0,
+                    "display": r.url,
+                }
             )
     return base | {
         "documents": docs,

@@ -111,7 +111,9 @@ def _sweep(data, ctx, on_start, out_dir: Path) -> list[Path]:
     embeddings = load_embeddings(ctx.embeddings)
     if data.passages:
         ingest_passages(data.passages, ctx.data_dir, embeddings)
-    offline = judge_model(ctx) is None
+    if judge_model(ctx) is not None:  # a model is configured
+        return _calibrate(data, ctx, embeddings, on_start, out_dir)
+    offline = True
     points = run_sweep(
         build_eval_graph(ctx, embeddings), ctx, data, offline=offline, on_start=on_start
     )
@@ -123,3 +125,29 @@ def _sweep(data, ctx, on_start, out_dir: Path) -> list[Path]:
     md.write_text(table + f"\n![accuracy vs retrieval rate]({png.name})\n", encoding="utf-8")
     out.print(table)
     return [md, png]
+
+
+def _calibrate(data, ctx, embeddings, on_start, out_dir: Path) -> list[Path]:
+    """With a model: measure each question once, then sweep every threshold per method."""
+    import asyncio
+    import time
+
+    from arag.evaluation.calibration import (
+        calibrate,
+        calibration_markdown,
+        sweep,
+        write_calibration,
+    )
+    from arag.evaluation.runner import build_eval_graph
+    from tools.index import open_index
+
+    graph = build_eval_graph(ctx, embeddings)
+    index = open_index(ctx.data_dir, embeddings)
+    progress = on_start("calibration", len(data.items))
+    observations = asyncio.run(calibrate(data, ctx, graph, index, progress))
+    points = sweep(observations, ctx)
+    model = ctx.model or "model"
+    stem = out_dir / f"{data.name}-calibration-{time.strftime('%Y%m%d-%H%M%S')}"
+    paths = write_calibration(points, observations, data, model, stem)
+    out.print(calibration_markdown(points, observations, data, model))
+    return paths

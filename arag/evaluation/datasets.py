@@ -54,7 +54,7 @@ XQUAD_EN = "xquad/xquad.en.json"
 BELEBELE = "belebele/belebele_en_ko_aligned.jsonl"
 HOTPOT = "hotpotqa/hotpotqa_dev_distractor_151.jsonl"
 
-FORMATS = ("squad", "hotpotqa", "belebele", "jsonl")
+FORMATS = ("squad", "hotpotqa", "belebele", "retrievalqa", "jsonl")
 """What :func:`load_dataset` reads."""
 SNIFFED_FORMATS = ("squad", "belebele", "hotpotqa")
 """What :func:`sniff_format` recognises (and :func:`load_datasets` reads)."""
@@ -276,6 +276,30 @@ def load_plain_jsonl(path: Path) -> Dataset:
     return Dataset(path.stem, "jsonl", items, passages)
 
 
+def load_retrievalqa(path: Path) -> Dataset:
+    """RetrievalQA JSONL (``question``, ``ground_truth``, ``context: [{title, text}]``).
+
+    A retrieve-or-not benchmark: its questions need facts a model is unlikely to know (recent
+    news, long-tail entities). Every record's context passages join the corpus, as
+    ``<question_id>#<n>``, and are that question's gold.
+    """
+    items, passages = [], []
+    for n, rec in _jsonl(path):
+        _require(rec, ("question", "ground_truth"), f"{path}:{n}")
+        qid = str(rec.get("question_id", n))
+        gold = []
+        for i, ctx in enumerate(rec.get("context") or []):
+            pid = f"{qid}#{i}"
+            if isinstance(ctx, str):  # toolqa's contexts are bare strings
+                ctx = {"title": "", "text": ctx}
+            passages.append(Passage(pid, str(ctx.get("title", "")), str(ctx.get("text", ""))))
+            gold.append(pid)
+        answers = rec["ground_truth"]
+        answers = [answers] if isinstance(answers, str) else [str(a) for a in answers]
+        items.append(Item(qid, rec["question"], answers, gold, kind=rec.get("data_source", "")))
+    return Dataset(path.stem, "retrievalqa", items, passages)
+
+
 def detect_format(path: Path) -> str:
     """Guess the format from the file: SQuAD is one JSON document; JSONL by its first record."""
     if path.suffix == ".json":
@@ -285,6 +309,8 @@ def detect_format(path: Path) -> str:
             return "belebele"
         if "supporting_facts" in rec and "context" in rec:
             return "hotpotqa"
+        if "ground_truth" in rec and "question" in rec:
+            return "retrievalqa"
         return "jsonl"
     raise DatasetError(f"{path}: the file is empty")
 
@@ -302,6 +328,8 @@ def load_dataset(path: str | Path, fmt: str | None = None) -> Dataset:
             dataset = load_hotpotqa(path)
         case "belebele":
             dataset = load_belebele(path)
+        case "retrievalqa":
+            dataset = load_retrievalqa(path)
         case "jsonl":
             dataset = load_plain_jsonl(path)
         case _:

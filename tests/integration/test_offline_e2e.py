@@ -79,9 +79,9 @@ def test_missing_index_gives_a_clear_error_route(tmp_path, embeddings):
 
 
 def test_k_setting_bounds_retrieved_documents(offline_graph, sample_data_dir):
-    from nodes.confidence import search
     from tools.embeddings import WordLlamaEmbeddings
     from tools.index import open_index
+    from tools.index.search import search
 
     index = open_index(str(sample_data_dir), WordLlamaEmbeddings())
     docs = search(index, "Tesla", 2)

@@ -213,7 +213,7 @@ def test_context_reranker_is_applied_to_the_graphs_index(sample_data_dir, embedd
 
 def test_the_graphs_search_finds_the_bridge_document_unless_multihop_is_off(tmp_path, embeddings):
     """The probe and retrieve nodes search through nodes.confidence.search with ctx.multihop."""
-    from nodes.confidence import search
+    from tools.index.search import search
 
     index = _index(tmp_path, embeddings, BRIDGE)
     question = (

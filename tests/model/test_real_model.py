@@ -16,11 +16,11 @@ import pytest
 from langchain_core.messages import HumanMessage
 from langchain_openai import ChatOpenAI
 
+from benchmarks.local_model import MODEL_ALIAS
 from graph.builder import build_graph
 from graph.config import Context
 from tests.fakes.node_chat_model import NodeScriptedChatModel
 from tests.fakes.routed_chat_model import RoutedChatModel
-from tests.model.conftest import MODEL_ALIAS
 from tests.runs import invoke
 from tests.serving import ROOT, arag_serve, langgraph_dev, server_env
 from tools.text.language import insufficient_message

@@ -7,7 +7,10 @@ the graph.
 
 from __future__ import annotations
 
-from typing_extensions import TypedDict  # pydantic on Python < 3.12 rejects typing.TypedDict
+from pathlib import PurePath
+from typing import NotRequired  # pydantic < 3.12 rejects typing's
+
+from typing_extensions import TypedDict
 
 from tools.index.base import HybridIndex, IndexCorruptedError, IndexError_
 
@@ -25,6 +28,16 @@ class Doc(TypedDict):
     """Document title, shown in citations."""
     score: float
     """Calibrated relevance in [0, 1] (1.0 for web results, which carry no comparable score)."""
+    display: NotRequired[str]
+    """What a citation shows: the path under the ingest root, or the URL (never a server path)."""
+
+
+def display_name(doc: Doc) -> str:
+    """The citation label of ``doc``: its ``display``, else its URL or file name."""
+    if doc.get("display"):
+        return doc["display"]
+    source = doc["source"]
+    return source if "://" in source else PurePath(source).name
 
 
 def unreadable_index_message(index: HybridIndex, exc: Exception) -> str:
@@ -60,13 +73,15 @@ def search(index: HybridIndex, query: str, k: int, *, multihop: bool = False) ->
         raise
     except Exception as exc:  # lancedb/weaviate raise RuntimeError/OSError/... variants
         raise IndexCorruptedError(unreadable_index_message(index, exc)) from exc
-    return [
-        {
+    docs: list[Doc] = []
+    for d in hits:
+        doc: Doc = {
             "id": d.metadata.get("chunk_id") or d.id or "",
             "content": d.page_content,
             "source": d.metadata.get("source", ""),
             "title": d.metadata.get("title", ""),
             "score": round(float(d.metadata.get("score", 0.0)), 4),
         }
-        for d in hits
-    ]
+        doc["display"] = d.metadata.get("display") or display_name(doc)
+        docs.append(doc)
+    return docs

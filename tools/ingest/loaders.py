@@ -1,6 +1,8 @@
 """Turn files on disk into LangChain ``Document`` objects for ingestion.
 
-Supported: PDF (pypdf), Markdown, plain text and HTML (BeautifulSoup). Every document carries
+Supported: PDF (pypdf), Markdown, reStructuredText, plain text (files without an extension too,
+when they hold text: README, NEWS, copyright) and HTML (BeautifulSoup). Hard-wrapped lines are
+joined back into paragraphs (:mod:`tools.text.reflow`). Every document carries
 ``source`` (the absolute path) and ``title`` metadata. A file that cannot be used raises
 :class:`LoaderError` with a one-line reason a user can act on; ingestion records it and goes on.
 
@@ -18,11 +20,16 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
+from tools.text.reflow import reflow
+
 PDF_EXTS = frozenset({".pdf"})
 MARKDOWN_EXTS = frozenset({".md", ".markdown"})
-TEXT_EXTS = frozenset({".txt"})
+TEXT_EXTS = frozenset({".txt", ".text"})
+RST_EXTS = frozenset({".rst", ".rest"})
 HTML_EXTS = frozenset({".html", ".htm"})
-SUPPORTED_EXTS = PDF_EXTS | MARKDOWN_EXTS | TEXT_EXTS | HTML_EXTS
+SUPPORTED_EXTS = PDF_EXTS | MARKDOWN_EXTS | TEXT_EXTS | RST_EXTS | HTML_EXTS
+# Files without an extension are read when they hold text (README, NEWS, copyright, ...).
+SNIFF_BYTES = 8192
 
 DEFAULT_MAX_FILE_MB = 32
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
@@ -105,13 +112,39 @@ Loaded = tuple[str, str | None, dict]
 
 
 def _load_text(path: Path) -> Loaded:
-    return _require_text(path, _decode_text(path, _read_bytes(path))), None, {}
+    return reflow(_require_text(path, _decode_text(path, _read_bytes(path)))), None, {}
 
 
 def _load_markdown(path: Path) -> Loaded:
-    text = _require_text(path, _decode_text(path, _read_bytes(path)))
+    text = reflow(_require_text(path, _decode_text(path, _read_bytes(path))))
     match = _MD_HEADING.search(text)
     return text, (match.group(1).strip() if match else None), {}
+
+
+_RST_TITLE = re.compile(r"^\s*([^\n]+?)\s*\n\s*([=\-~^*+#])\2{2,}\s*$", re.MULTILINE)
+
+
+def _load_rst(path: Path) -> Loaded:
+    text = reflow(_require_text(path, _decode_text(path, _read_bytes(path))))
+    match = _RST_TITLE.search(text)
+    return text, (match.group(1).strip() if match else None), {}
+
+
+def looks_like_text(path: Path) -> bool:
+    """Whether a file without a known extension holds text: no NUL byte, and it decodes."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(SNIFF_BYTES)
+    except OSError:
+        return False
+    if not head or b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the sniff boundary
+            return False
+    return True
 
 
 def _load_html(path: Path) -> Loaded:
@@ -122,10 +155,26 @@ def _load_html(path: Path) -> Loaded:
     title = soup.title.get_text(" ", strip=True) if soup.title else None
     for tag in soup(["script", "style", "noscript", "template", "title"]):
         tag.decompose()
-    # Join block text with newlines so paragraphs stay apart for the splitter.
-    lines = (line.strip() for line in soup.get_text("\n").splitlines())
-    text = "\n".join(line for line in lines if line)
+    # Block elements become paragraphs and headings Markdown headings; inline elements stay in
+    # their sentence (get_text("\n") would put every <b> or <a> on a line of its own).
+    for tag in soup.find_all(["br"]):
+        tag.replace_with("\n")
+    for tag in soup.find_all(_HTML_HEADINGS):
+        tag.insert_before(f"\n\n{'#' * int(tag.name[1])} ")
+        tag.insert_after("\n\n")
+    for tag in soup.find_all(_HTML_BLOCKS):
+        tag.insert_before("\n\n")
+        tag.insert_after("\n\n")
+    lines = (" ".join(line.split()) for line in soup.get_text("").splitlines())
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     return _require_text(path, text), title or None, {}
+
+
+_HTML_HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
+_HTML_BLOCKS = [
+    "p", "div", "li", "tr", "pre", "section", "article", "blockquote", "dt", "dd", "table",
+    "ul", "ol", "header", "footer", "nav", "aside", "main", "figure", "figcaption", "hr",
+]  # fmt: skip
 
 
 def _load_pdf(path: Path) -> Loaded:
@@ -144,7 +193,7 @@ def _load_pdf(path: Path) -> Loaded:
                 raise LoaderError(path, f"encrypted PDF that cannot be opened ({exc})") from exc
             if not opened:
                 raise LoaderError(path, "encrypted PDF (password required)")
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        pages = [reflow((page.extract_text() or "").strip()) for page in reader.pages]
         info_title = (reader.metadata.title if reader.metadata else None) or None
     except LoaderError:
         raise
@@ -165,6 +214,7 @@ _LOADERS = {
     **dict.fromkeys(PDF_EXTS, _load_pdf),
     **dict.fromkeys(MARKDOWN_EXTS, _load_markdown),
     **dict.fromkeys(TEXT_EXTS, _load_text),
+    **dict.fromkeys(RST_EXTS, _load_rst),
     **dict.fromkeys(HTML_EXTS, _load_html),
 }
 
@@ -180,6 +230,8 @@ def load_file(path: str | os.PathLike) -> list[Document]:
     """
     path = Path(path).expanduser().absolute()
     loader = _LOADERS.get(path.suffix.lower())
+    if loader is None and not path.suffix and looks_like_text(path):
+        loader = _load_text
     if loader is None:
         supported = ", ".join(sorted(SUPPORTED_EXTS))
         kind = path.suffix or "(none)"
@@ -236,7 +288,8 @@ def _walk(root: Path, ignored: list[Path] | None) -> Iterator[Path]:
         for name in sorted(filenames):
             if _is_hidden(name):
                 continue
-            if Path(name).suffix.lower() in SUPPORTED_EXTS:
-                yield Path(dirpath) / name
+            file = Path(dirpath) / name
+            if file.suffix.lower() in SUPPORTED_EXTS or (not file.suffix and looks_like_text(file)):
+                yield file
             elif ignored is not None:
-                ignored.append(Path(dirpath) / name)
+                ignored.append(file)

@@ -32,11 +32,17 @@ RECORD_DB = "record_manager.sqlite"
 CONTEXT_CACHE = "contextual_cache.sqlite"
 INDEX_BATCH_CHUNKS = 2048  # chunks gathered (whole files) per indexing call
 # Bump when chunking changes what it produces, so unchanged files are re-chunked once.
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4  # 4: hard-wrapped lines rejoined; display names
 LANGUAGE_SAMPLE_CHUNKS = 40  # chunk texts sampled for corpus-language detection
 LANGUAGE_SAMPLE_CHARS = 6000
 
 Cleanup = Literal["incremental", "full"] | None
+
+
+class MissingInputError(ValueError):
+    """A path given to ingest does not exist; nothing was created or changed."""
+
+
 ProgressFn = Callable[[int, int, Path], None]
 
 
@@ -84,7 +90,8 @@ class IngestReport:
         )
 
 
-def _record_manager(data_dir: Path, namespace: str = RECORD_NAMESPACE):
+def record_manager_for(data_dir: Path, namespace: str = RECORD_NAMESPACE):
+    """The indexing API's SQL record manager of ``namespace`` in ``data_dir`` (schema ensured)."""
     from langchain_classic.indexes import SQLRecordManager
 
     manager = SQLRecordManager(namespace=namespace, db_url=f"sqlite:///{data_dir / RECORD_DB}")
@@ -142,7 +149,7 @@ class FileFingerprints:
             )
 
 
-def _chunk_counts(record_manager) -> dict[str, int]:
+def chunk_counts(record_manager) -> dict[str, int]:
     """Chunks recorded per source (group id), in one query.
 
     ``SQLRecordManager`` only lists keys one filter at a time; asking it per unchanged file
@@ -158,6 +165,17 @@ def _chunk_counts(record_manager) -> dict[str, int]:
     )
     with record_manager.engine.connect() as conn:
         return {group: int(n) for group, n in conn.execute(stmt)}
+
+
+def display_for(path: Path | str, roots: list[Path]) -> str:
+    """A file's name for citations: its path under the folder it was found in, or the URL."""
+    if is_url(path):
+        return str(path)
+    path = Path(path)
+    for root in roots:
+        if root.is_dir() and root in path.parents:
+            return path.relative_to(root).as_posix()
+    return path.name
 
 
 def _file_digest(path: Path) -> str:
@@ -232,6 +250,10 @@ def ingest(
     started = time.perf_counter()
     if cleanup not in ("incremental", "full", None):
         raise ValueError(f"cleanup must be 'incremental', 'full' or None, not {cleanup!r}")
+    paths = list(paths)
+    missing = [str(p) for p in paths if not is_url(p) and not Path(p).expanduser().exists()]
+    if missing:  # before the index is opened: a typo must not create an empty index
+        raise MissingInputError(f"no such file or directory: {', '.join(missing)}")
     embeddings = embeddings or load_embeddings("wordllama")
     store = open_index(
         data_dir,
@@ -243,13 +265,14 @@ def ingest(
         local_dir = Path(data_dir).expanduser().resolve()
         local_dir.mkdir(parents=True, exist_ok=True)
         namespace = store.record_namespace
-        record_manager = _record_manager(local_dir, namespace)
+        record_manager = record_manager_for(local_dir, namespace)
         run_start = record_manager.get_time()
         was_empty = store.count() == 0
 
         report = IngestReport(language=store.meta.language)
         ignored: list[Path] = []
         files = list(iter_files(paths, ignored))
+        roots = [Path(p).expanduser().absolute() for p in paths if not is_url(p)]
         report.files_ignored = [str(p) for p in ignored]
         samples: list[str] = []
         cache = None
@@ -299,7 +322,7 @@ def ingest(
 
         # Read once: per-file look-ups cost a connection or a query each.
         known = {} if was_empty else fingerprints.all()
-        recorded = _chunk_counts(record_manager) if known else {}
+        recorded = chunk_counts(record_manager) if known else {}
         unchanged: list[str] = []
         for done, path in enumerate(files, start=1):
             # URLs are fetched every run (no digest); their chunks are still idempotent.
@@ -316,6 +339,8 @@ def ingest(
                 continue
             try:
                 loaded = load_source(path)
+                for doc in loaded:  # what citations show: never the server's absolute path
+                    doc.metadata["display"] = display_for(path, roots)
                 chunks = chunk_documents(
                     loaded, chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens
                 )

@@ -86,6 +86,7 @@ async def closed_book_answer(
     logprob_prompt: str,
     verbalized_prompt: str,
     language: str = "en",
+    logprobs: bool = True,
     config: Any = None,
 ) -> ClosedBookResult:
     """Answer ``question`` without documents and say how sure the model is.
@@ -93,12 +94,13 @@ async def closed_book_answer(
     With logprob support the answer is plain text (``logprob_prompt``) and confidence comes from
     token logprobs; a server that silently omits logprobs falls back to the verbalized route.
     Otherwise (Groq) the confidence is verbalized via structured output (``verbalized_prompt``);
-    if that output is unusable the result has confidence 0.0 and method ``"none"``. Both
+    if that output is unusable the result has confidence 0.0 and method ``"none"``.
+    ``logprobs=False`` takes the verbalized route whatever the provider supports. Both
     prompts may hold ``{language}``, filled with the language's name; ``config`` (run name,
     tags, callbacks) is passed to every model call.
     """
     lang = language_name(language)
-    if supports_logprobs(model):
+    if logprobs and supports_logprobs(model):
         prompt = _fill(logprob_prompt, lang)
         # top_logprobs too: llama.cpp's server returns logprobs only when it is set, and
         # OpenAI and vLLM accept it beside logprobs=true.
