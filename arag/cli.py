@@ -235,7 +235,7 @@ def ask(
     k: Annotated[int | None, typer.Option(help="Documents per query")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
-    """Answer a question over the index, streaming the answer, then its sources and path."""
+    """Answer a question over the index: the checked answer, then its sources and path."""
     ctx = context(data_dir, model, k=k)
     require_model(ctx)
     if not as_json:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.constants import TAG_NOSTREAM
 
 from graph.config import Context
 from graph.state import Doc, Failure, Step
@@ -46,11 +47,13 @@ def llm_config(node: str, **metadata: Any) -> RunnableConfig:
     The run is named ``<node>.llm`` so a trace shows it as the node's model call, not as a
     second run with the node's own name. The ``arag:<node>`` tag tells scripted test models
     (and trace filters) which step is calling; ``metadata`` (language, draft, ...) is attached
-    to the model's run.
+    to the model's run. ``nostream`` keeps every model call out of LangGraph's ``messages``
+    stream: a chat UI (Studio, agent-chat-ui, ``useStream``) shows only the checked answer that
+    ``respond`` writes, never a grader's tool call or a draft the check rejects.
     """
     return {
         "run_name": f"{node}.llm",
-        "tags": ["arag", f"arag:{node}"],
+        "tags": ["arag", f"arag:{node}", TAG_NOSTREAM],
         "metadata": {"arag_node": node, **metadata},
     }
 

@@ -20,10 +20,13 @@ _KEYS = load_api_keys()
 
 
 @auth.authenticate
-async def authenticate(authorization: str | None) -> Auth.types.MinimalUserDict:
-    """Bearer key → the key's name as the user identity (``local`` when no key is configured)."""
+async def authenticate(
+    authorization: str | None, headers: dict[bytes, bytes]
+) -> Auth.types.MinimalUserDict:
+    """Bearer or X-Api-Key key → the key's name as the identity (``local`` with no keys)."""
+    api_key = headers.get(b"x-api-key")
     try:
-        owner = owner_for(authorization, _KEYS)
+        owner = owner_for(authorization, _KEYS, api_key.decode() if api_key else None)
     except ApiError as exc:
         raise Auth.exceptions.HTTPException(status_code=401, detail=exc.message) from None
     return {"identity": owner, "is_authenticated": True}

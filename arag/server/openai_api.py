@@ -183,6 +183,30 @@ def graph_messages(messages: list[ChatMessage]) -> list[dict[str, str]]:
     return out
 
 
+def refuse_unsupported(body: ChatCompletionRequest) -> None:
+    """400 for what the graph cannot do: client tools and structured output, never silence.
+
+    Accepting them with a 200 makes a client's structured-output call fail later, or LangChain's
+    ``function_calling`` method quietly return ``None``. ``tool_choice: "none"`` and
+    ``response_format: {"type": "text"}`` ask for nothing special and pass.
+    """
+    extra = body.model_extra or {}
+    if extra.get("tools") or extra.get("functions"):
+        raise invalid_request(
+            "tools are not supported: this endpoint answers from its documents and calls no "
+            "client tools.",
+            "unsupported_parameter",
+        )
+    if extra.get("tool_choice") not in (None, "none", "auto"):
+        raise invalid_request("tool_choice is not supported (no tools).", "unsupported_parameter")
+    response_format = extra.get("response_format")
+    if response_format and (response_format or {}).get("type") != "text":
+        raise invalid_request(
+            "response_format is not supported: the answer is text with numbered citations.",
+            "unsupported_parameter",
+        )
+
+
 def requested_thread(header: str | None, body: ChatCompletionRequest) -> str | None:
     """The explicit thread id, from the header or ``metadata.thread_id``."""
     value = header or (body.metadata or {}).get("thread_id")
@@ -206,7 +230,11 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
 
     def authenticate(request: Request) -> str:
         # A dependency, so a missing key is reported before any body validation error.
-        owner = owner_for(request.headers.get("authorization"), settings.api_keys)
+        owner = owner_for(
+            request.headers.get("authorization"),
+            settings.api_keys,
+            request.headers.get("x-api-key"),
+        )
         request.state.owner = owner
         return owner
 
@@ -250,6 +278,7 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
                 "invalid_request_error",
                 "model_not_found",
             )
+        refuse_unsupported(body)
         messages = graph_messages(body.messages)
         requested = requested_thread(x_thread_id, body)
         thread_id = None

@@ -124,6 +124,18 @@ async def test_keys_are_required_and_threads_are_owned(dev_server):
     assert thread["thread_id"] not in {t["thread_id"] for t in await bob.threads.search()}
 
 
+async def test_the_sdks_api_key_header_logs_in(dev_server):
+    from langgraph_sdk import get_client
+
+    url, _ = dev_server
+    # get_client(api_key=...) sends X-Api-Key, as agent-chat-ui does: it must log in.
+    thread = await get_client(url=url, api_key=ALICE).threads.create()
+    assert thread["metadata"]["owner"] == "alice"
+    with pytest.raises(httpx.HTTPStatusError) as denied:
+        await get_client(url=url, api_key="not-a-key-0123456789").threads.create()
+    assert denied.value.response.status_code == 401
+
+
 def test_v1_on_the_langgraph_server_shares_its_threads(dev_server):
     """The /v1 app mounted by http.app: its threads are LangGraph threads (Studio shows them)."""
     url, log_path = dev_server

@@ -48,6 +48,14 @@ def test_models_lists_the_graph_and_keys_are_required(server):
     assert bare.headers["www-authenticate"] == "Bearer"
 
 
+def test_x_api_key_is_accepted_beside_bearer(server):
+    # What langgraph_sdk's get_client(api_key=...) and agent-chat-ui send.
+    ok = httpx.get(server.url + "/v1/models", headers={"X-Api-Key": ALICE})
+    assert ok.status_code == 200 and ok.json()["data"][0]["id"] == "adaptive-rag"
+    wrong = httpx.get(server.url + "/v1/models", headers={"X-Api-Key": "not-a-key-0123456789"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["message"] == "Invalid API key."
+
+
 def test_answer_has_numbered_sources_in_text_and_as_data(server):
     raw = client(server).chat.completions.with_raw_response.create(
         model="adaptive-rag",
@@ -208,3 +216,20 @@ def test_auth_negative_cases_never_leak_a_thread(server, fault_ledger):
         )
         assert bad.status_code == 400 and "thread" in bad.json()["error"]["message"].lower()
         assert httpx.get(f"{url}/{'x' * 500}", headers=as_bob).status_code in (400, 404)
+
+
+@pytest.mark.parametrize(
+    "extra_body",
+    [
+        {"tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]},
+        {"tool_choice": "required"},
+        {"response_format": {"type": "json_object"}},
+    ],
+)
+def test_tools_and_structured_output_get_a_clear_400(server, extra_body):
+    with pytest.raises(openai.BadRequestError) as refused:
+        client(server).chat.completions.create(
+            model="adaptive-rag", messages=[{"role": "user", "content": TESLA}], **extra_body
+        )
+    assert refused.value.body["code"] == "unsupported_parameter"
+    assert "not supported" in refused.value.body["message"]
