@@ -37,7 +37,7 @@ from arag.server.runner import Final, Runner, Step
 from arag.server.settings import ServerSettings
 
 MODEL_ID = "adaptive-rag"
-THREAD_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+THREAD_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")  # fullmatch: "$" would let "id\n" pass
 SSE_LINE_END = "\n"  # LF, as this stream always used (sse-starlette defaults to CRLF)
 
 
@@ -212,7 +212,7 @@ def requested_thread(header: str | None, body: ChatCompletionRequest) -> str | N
     value = header or (body.metadata or {}).get("thread_id")
     if value is None:
         return None
-    if not THREAD_ID.match(value):
+    if not THREAD_ID.fullmatch(value):
         raise invalid_request(
             "thread id must be 1-128 letters, digits, '_', '.', ':' or '-'.", "invalid_thread_id"
         )

@@ -233,3 +233,13 @@ def test_tools_and_structured_output_get_a_clear_400(server, extra_body):
         )
     assert refused.value.body["code"] == "unsupported_parameter"
     assert "not supported" in refused.value.body["message"]
+
+
+def test_a_thread_id_ending_in_a_newline_is_refused(server):
+    with pytest.raises(openai.BadRequestError) as refused:
+        client(server).chat.completions.create(
+            model="adaptive-rag",
+            messages=[{"role": "user", "content": TESLA}],
+            metadata={"thread_id": "my-thread\n"},
+        )
+    assert refused.value.body["code"] == "invalid_thread_id"

@@ -99,6 +99,9 @@ def loopback_one_is_public(monkeypatch):
         ("0.0.0.0", "unspecified"),
         ("224.0.0.1", "multicast"),
         ("240.0.0.1", "reserved"),
+        ("2002:7f00:1::1", "loopback"),  # 6to4 wrapping 127.0.0.1
+        ("2002:a01:203::1", "private"),  # 6to4 wrapping 10.1.2.3
+        ("fec0::1", "site-local"),
     ],
 )
 def test_non_public_addresses_are_blocked(address, kind, fault_ledger):
@@ -201,3 +204,16 @@ def test_cli_ingest_refuses_the_local_url_then_allows_it(server, tmp_path, monke
     payload = json.loads(ask.stdout)
     assert "Tuesday" in payload["answer"]
     assert payload["citations"][0]["source"] == url
+
+
+@pytest.mark.parametrize("url", ["http://0177.0.0.1/", "http://[::1/", "http://[fec0::1]/x"])
+def test_a_malformed_or_internal_url_is_one_line_and_the_rest_is_ingested(url, tmp_path):
+    from tools.embeddings import load_embeddings
+    from tools.ingest.pipeline import ingest
+
+    good = tmp_path / "good.md"
+    good.write_text("# Zebras\n\nZebras have black and white stripes.\n")
+    report = ingest([url, good], tmp_path / "index", load_embeddings("wordllama"))
+    assert report.files_ok == 1 and report.chunks_total == 1
+    ((failed, reason),) = report.files_failed
+    assert failed == url and reason.startswith("refused:")

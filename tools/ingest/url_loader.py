@@ -53,8 +53,15 @@ def allow_private_default() -> bool:
 def blocked_reason(address: str) -> str | None:
     """Why ``address`` (an IP literal) may not be fetched, or ``None`` if it is public."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv4 carried inside IPv6 (mapped, 6to4 2002::/16, Teredo 2001::/32) is judged as the
+        # IPv4 address it reaches; fec0::/10 (deprecated site-local) is internal.
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            reason = blocked_reason(str(embedded))
+            return f"{reason} via {ip}" if reason else None
+        if ip.is_site_local:
+            return f"a site-local address ({ip})"
     for kind in ("unspecified", "loopback", "link_local", "multicast", "reserved", "private"):
         if getattr(ip, f"is_{kind}"):
             return f"a {kind.replace('_', '-')} address ({ip})"
@@ -65,7 +72,11 @@ def blocked_reason(address: str) -> str | None:
 
 def check_url(url: str) -> None:
     """Refuse URLs whose scheme is not http(s) or that have no host."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.hostname  # noqa: B018 - parses the host: "http://[::1/" raises here
+    except ValueError as exc:
+        raise BlockedURLError(url, f"refused: malformed URL ({exc})") from None
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
         raise BlockedURLError(
             url, f"refused: only http and https URLs can be ingested, not {parts.scheme!r}"
@@ -147,6 +158,8 @@ def load_url(
                         "ARAG_MAX_FILE_MB",
                     )
             final_url = str(response.url)
+    except httpx.InvalidURL as exc:  # not an HTTPError: e.g. the octal host "0177.0.0.1"
+        raise BlockedURLError(url, f"refused: malformed URL ({exc})") from None
     except httpx.TooManyRedirects as exc:
         raise LoaderError(url, f"more than {MAX_REDIRECTS} redirects") from exc
     except httpx.HTTPError as exc:
