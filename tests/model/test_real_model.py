@@ -116,19 +116,25 @@ def test_a_korean_question_is_translated_and_a_doubtful_translation_is_not_trust
     assert_guarantees(result)
 
 
+def run_with_one_scripted_node(llama_server, sample_data_dir, node, reply, **settings):
+    """A turn where ``node`` answers ``reply`` and every other model call is the real model."""
+    scripted = NodeScriptedChatModel(replies={node: [reply]})
+    model = RoutedChatModel(
+        real=real_model(llama_server), scripted=scripted, nodes=frozenset({node})
+    )
+    result = invoke(
+        build_graph(chat_model=model),
+        {"messages": [HumanMessage(ENGLISH[0])]},
+        context=context(llama_server, sample_data_dir, **settings),
+    )
+    return model, result
+
+
 def test_nothing_relevant_rewrites_with_the_real_model(llama_server, sample_data_dir):
     # Only the grader is scripted (it finds nothing): the rewrites come from the real model.
-    grader = NodeScriptedChatModel(
-        replies={"grade_documents": [{"relevant": [], "reason": "nothing"}]}
-    )
-    model = RoutedChatModel(
-        real=real_model(llama_server), scripted=grader, nodes=frozenset({"grade_documents"})
-    )
-    graph = build_graph(chat_model=model)
-    result = invoke(
-        graph,
-        {"messages": [HumanMessage(ENGLISH[0])]},
-        context=context(llama_server, sample_data_dir, max_rewrites=1),
+    nothing = {"relevant": [], "reason": "nothing"}
+    model, result = run_with_one_scripted_node(
+        llama_server, sample_data_dir, "grade_documents", nothing, max_rewrites=1
     )
     assert "rewrite_query" in model.real_calls
     rewrite = step(result, "rewrite_query")
@@ -142,15 +148,8 @@ def test_a_rejected_draft_is_rewritten_by_the_real_model_and_never_shown(
     llama_server, sample_data_dir
 ):
     rejected = {"grounded": False, "useful": True, "unsupported": ["all"], "reason": "made up"}
-    checker = NodeScriptedChatModel(replies={"check_answer": [rejected]})
-    model = RoutedChatModel(
-        real=real_model(llama_server), scripted=checker, nodes=frozenset({"check_answer"})
-    )
-    graph = build_graph(chat_model=model)
-    result = invoke(
-        graph,
-        {"messages": [HumanMessage(ENGLISH[0])]},
-        context=context(llama_server, sample_data_dir, max_generations=2),
+    model, result = run_with_one_scripted_node(
+        llama_server, sample_data_dir, "check_answer", rejected, max_generations=2
     )
     drafts = [s for s in result["path"] if s["node"] == "generate_answer"]
     assert model.real_calls.count("generate_answer") >= 1
