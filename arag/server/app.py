@@ -41,6 +41,10 @@ def create_app(settings: ServerSettings, open_runner: RunnerFactory) -> FastAPI:
         version="0.1.0",
         summary="OpenAI-compatible chat completions over the adaptive RAG graph",
         lifespan=lifespan,
+        # The interactive docs pages load their scripts from a CDN: a server should make no
+        # browser fetch from third parties. The spec stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     route_class = guarded_route(settings)
     app.include_router(openai_api.router(settings, runner, route_class))

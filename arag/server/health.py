@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from arag.server.runner import Runner
+
+# An absolute path, kept to its last component: /readyz answers anyone, and the server's folder
+# layout is not theirs to see ("No index at /srv/app/.arag" -> "No index at .arag").
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s'\"`/]+/)*([^\s'\"`/]+)")
+
+
+def public_reason(reason: str) -> str:
+    """``reason`` with every absolute path cut to its last component."""
+    return _ABSOLUTE_PATH.sub(r"\1", reason)
 
 
 def router(runner: Callable[[], Runner | None], route_class: type) -> APIRouter:
@@ -29,7 +39,7 @@ def router(runner: Callable[[], Runner | None], route_class: type) -> APIRouter:
         ok = all(reason is None for reason in checks.values())
         body = {
             "status": "ready" if ok else "not_ready",
-            "checks": {name: reason or "ok" for name, reason in checks.items()},
+            "checks": {name: public_reason(reason or "ok") for name, reason in checks.items()},
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 

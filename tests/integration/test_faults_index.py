@@ -166,6 +166,7 @@ def test_server_readyz_and_answer_report_a_damaged_index(damaged, fault_ledger):
             ready = client.get("/readyz")
             assert ready.status_code == 503
             assert "is damaged" in ready.json()["checks"]["index"]
+            assert str(damaged) not in ready.text  # anyone may ask: no server paths
             assert ready.json()["checks"]["threads"] == "ok"
             reply = client.post(
                 "/v1/chat/completions",

@@ -243,3 +243,9 @@ def test_a_thread_id_ending_in_a_newline_is_refused(server):
             metadata={"thread_id": "my-thread\n"},
         )
     assert refused.value.body["code"] == "invalid_thread_id"
+
+
+def test_no_docs_page_loads_scripts_from_a_cdn(server):
+    assert httpx.get(server.url + "/docs").status_code == 404
+    assert httpx.get(server.url + "/redoc").status_code == 404
+    assert httpx.get(server.url + "/openapi.json").json()["info"]["title"] == "adaptive-rag"
