@@ -8,11 +8,15 @@ into the next one's documents, counters or path.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import (
+    Annotated,
+    Literal,
+    NotRequired,  # pydantic < 3.12 rejects typing's
+)
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
-from typing_extensions import TypedDict  # pydantic on Python < 3.12 rejects typing.TypedDict
+from typing_extensions import TypedDict
 
 from tools.index.search import Doc
 
@@ -32,7 +36,11 @@ class Citation(TypedDict):
     title: str
     """Title of the cited document."""
     source: str
-    """File path or URL of the cited document."""
+    """What to show for the document: its path under the ingest root, or the URL."""
+    pages: NotRequired[list[int]]
+    """The PDF pages the answer cites, in order."""
+    section: NotRequired[str]
+    """The section of the first cited chunk (``Install > Debian``), where there is one."""
 
 
 class Step(TypedDict):

@@ -35,14 +35,18 @@ def cite_by_source(answer: str, state: State) -> tuple[str, list[Citation]]:
         doc = docs[n - 1]
         if doc["source"] not in by_source:
             by_source[doc["source"]] = len(citations) + 1
-            citations.append(
-                {
-                    "n": len(citations) + 1,
-                    "id": doc["id"],
-                    "title": doc["title"],
-                    "source": display_name(doc),
-                }
-            )
+            citation: Citation = {
+                "n": len(citations) + 1,
+                "id": doc["id"],
+                "title": doc["title"],
+                "source": display_name(doc),
+            }
+            if doc.get("section"):
+                citation["section"] = doc["section"]
+            citations.append(citation)
+        cited = citations[by_source[doc["source"]] - 1]
+        if doc.get("page") and doc["page"] not in cited.get("pages", []):
+            cited["pages"] = [*cited.get("pages", []), doc["page"]]
         number[n] = by_source[doc["source"]]
     renumbered = _CITATION.sub(
         lambda m: f"[{number.get(int(m.group(1)), int(m.group(1)))}]", answer
@@ -54,11 +58,22 @@ _CITATION = re.compile(r"\[(\d+)\]")
 _REPEATED = re.compile(r"(\[\d+\])(?:\s*\1)+")  # "[1][1]" after renumbering: one "[1]"
 
 
+def _where(citation: Citation) -> str:
+    """``guide.pdf, p. 2, 5`` or ``README.md, Install > Debian``: the source and its place."""
+    where = citation["source"]
+    if citation.get("pages"):
+        label = "p." if len(citation["pages"]) == 1 else "pp."
+        where += f", {label} {', '.join(map(str, citation['pages']))}"
+    elif citation.get("section"):
+        where += f", {citation['section']}"
+    return where
+
+
 def footnotes(citations: list[Citation]) -> str:
     """``Sources:`` block for chat UIs: one line per citation with title and source."""
     if not citations:
         return ""
-    lines = [f"[{c['n']}] {c['title'] or c['id']} — {c['source']}" for c in citations]
+    lines = [f"[{c['n']}] {c['title'] or c['id']} — {_where(c)}" for c in citations]
     return "\n\nSources:\n" + "\n".join(lines)
 
 

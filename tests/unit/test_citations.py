@@ -57,3 +57,44 @@ def test_citations_name_the_file_under_the_ingest_root_never_a_server_path(tmp_p
     )
     assert [c["source"] for c in result["citations"]] == ["guides/zebras.md"]
     assert str(tmp_path) not in result["messages"][-1].content
+
+
+def test_a_pdf_cited_on_two_pages_is_one_source_naming_both_pages():
+    from nodes.respond import cite_by_source, footnotes
+
+    def chunk(n, page, text):
+        return {"id": f"/srv/guide.pdf#{n}", "content": text, "source": "/srv/guide.pdf",
+                "title": "Guide", "score": 0.9, "display": "guide.pdf", "page": page}  # fmt: skip
+
+    state = {
+        "documents": [chunk(0, 1, "Zebras have stripes."), chunk(4, 3, "Zebras live in Africa.")],
+        "relevant_ids": ["/srv/guide.pdf#0", "/srv/guide.pdf#4"],
+    }
+    answer, citations = cite_by_source("Zebras have stripes [1] and live in Africa [2].", state)
+    assert answer == "Zebras have stripes [1] and live in Africa [1]."
+    assert citations == [
+        {"n": 1, "id": "/srv/guide.pdf#0", "title": "Guide", "source": "guide.pdf", "pages": [1, 3]}
+    ]
+    assert "[1] Guide — guide.pdf, pp. 1, 3" in footnotes(citations)
+
+
+def test_pdf_pages_are_documents_of_their_own(tmp_path):
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    from tests.unit.test_loaders import make_pdf
+    from tools.ingest.loaders import load_file
+
+    writer = PdfWriter()
+    for text in ("Zebras have stripes.", "", "Zebras live in Africa."):
+        writer.append(PdfReader(io.BytesIO(make_pdf(text or " "))))
+    path = tmp_path / "guide.pdf"
+    with path.open("wb") as f:
+        writer.write(f)
+    docs = load_file(path)
+    assert [(d.metadata["page"], d.page_content) for d in docs] == [
+        (1, "Zebras have stripes."),
+        (3, "Zebras live in Africa."),
+    ]
+    assert all(d.metadata["pages"] == 3 for d in docs)

@@ -30,6 +30,10 @@ class Doc(TypedDict):
     """Calibrated relevance in [0, 1] (1.0 for web results, which carry no comparable score)."""
     display: NotRequired[str]
     """What a citation shows: the path under the ingest root, or the URL (never a server path)."""
+    page: NotRequired[int]
+    """The PDF page (1-based) the chunk comes from."""
+    section: NotRequired[str]
+    """The heading path above the chunk (``Install > Debian``), where the document has one."""
 
 
 def display_name(doc: Doc) -> str:
@@ -83,5 +87,9 @@ def search(index: HybridIndex, query: str, k: int, *, multihop: bool = False) ->
             "score": round(float(d.metadata.get("score", 0.0)), 4),
         }
         doc["display"] = d.metadata.get("display") or display_name(doc)
+        if d.metadata.get("page"):
+            doc["page"] = int(d.metadata["page"])
+        if d.metadata.get("section"):
+            doc["section"] = str(d.metadata["section"])
         docs.append(doc)
     return docs

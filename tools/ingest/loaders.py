@@ -207,7 +207,8 @@ def _load_pdf(path: Path) -> Loaded:
     if not text.strip():
         raise LoaderError(path, "PDF has no extractable text (scanned images need OCR)")
     title = str(info_title).strip() if info_title else ""
-    return text, title or None, {"pages": len(pages)}
+    numbered = [(n, page) for n, page in enumerate(pages, 1) if page]
+    return text, title or None, {"pages": len(pages), "page_texts": numbered}
 
 
 _LOADERS = {
@@ -220,10 +221,11 @@ _LOADERS = {
 
 
 def load_file(path: str | os.PathLike) -> list[Document]:
-    """Load one file as a single ``Document`` (PDF pages are joined with blank lines).
+    """Load one file as one ``Document``, or a PDF as one per page that has text.
 
     Metadata: ``source`` (absolute path), ``title`` (first Markdown heading, HTML ``<title>``,
-    PDF metadata title, else the file stem) and, for PDFs, ``pages``. Raises
+    PDF metadata title, else the file stem) and, for PDFs, ``pages`` (the count) and ``page``
+    (1-based). Raises
     :class:`LoaderError` for unknown extensions, missing files, symlink loops and broken links,
     files over :func:`max_file_bytes`, empty or text-less files, binary content in a text file,
     encrypted or corrupt PDFs and unreadable files.
@@ -239,6 +241,9 @@ def load_file(path: str | os.PathLike) -> list[Document]:
     _check_file(path)
     text, title, extra = loader(path)
     metadata = {"source": str(path), "title": title or path.stem, **extra}
+    pages = metadata.pop("page_texts", None)
+    if pages:  # a PDF: one document per page, so every chunk knows its page for citations
+        return [Document(page_content=t, metadata={**metadata, "page": n}) for n, t in pages]
     return [Document(page_content=text, metadata=metadata)]
 
 
