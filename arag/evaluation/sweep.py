@@ -26,6 +26,7 @@ from arag.evaluation.runner import ProgressFn, Variant, run_variant
 
 OFFLINE_GRID = (0.0, 0.2, 0.3, 0.35, 0.4, 0.45, 0.55, 0.7, 1.01)
 MODEL_GRID = (0.0, 0.5, 0.7, 0.85, 0.95, 1.01)
+RELEVANCE_GRID = (0.0, 0.3, 0.45, 0.6, 0.8, 1.01)
 
 
 @dataclasses.dataclass
@@ -52,6 +53,8 @@ def sweep_contexts(ctx: Any, offline: bool, grid: tuple[float, ...] | None = Non
                     ctx, probe_weak=value, probe_strong=max(ctx.probe_strong, value)
                 ),
             )
+        for value in grid or RELEVANCE_GRID:  # offline, the score grades what was retrieved
+            yield "relevance_threshold", value, dataclasses.replace(ctx, relevance_threshold=value)
     else:
         for value in grid or MODEL_GRID:
             yield (
@@ -96,8 +99,9 @@ def run_sweep(
 def sweep_markdown(points: list[SweepPoint], dataset: Dataset, offline: bool) -> str:
     """The sweep as a markdown table with a note on what it measures."""
     what = (
-        "offline: `probe_weak` moves; no model answers closed-book, so a question not "
-        "retrieved ends as 'insufficient'"
+        "offline: `probe_weak` moves (no model answers closed-book, so a question not "
+        "retrieved ends as 'insufficient'), then `relevance_threshold` (the calibrated score a "
+        "document needs to count as relevant)"
         if offline
         else "with a model: `confidence_high` moves; above it the closed-book answer is kept"
     )
@@ -126,9 +130,18 @@ def plot_sweep(points: list[SweepPoint], path: str | Path, title: str) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4.2), dpi=110)
-    xs = [p.retrieval_rate for p in points]
-    ys = [p.accuracy for p in points]
-    ax.plot(xs, ys, "o-", color="#3465a4")
+    names = list(dict.fromkeys(p.threshold for p in points))
+    for name, color in zip(names, ("#3465a4", "#cc0000", "#4e9a06"), strict=False):
+        rows = [p for p in points if p.threshold == name]
+        ax.plot(
+            [p.retrieval_rate for p in rows],
+            [p.accuracy for p in rows],
+            "o-",
+            color=color,
+            label=name,
+        )
+    if len(names) > 1:
+        ax.legend(fontsize=8)
     for p in points:
         ax.annotate(
             f"{p.value:g}",
@@ -141,7 +154,7 @@ def plot_sweep(points: list[SweepPoint], path: str | Path, title: str) -> Path:
     ax.set_ylabel("answer accuracy")
     ax.set_xlim(-0.05, 1.05)
     ax.set_ylim(-0.05, 1.05)
-    ax.set_title(f"{title}: {points[0].threshold} sweep" if points else title)
+    ax.set_title(f"{title}: {', '.join(names)} sweep" if points else title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path = Path(path)

@@ -112,6 +112,10 @@ def test_sweep_plots_accuracy_against_retrieval_rate(squad_file, tmp_path):
     rates = [float(r.split("|")[3]) for r in rows]
     # The ends of the grid give all-retrieval and no-retrieval: the trade-off is visible.
     assert rates[0] == 1.0 and rates[-1] == 0.0
+    relevance = [line for line in table.splitlines() if line.startswith("| relevance_threshold")]
+    accuracy = [float(r.split("|")[4]) for r in relevance]
+    # No document passes a threshold above 1, so nothing is answered: accuracy falls to 0.
+    assert len(relevance) == 6 and accuracy[0] > 0 and accuracy[-1] == 0.0
     assert "retrieval rate" in result.output
 
 
@@ -140,35 +144,11 @@ def test_eval_with_a_model_and_no_langsmith_key_sends_nothing_off_the_machine(
     squad_file, tmp_path, monkeypatch
 ):
     """Every connection and name lookup is recorded; only loopback may be reached."""
-    import ipaddress
-    import socket
-
+    from tests.egress import only_loopback
     from tests.fakes.openai_server import FakeOpenAIServer, Reply
     from tools.llm.chat_models import clear_model_cache
 
-    outside: list[str] = []
-    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
-
-    def loopback(host: str) -> bool:
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return host == "localhost"
-
-    def getaddrinfo(host, *args, **kwargs):
-        if host is not None and not loopback(str(host)):
-            outside.append(f"lookup {host}")
-            raise socket.gaierror(f"blocked by the test: {host}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    def connect(sock, address):
-        if isinstance(address, tuple) and not loopback(str(address[0])):
-            outside.append(f"connect {address[0]}")
-            raise ConnectionRefusedError(f"blocked by the test: {address[0]}")
-        return real_connect(sock, address)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(socket.socket, "connect", connect)
+    outside = only_loopback(monkeypatch)
     monkeypatch.setenv("LANGSMITH_TRACING", "true")  # a shell that traces by habit
     with FakeOpenAIServer() as server:
         server.script(*[Reply.say("CORRECT")] * 40)  # judge verdicts; graph calls fall back

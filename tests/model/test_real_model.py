@@ -223,3 +223,29 @@ async def test_langgraph_dev_through_the_sdk(llama_server, sample_data_dir, tmp_
     assert final["path"][-1]["node"] == "respond"
     assert_guarantees(final)
     assert os.path.exists(server.log_path)
+
+
+def test_an_eval_with_the_real_model_sends_nothing_off_the_machine(
+    llama_server, tmp_path, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from arag.cli import app
+    from tests.egress import only_loopback
+
+    squad = {"data": [{"title": "Tesla", "paragraphs": [{
+        "context": "Nikola Tesla died in New York City on 7 January 1943.",
+        "qas": [{"id": "q1", "question": "When did Tesla die?", "answers": [{"text": "1943"}]}],
+    }]}]}  # fmt: skip
+    path = tmp_path / "mini.json"
+    path.write_text(json.dumps(squad))
+    for name in ("LANGSMITH_API_KEY", "OPENAI_API_KEY", "GROQ_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANGSMITH_TRACING", "true")
+    monkeypatch.setenv("ARAG_MODEL", f"openai:{MODEL_ALIAS}")
+    monkeypatch.setenv("ARAG_BASE_URL", llama_server)
+    monkeypatch.setenv("ARAG_MAX_OUTPUT_TOKENS", "160")
+    outside = only_loopback(monkeypatch)
+    result = CliRunner().invoke(app, ["eval", str(path), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert outside == []
