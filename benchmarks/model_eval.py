@@ -192,9 +192,11 @@ def main() -> None:
         with serving_llama(Path(tmp) / "llama.log") as base_url:
             runs[(MODEL_ALIAS, "xquad")] = _run(xquad, MODEL_ALIAS, base_url)
             runs[(MODEL_ALIAS, "sample")] = _run(samples, MODEL_ALIAS, base_url, sample_dir)
+            args.out.mkdir(parents=True, exist_ok=True)
+            # Written before the (long) calibration, and again after it with its links.
+            (args.out / "model.md").write_text(_markdown(runs, [], load), encoding="utf-8")
             if args.calibration:
                 calibration = _calibrate(base_url, args.calibration, args.out)
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "model.md").write_text(_markdown(runs, calibration, load), encoding="utf-8")
     figures = {
         "bench": "model",

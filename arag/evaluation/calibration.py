@@ -67,17 +67,22 @@ async def observe(graph: Any, ctx: Any, llm: Any, index: Any, item: Item) -> Obs
     from graph import prompts
     from tools.index.search import search
     from tools.llm.closed_book import closed_book_answer
+    from tools.llm.errors import provider_errors
 
     hits = await asyncio.to_thread(search, index, item.question, ctx.k, multihop=ctx.multihop)
     confidence, correct = {}, {}
     for method in METHODS:
-        result = await closed_book_answer(
-            llm,
-            item.question,
-            logprob_prompt=prompts.CLOSED_BOOK_LOGPROB,
-            verbalized_prompt=prompts.CLOSED_BOOK_VERBALIZED,
-            logprobs=method == "logprobs",
-        )
+        try:
+            result = await closed_book_answer(
+                llm,
+                item.question,
+                logprob_prompt=prompts.CLOSED_BOOK_LOGPROB,
+                verbalized_prompt=prompts.CLOSED_BOOK_VERBALIZED,
+                logprobs=method == "logprobs",
+            )
+        except provider_errors():  # as the graph does: a failed try is an abstention
+            confidence[method], correct[method] = 0.0, False
+            continue
         confidence[method] = 0.0 if result.abstained else result.confidence
         correct[method] = bool(result.answer) and answer_recall(result.answer, item.answers) > 0
     usage = LLMUsage()

@@ -324,7 +324,13 @@ def judge_model(ctx: Any) -> Any:
     spec = resolve_model_spec(ctx.model or None)
     if spec is None:
         return None
-    return load_chat_model(spec, base_url=ctx.base_url or None, timeout=ctx.request_timeout)
+    return load_chat_model(
+        spec,
+        base_url=ctx.base_url or None,
+        timeout=ctx.request_timeout,
+        max_retries=max(0, ctx.max_retries),
+        max_tokens=ctx.max_output_tokens,
+    )
 
 
 def run_eval(

@@ -21,9 +21,9 @@ Q = "What is the capital of France?"
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("clean_provider_env")]
 
 
-def run(model, index, embeddings, question):
+def run(model, index, embeddings, question, **settings):
     graph = build_graph(chat_model=model, index=index, embeddings=embeddings)
-    return invoke(graph, {"messages": [HumanMessage(question)]}, context=Context())
+    return invoke(graph, {"messages": [HumanMessage(question)]}, context=Context(**settings))
 
 
 def test_openai_confident_closed_book_is_one_request_with_logprobs(
@@ -79,7 +79,14 @@ def test_groq_verbalized_confidence_and_failed_generation_repair(
     model = load_chat_model(
         "groq:llama-3.3-70b-versatile", base_url=server.groq_base_url, timeout=5
     )
-    result = run(model, static_index, embeddings, "What is the highest mountain on Earth?")
+    # A model calibrated to trust its stated confidence (the default trusts none: README).
+    result = run(
+        model,
+        static_index,
+        embeddings,
+        "What is the highest mountain on Earth?",
+        verbalized_confidence_high=0.9,
+    )
     sent = server.chat_requests()[0]
     assert "logprobs" not in sent and sent["tools"][0]["function"]["name"] == "ClosedBookAnswer"
     assert result["route"] == "closed_book" and result["answer"] == "Mount Everest"

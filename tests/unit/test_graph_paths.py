@@ -76,7 +76,14 @@ def test_confident_closed_book_is_exactly_one_llm_call(static_index, embeddings)
             ],
         }
     )
-    result = run(model, static_index, embeddings, question="At what temperature does water boil?")
+    # A model calibrated to trust its stated confidence (the default trusts none: README).
+    result = run(
+        model,
+        static_index,
+        embeddings,
+        question="At what temperature does water boil?",
+        ctx=Context(verbalized_confidence_high=0.9),
+    )
     assert model.nodes_called == ["check_confidence"]
     assert result["route"] == "closed_book"
     assert result["answer"].startswith("Water boils")
@@ -117,7 +124,7 @@ def test_probe_runs_next_to_translation_only_when_nothing_needs_translating(
 def test_unsure_model_retrieves_and_falls_back_to_its_candidate(static_index, embeddings):
     model = NodeScriptedChatModel(
         replies={
-            # Between the verbalized thresholds (0.7 and 0.95 by default): unsure.
+            # Between the verbalized thresholds (0.7 and 1.01 by default): unsure.
             "check_confidence": [{"answer": "Probably 42.", "confidence": 0.8}],
             "grade_documents": [{"relevant": [], "reason": "off topic"}],
             "rewrite_query": [{"queries": ["meaning of life number"]}],

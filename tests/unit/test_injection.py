@@ -61,7 +61,8 @@ def test_every_llm_prompt_marks_documents_and_questions_as_untrusted_data(embedd
         chat_model=model, index=index, embeddings=embeddings, checkpointer=InMemorySaver()
     )
     thread = {"configurable": {"thread_id": "t"}}
-    for question in ("프랑스의 수도는 어디입니까?", "Which fruit is yellow?"):
+    # The follow-up leans on the thread ("there"), so the condense prompt is exercised too.
+    for question in ("프랑스의 수도는 어디입니까?", "And which fruit is yellow there?"):
         invoke(graph, {"messages": [HumanMessage(question)]}, thread, context=Context())
     assert set(model.nodes_called) >= {
         "condense_question",

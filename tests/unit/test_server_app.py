@@ -143,7 +143,7 @@ async def test_readiness_reports_the_reason():
         reply = await client.get("/readyz")
     assert reply.status_code == 503
     assert reply.json()["checks"] == {
-        "index": "No index at /x. Run `arag ingest PATH` first.",
+        "index": "No index at x. Run `arag ingest PATH` first.",  # no server path: anyone asks
         "threads": "ok",
     }
 
