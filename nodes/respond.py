@@ -64,8 +64,8 @@ def _where(citation: Citation) -> str:
     if citation.get("pages"):
         label = "p." if len(citation["pages"]) == 1 else "pp."
         where += f", {label} {', '.join(map(str, citation['pages']))}"
-    elif citation.get("section"):
-        where += f", {citation['section']}"
+    elif citation.get("section") and citation["section"] != citation["title"]:
+        where += f", {citation['section']}"  # the top heading is usually the title: not twice
     return where
 
 

@@ -98,3 +98,11 @@ def test_pdf_pages_are_documents_of_their_own(tmp_path):
         (3, "Zebras live in Africa."),
     ]
     assert all(d.metadata["pages"] == 3 for d in docs)
+
+
+def test_a_section_is_named_unless_it_is_just_the_title():
+    from nodes.respond import footnotes
+
+    base = {"n": 1, "id": "r#0", "title": "jq", "source": "README.md"}
+    assert footnotes([{**base, "section": "jq > Install"}]).endswith("README.md, jq > Install")
+    assert footnotes([{**base, "section": "jq"}]).endswith("— README.md")
