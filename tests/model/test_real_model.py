@@ -162,13 +162,17 @@ def test_a_rejected_draft_is_rewritten_by_the_real_model_and_never_shown(
 # --- surfaces ------------------------------------------------------------------------------
 
 
+def model_env(llama_server) -> dict[str, str]:
+    """The environment a server or CLI process needs to use the local model."""
+    return {
+        "ARAG_MODEL": f"openai:{MODEL_ALIAS}",
+        "ARAG_BASE_URL": llama_server,
+        "ARAG_MAX_OUTPUT_TOKENS": "160",
+    }
+
+
 def test_arag_ask_answers_without_a_traceback(llama_server, sample_data_dir):
-    env = server_env(
-        sample_data_dir,
-        ARAG_MODEL=f"openai:{MODEL_ALIAS}",
-        ARAG_BASE_URL=llama_server,
-        ARAG_MAX_OUTPUT_TOKENS="160",
-    )
+    env = server_env(sample_data_dir, **model_env(llama_server))
     proc = subprocess.run(
         [sys.executable, "-m", "arag.cli", "ask", ENGLISH[1], "--json"],
         cwd=ROOT,
@@ -187,13 +191,7 @@ def test_arag_ask_answers_without_a_traceback(llama_server, sample_data_dir):
 def test_arag_serve_through_the_openai_client(llama_server, sample_data_dir, tmp_path):
     import openai
 
-    with arag_serve(
-        sample_data_dir,
-        tmp_path,
-        ARAG_MODEL=f"openai:{MODEL_ALIAS}",
-        ARAG_BASE_URL=llama_server,
-        ARAG_MAX_OUTPUT_TOKENS="160",
-    ) as server:
+    with arag_serve(sample_data_dir, tmp_path, **model_env(llama_server)) as server:
         client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", timeout=600)
         reply = client.chat.completions.create(
             model="adaptive-rag", messages=[{"role": "user", "content": ENGLISH[2]}]
@@ -206,13 +204,7 @@ def test_arag_serve_through_the_openai_client(llama_server, sample_data_dir, tmp
 async def test_langgraph_dev_through_the_sdk(llama_server, sample_data_dir, tmp_path):
     from langgraph_sdk import get_client
 
-    with langgraph_dev(
-        sample_data_dir,
-        tmp_path,
-        ARAG_MODEL=f"openai:{MODEL_ALIAS}",
-        ARAG_BASE_URL=llama_server,
-        ARAG_MAX_OUTPUT_TOKENS="160",
-    ) as server:
+    with langgraph_dev(sample_data_dir, tmp_path, **model_env(llama_server)) as server:
         client = get_client(url=server.url, api_key=None)
         thread = await client.threads.create()
         final = await client.runs.wait(
