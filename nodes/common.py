@@ -1,8 +1,9 @@
 """What every node shares: path steps, prompt data blocks, and the one way to call a model.
 
 :func:`ask_model` is the only place a node calls its model: under what is left of the turn's
-deadline, with provider errors (after the SDK's own retries) and unusable structured output
-turned into a typed :class:`~graph.state.Failure` and the flags a user sees. The node then takes
+deadline, with provider errors (after the SDK's own retries), replies the client cannot read
+and unusable structured output turned into a typed :class:`~graph.state.Failure` and the flags
+a user sees. The node then takes
 its own offline fallback; nothing downstream parses a reason string to learn what happened.
 """
 
@@ -94,9 +95,11 @@ class ModelReply(Generic[T]):
 async def ask_model(
     node: str, state: dict, ctx: Context, call: Callable[[], Awaitable[T]]
 ) -> ModelReply[T]:
-    """Await ``call()`` under the turn's deadline; a provider error becomes a failure record.
+    """Await ``call()`` under the turn's deadline; any exception becomes a failure record.
 
-    A ``StructuredResult`` that is not ``ok`` counts as unusable output (no ``llm_error`` flag:
+    Provider errors and replies the client cannot read (an empty stream, a body missing its
+    fields; logged with their traceback for the operator) both flag ``llm_error``. A
+    ``StructuredResult`` that is not ``ok`` counts as unusable output (no ``llm_error`` flag:
     the provider answered). When the deadline has already passed the model is not called.
     """
     left = turn_seconds_left(state, ctx)

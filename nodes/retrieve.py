@@ -16,11 +16,12 @@ NODE = "retrieve_documents"
 
 
 async def retrieve_documents(state: State, ctx: Context, services: Services) -> dict:
-    """Search every query variant (k each) and fuse them; reuse the corpus probe when it matches.
+    """Search every query variant (k each) and fuse them; the first retrieval reuses the probe.
 
-    The confidence check already ran this exact search for the first query, so the first
-    retrieval of a turn costs nothing extra. Searches run in worker threads: the index reads
-    files and scores on the CPU, which must not block the event loop.
+    ``probe_corpus`` already searched this turn's queries (the translation, and the question as
+    written when the translation was doubtful), so the first retrieval costs nothing extra.
+    Searches run in worker threads: the index reads files and scores on the CPU, which must
+    not block the event loop.
     """
     queries = state.get("queries") or [state["retrieval_query"]]
     docs = state.get("documents") or []
