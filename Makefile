@@ -82,6 +82,12 @@ bench-retrieval: $(VENV)/.installed-bench  ## Seed stack vs our index, side by s
 bench-serve: install-dev  ## arag serve under load vs in-process and langgraph dev, offline and simulated LLM (~9 min).
 	$(BIN)/python -m benchmarks.serve $(if $(LEVELS),--levels $(LEVELS)) $(if $(HOSTS),--hosts $(HOSTS))
 
+# Time to first token on /v1 with the streaming LLM stub (500 ms per call, 80 ms per token):
+# happy path, and first drafts the answer check rejects; QUESTIONS=3 REPEATS=3 (~3 min).
+.PHONY: bench-stream
+bench-stream: install-dev  ## Streaming: time to first token, and no rejected text shown.
+	$(BIN)/python -m benchmarks.stream $(if $(QUESTIONS),--questions $(QUESTIONS)) $(if $(REPEATS),--repeats $(REPEATS))
+
 # Fault injection, bad input, fuzzing and security at full size: a 5,000-chunk ingest killed
 # at 20 points, 1,000 hypothesis cases per property and API operation, then pip-audit over
 # requirements.lock. Prints the fault ledger (faults tried, survived, data lost); ~15 min.

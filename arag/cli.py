@@ -180,29 +180,27 @@ async def _checkpointer(ctx, thread: str | None) -> AsyncIterator[Any]:
 async def _turn(
     question: str, ctx, *, thread: str | None = None, stream: bool = True
 ) -> tuple[TurnResult, bool]:
-    """Run one turn, printing answer tokens as they stream; the result and whether any were."""
+    """Run one turn, printing the reply as it streams; the result and how much was printed."""
     from langchain_core.messages import HumanMessage
 
-    from arag.turn import Draft, Token, TurnResult, stream_turn
+    from arag.turn import Token, TurnResult, stream_turn
     from graph.builder import build_graph
 
-    result, streamed = TurnResult(), False
+    result, printed = TurnResult(), ""
     async with _checkpointer(ctx, thread) as saver:
         graph = build_graph(checkpointer=saver)
         config = {"configurable": {"thread_id": thread or str(uuid.uuid4())}}
         turn_input = {"messages": [HumanMessage(question)]}
         async for event in stream_turn(graph, turn_input, config, context=ctx):
             if isinstance(event, Token) and stream:
-                streamed = True
-                out.print(event.text, end="")
-            elif isinstance(event, Draft) and streamed and event.number > 1:
-                out.print("\n[dim](revised after the answer check)[/dim]")
+                printed += event.text
+                out.print(event.text, end="", markup=False)
             elif isinstance(event, TurnResult):
                 result = event
-    return result, streamed
+    return result, printed
 
 
-def _print_result(result: TurnResult, *, streamed: bool, as_json: bool) -> None:
+def _print_result(result: TurnResult, *, printed: str, as_json: bool) -> None:
     if as_json:
         keys = ("route", "mode", "flags", "citations", "path")
         out.print_json(
@@ -212,11 +210,10 @@ def _print_result(result: TurnResult, *, streamed: bool, as_json: bool) -> None:
             )
         )
         return
-    if streamed:
-        # Tokens are already on screen; print what came after them (sources and notes).
-        out.print(result.content[len(result.answer or "") :])
+    if printed and result.content.startswith(printed):
+        out.print(result.content[len(printed) :], markup=False)  # the rest (normally nothing)
     else:
-        out.print(result.content)
+        out.print(("\n" if printed else "") + result.content, markup=False)
     flags = ", ".join(result.flags) or "-"
     out.print(f"[dim]route: {result.route}  flags: {flags}[/dim]")
     out.print("[dim]path:[/dim]")
@@ -240,8 +237,8 @@ def ask(
     require_model(ctx)
     if not as_json:
         err.print(f"[dim]{mode_line(ctx)}[/dim]")
-    result, streamed = asyncio.run(_turn(question, ctx, thread=thread, stream=not as_json))
-    _print_result(result, streamed=streamed, as_json=as_json)
+    result, printed = asyncio.run(_turn(question, ctx, thread=thread, stream=not as_json))
+    _print_result(result, printed=printed, as_json=as_json)
     if result.route == "error":
         raise typer.Exit(code=2)
 
@@ -265,8 +262,8 @@ def demo(
     for item in questions:
         out.rule(f"[bold]{item['question']}")
         out.print(f"[dim]{item['note']}[/dim]")
-        result, streamed = asyncio.run(_turn(item["question"], ctx))
-        _print_result(result, streamed=streamed, as_json=False)
+        result, printed = asyncio.run(_turn(item["question"], ctx))
+        _print_result(result, printed=printed, as_json=False)
     out.rule()
     out.print(f"demo finished in {time.perf_counter() - started:.1f} s")
 

@@ -6,8 +6,14 @@ part (node → update) goes through ``TurnResult.feed``, which unwraps reducer b
 (``Overwrite``, or its JSON form) and keeps the path, the flags and the final answer.
 
 ``stream_turn`` yields the turn as it happens: a ``Step`` per path entry, a ``Token`` per
-streamed chunk of an answer draft (``messages`` mode), a ``Draft`` when a draft is finished,
-and the ``TurnResult`` last. ``run_turn`` returns only the result.
+streamed piece of the reply (``messages`` mode), and the ``TurnResult`` last. ``run_turn``
+returns only the result.
+
+The reply streams as ``generate_answer`` and ``respond`` release it: the sentences of a draft
+that verified against their sources while it was written, then the rest once the answer check
+passed it, with the sources and notes. Tokens are never taken back: their concatenation is
+the final ``TurnResult.content``. Internal model calls (grading, checks, drafts as the model
+writes them) never stream.
 """
 
 from __future__ import annotations
@@ -19,9 +25,9 @@ from typing import Any
 from langgraph.types import Overwrite
 
 ANSWER_NODE = "generate_answer"
-"""The node whose model tokens are the answer draft."""
+"""The node that writes answer drafts."""
 STREAM_MODES = ("messages", "updates")
-"""``stream_turn``'s default: answer tokens and node updates."""
+"""``stream_turn``'s default: reply tokens and node updates."""
 
 
 @dataclass
@@ -33,16 +39,9 @@ class Step:
 
 @dataclass
 class Token:
-    """A streamed piece of the answer draft being written."""
+    """A streamed piece of the reply; the pieces concatenate to the final chat message."""
 
     text: str
-
-
-@dataclass
-class Draft:
-    """An answer draft is finished; ``number`` counts the turn's drafts from 1."""
-
-    number: int
 
 
 def unwrap(value: Any) -> Any:
@@ -128,7 +127,7 @@ class TurnResult:
         self.responded = True
 
 
-Event = Step | Token | Draft | TurnResult
+Event = Step | Token | TurnResult
 
 
 async def stream_turn(
@@ -142,7 +141,7 @@ async def stream_turn(
     """Run one turn with ``graph.astream``, yielding its events and the ``TurnResult`` last.
 
     ``stream_mode`` is LangGraph's; ``updates`` is always added. Without ``messages`` no
-    ``Token`` is yielded (and chat models are not asked to stream).
+    ``Token`` is yielded.
     """
     result = TurnResult()
     async for event in _events(graph, input, config, context, stream_mode, result):
@@ -172,7 +171,7 @@ async def _events(
     context: Any,
     stream_mode: str | Sequence[str],
     result: TurnResult,
-) -> AsyncIterator[Step | Token | Draft]:
+) -> AsyncIterator[Step | Token]:
     """The turn's events as ``graph.astream`` produces them, feeding ``result`` meanwhile."""
     from langchain_core.messages import AIMessageChunk
 
@@ -181,17 +180,11 @@ async def _events(
         modes.append("updates")
     async for mode, chunk in graph.astream(input, config, context=context, stream_mode=modes):
         if mode == "messages":
-            message, metadata = chunk
-            if (
-                metadata.get("langgraph_node") == ANSWER_NODE
-                and isinstance(message, AIMessageChunk)
-                and (text := text_of(message))
-            ):
+            message, _metadata = chunk
+            # Only the reply's own chunks reach this stream (every model call is nostream).
+            if isinstance(message, AIMessageChunk) and (text := text_of(message)):
                 yield Token(text)
         elif mode == "updates" and isinstance(chunk, dict):
             for node, update in chunk.items():
-                drafts = result.drafts
                 for step in result.feed(node, update):
                     yield step
-                if result.drafts > drafts:
-                    yield Draft(result.drafts)

@@ -78,10 +78,16 @@ def after_generation(state: State) -> Literal["check_answer", "respond"]:
 def after_check(
     state: State, ctx: Context
 ) -> Literal["respond", "generate_answer", "rewrite_query"]:
-    """Grounded and useful → reply. Not grounded → regenerate; not useful → rewrite; in budget."""
+    """Grounded and useful → reply. Not grounded → regenerate; not useful → rewrite; in budget.
+
+    A draft whose first sentences were already streamed (they verified against their sources)
+    goes to ``respond`` whatever the verdict: the verdict sets its flags there.
+    """
     check = state.get("check") or {}
     if "grounded" not in check:
         raise UnknownRouteError("check_answer left no verdict")
+    if state.get("released"):
+        return "respond"  # sentences of this draft are on screen: no other draft replaces them
     if not check["grounded"]:
         return "generate_answer" if state.get("generations", 0) < ctx.max_generations else "respond"
     if not check.get("useful", True):

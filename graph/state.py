@@ -195,3 +195,8 @@ class State(InputState, OutputState, total=False):
     far worse than the question as written): the original is searched too."""
     turn_started: float
     """When this turn began (Unix time): LLM calls stop at ``request_deadline`` after it."""
+    reply_id: str
+    """This turn's reply message id: the streamed sentences and the final message share it."""
+    released: str
+    """The part of the current draft already streamed to the user (sentences that verified
+    against their citations): final, so ``respond`` keeps it and no draft replaces it."""

@@ -16,8 +16,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
 from langgraph.constants import TAG_NOSTREAM
+from langgraph.graph.message import push_message
 
 from graph.config import Context
 from graph.state import Doc, Failure, Step
@@ -57,6 +60,24 @@ def llm_config(node: str, **metadata: Any) -> RunnableConfig:
         "tags": ["arag", f"arag:{node}", TAG_NOSTREAM],
         "metadata": {"arag_node": node, **metadata},
     }
+
+
+def show_in_chat(state: dict, text: str) -> None:
+    """Stream ``text`` to the chat as the next piece of this turn's reply message.
+
+    It goes to LangGraph's ``messages`` stream (what Studio, agent-chat-ui, ``useStream`` and
+    ``/v1`` show) as a chunk of the message ``respond`` will write (same id), and not into the
+    state. Outside a graph run, or before a turn has a reply id, there is no chat to show it in.
+    """
+    reply_id = state.get("reply_id")
+    if not reply_id or not text:
+        return
+    try:
+        callbacks = get_config().get("callbacks")
+    except RuntimeError:  # called outside a runnable context (a node called directly)
+        return
+    if callbacks:  # none: nobody streams this run (ainvoke), push_message would fail
+        push_message(AIMessageChunk(content=text, id=reply_id, name="arag"), state_key=None)
 
 
 def turn_seconds_left(state: dict, ctx: Context) -> float | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 from langchain_core.messages import HumanMessage
 from langgraph.types import Overwrite
@@ -42,6 +43,8 @@ def _turn_reset() -> dict:
         "citations": [],
         "route": "retrieval",
         "turn_started": time.time(),
+        "reply_id": f"arag-{uuid.uuid4().hex}",
+        "released": "",
     }
 
 

@@ -14,14 +14,15 @@ from nodes.common import (
     llm_config,
     number_documents,
     relevant_documents,
+    show_in_chat,
     step,
     untrusted,
 )
 from tools.text.excerpts import question_excerpts
-from tools.text.extractive import extractive_answer
+from tools.text.extractive import extractive_answer, sentence_supported
 from tools.text.language import insufficient_message, language_name
 from tools.text.messages import message_text
-from tools.text.sanitize import plain_text
+from tools.text.release import SentenceRelease
 
 NODE = "generate_answer"
 
@@ -61,7 +62,11 @@ def _revision_note(state: State) -> str:
 
 
 async def generate_answer(state: State, ctx: Context, services: Services) -> dict:
-    """Write the answer. One LLM call; offline (or if the call fails), an extractive answer.
+    """Write the answer. One streamed LLM call; offline (or if the call fails), extractive.
+
+    The model's draft reaches the chat while it is written, sentence by sentence, as far as
+    each sentence verifies against the documents it cites (``released``); the rest of the
+    draft is shown by ``respond`` once the answer check has passed it.
 
     Never guesses: with no relevant documents it returns the kept closed-book candidate, flagged
     unverified, or says the information is insufficient in the user's language (no LLM call).
@@ -82,17 +87,23 @@ async def generate_answer(state: State, ctx: Context, services: Services) -> dic
         query = f"{state['question']} {state.get('retrieval_query', '')}"
         shown = question_excerpts(docs, query, ctx.context_excerpt_chars)
         human = f"<question>{untrusted(state['question'])}</question>\n{number_documents(shown)}"
-        reply = await ask_model(
-            NODE,
-            state,
-            ctx,
-            lambda: llm.ainvoke(
-                [("system", system + _revision_note(state)), ("human", human)],
-                config=llm_config(NODE, language=language, draft=generations),
-            ),
+        # Streamed, and shown as it is written, but only sentence by sentence as each one
+        # verifies against the documents it cites; the rest waits for the answer check.
+        release = SentenceRelease(
+            verified=lambda sentence: sentence_supported(sentence, docs),
+            on_release=lambda piece: show_in_chat(state, piece),
         )
+
+        async def write() -> SentenceRelease:
+            config = llm_config(NODE, language=language, draft=generations)
+            messages = [("system", system + _revision_note(state)), ("human", human)]
+            async for chunk in llm.astream(messages, config=config):
+                release.feed(message_text(chunk))
+            return release
+
+        reply = await ask_model(NODE, state, ctx, write)
         # Plain text only: small models echo the prompt's <document> blocks, HTML or tokens.
-        answer, stripped = plain_text(message_text(reply.value)) if reply.value else ("", False)
+        answer, stripped = release.answer() if reply.value else (release.released, False)
         if answer:
             route = (
                 "insufficient"
@@ -101,8 +112,11 @@ async def generate_answer(state: State, ctx: Context, services: Services) -> dic
             )
             flags = ["insufficient"] if route == "insufficient" else []
             note = "; markup removed" if stripped else ""
-            return {
+            if reply.failure is not None:  # the stream broke after sentences were shown
+                note += f"; {reply.why}, the sentences already shown are kept"
+            update = {
                 "answer": answer,
+                "released": release.released,
                 "generations": generations,
                 "route": route,
                 "flags": [*flags, "markup_removed"] if stripped else flags,
@@ -112,6 +126,11 @@ async def generate_answer(state: State, ctx: Context, services: Services) -> dic
                     f"from {len(docs)} documents in {language}{note}",
                 ),
             }
+            if reply.failure is not None:
+                fallback = reply.fallback()
+                update |= {"flags": [*update["flags"], *fallback["flags"]]}
+                update["failures"] = fallback["failures"]
+            return update
         if reply.failure is None:  # the model answered with nothing (or only markup)
             reply = ModelReply(
                 failure={"node": NODE, "kind": "unusable_output", "cause": "empty answer"}

@@ -3,59 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import re
+import logging
 
 from langchain_core.messages import AIMessage
 
 from graph.config import Context
 from graph.services import Services
 from graph.state import Citation, FailureKind, State
-from nodes.common import relevant_documents, step
-from tools.index.search import display_name
+from nodes.citations import renumber, sources
+from nodes.common import relevant_documents, show_in_chat, step
 from tools.text.extractive import OFFLINE_NOTICE, cited_numbers, extractive_answer
 from tools.text.language import insufficient_message, language_name
 
 NODE = "respond"
-
-
-def cite_by_source(answer: str, state: State) -> tuple[str, list[Citation]]:
-    """``answer`` numbered by source, and one citation per source, in order of first citation.
-
-    Two chunks of one file (``[1]`` and ``[4]``) become one source ``[1]``: the user sees each
-    document once. Numbers that name no relevant document are left as they are (the check
-    already judged them).
-    """
-    docs = relevant_documents(state)
-    number: dict[int, int] = {}  # chunk number -> source number
-    by_source: dict[str, int] = {}
-    citations: list[Citation] = []
-    for n in cited_numbers(answer):
-        if not 1 <= n <= len(docs):
-            continue
-        doc = docs[n - 1]
-        if doc["source"] not in by_source:
-            by_source[doc["source"]] = len(citations) + 1
-            citation: Citation = {
-                "n": len(citations) + 1,
-                "id": doc["id"],
-                "title": doc["title"],
-                "source": display_name(doc),
-            }
-            if doc.get("section"):
-                citation["section"] = doc["section"]
-            citations.append(citation)
-        cited = citations[by_source[doc["source"]] - 1]
-        if doc.get("page") and doc["page"] not in cited.get("pages", []):
-            cited["pages"] = [*cited.get("pages", []), doc["page"]]
-        number[n] = by_source[doc["source"]]
-    renumbered = _CITATION.sub(
-        lambda m: f"[{number.get(int(m.group(1)), int(m.group(1)))}]", answer
-    )
-    return _REPEATED.sub(r"\1", renumbered), citations
-
-
-_CITATION = re.compile(r"\[(\d+)\]")
-_REPEATED = re.compile(r"(\[\d+\])(?:\s*\1)+")  # "[1][1]" after renumbering: one "[1]"
+log = logging.getLogger("arag")
 
 
 def _where(citation: Citation) -> str:
@@ -133,7 +94,12 @@ async def _replace_uncited(state: State, ctx: Context, services: Services) -> tu
 
 
 async def respond(state: State, ctx: Context, services: Services) -> dict:
-    """Finalize: flags from the last check, the offline notice, and the chat message."""
+    """Finalize: flags from the last check, the offline notice, and the chat message.
+
+    The message shares its id with the sentences ``generate_answer`` streamed, and streams
+    what they did not cover (the rest of the answer, its sources and notes), so a chat client
+    that concatenates the chunks ends with exactly this message.
+    """
     answer = state.get("answer") or ""
     route = state.get("route") or "retrieval"
     check = state.get("check") or {}
@@ -151,9 +117,26 @@ async def respond(state: State, ctx: Context, services: Services) -> dict:
         flags = [f for f in flags if f != "not_grounded"] + ["uncited_answer_replaced"]
         if not cited_numbers(answer):
             route = "insufficient"
+    released = state.get("released") or ""
+    if released and answer.startswith(released) and answer != released:
+        if "not_grounded" in flags or "not_useful" in flags:
+            # The check rejected the draft: keep only the sentences already shown (each one
+            # verified against its source), not the rest it could not verify.
+            answer = released
+            flags.append("unverified_rest_dropped")
+            replaced = replaced or (
+                "the answer check rejected the rest of this answer; only the sentences "
+                "verified against their sources are shown"
+            )
     citations: list[Citation] = []
+    shown = ""  # the part of the reply already streamed, in its final (renumbered) form
     if route in ("retrieval", "web"):
-        answer, citations = cite_by_source(answer, state)
+        number, citations = sources(answer, relevant_documents(state))
+        if released and answer.startswith(released):
+            shown = renumber(released, number)
+            answer = shown + renumber(answer[len(released) :], number)
+        else:
+            answer = renumber(answer, number)
     notes: list[str] = []
     if offline:
         notes.append(OFFLINE_NOTICE)
@@ -166,7 +149,7 @@ async def respond(state: State, ctx: Context, services: Services) -> dict:
             )
     if replaced:
         notes.append(replaced)
-    if "not_grounded" in flags:
+    if "not_grounded" in flags and "unverified_rest_dropped" not in flags:  # that note says it
         notes.append("warning: this answer could not be fully verified against its sources")
     if "unverified_closed_book" in (state.get("flags") or []):
         notes.append("answered from the model's own knowledge; no document confirms it")
@@ -176,8 +159,14 @@ async def respond(state: State, ctx: Context, services: Services) -> dict:
     notes += degradation_notes(state, ctx)
     text = answer + footnotes(citations) + "".join(f"\n\nNote: {n}." for n in notes)
     mode = "offline" if offline else "llm"
+    # The chat has seen ``shown`` already; the rest streams now, as the same message.
+    if not text.startswith(shown):  # a bug: the chat would show a reply that is not this one
+        log.error("respond: the reply does not extend the sentences already streamed")
+        shown = ""
+    show_in_chat(state, text[len(shown) :])
     message = AIMessage(
         content=text,
+        id=state.get("reply_id"),
         name="arag",
         additional_kwargs={"citations": citations, "route": route, "mode": mode},
     )

@@ -8,11 +8,13 @@ Conversations and threads:
   graph condenses the follow-up from those messages. Nothing is stored.
 System and tool messages are dropped: the graph has its own prompts and calls no client tools.
 
-Streaming sends only the final answer. With an LLM the answer check can reject a draft and ask
-for another, and a token once sent to a chat UI cannot be taken back, so the answer is streamed
-when ``respond`` (the final node) has it, in word-sized chunks; the last chunk carries the
-citations. Progress goes out as SSE comment lines (``: progress {...}``), which SSE clients
-ignore by specification and which keep idle proxies from closing the connection meanwhile.
+Streaming sends only what has been checked, as soon as it has been. A token once sent to a chat
+UI cannot be taken back, so the graph releases a draft sentence by sentence while the model
+writes it, as far as each sentence verifies against the documents it cites; the rest follows
+when the answer check has passed it (``respond``), with the sources and notes. A draft the
+check rejects is never shown. The chunks concatenate to the non-streamed ``content``; the last
+one carries the citations. Progress goes out as SSE comment lines (``: progress {...}``), which
+SSE clients ignore by specification and which keep idle proxies from closing the connection.
 sse-starlette frames the events (``data: {json}`` chunks, then ``data: [DONE]``).
 """  # noqa: D205
 
@@ -33,7 +35,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from arag.server.auth import owner_for
 from arag.server.errors import ApiError, invalid_request, not_found
-from arag.server.runner import Final, Runner, Step
+from arag.server.runner import Final, Runner, Step, Token
 from arag.server.settings import ServerSettings
 
 MODEL_ID = "adaptive-rag"
@@ -339,7 +341,10 @@ def _chunk(completion_id: str, created: int, delta: dict, **extra: Any) -> Serve
 
 
 async def _sse(
-    events: AsyncIterator[Step | Final], completion_id: str, thread_id: str | None, timeout: float
+    events: AsyncIterator[Step | Token | Final],
+    completion_id: str,
+    thread_id: str | None,
+    timeout: float,
 ) -> AsyncIterator[ServerSentEvent]:
     """The SSE events: role, progress comments, answer chunks, a final chunk, ``[DONE]``."""
     import asyncio
@@ -347,12 +352,17 @@ async def _sse(
     created = int(time.time())
     yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
     final: Final | None = None
+    sent = ""
     try:
         async with asyncio.timeout(timeout):
             async for event in events:
                 if isinstance(event, Step):
                     progress = json.dumps(event.step, ensure_ascii=False)
                     yield ServerSentEvent(comment=f"progress {progress}", sep=SSE_LINE_END)
+                elif isinstance(event, Token):
+                    sent += event.text
+                    for piece in word_chunks(event.text):  # a whole sentence: word by word
+                        yield _chunk(completion_id, created, {"content": piece})
                 elif isinstance(event, Final):
                     final = event
     except TimeoutError:
@@ -367,7 +377,9 @@ async def _sse(
         yield _data("[DONE]")
         return
     assert final is not None
-    for piece in word_chunks(final.content):
+    # The graph streamed the whole reply; a host that did not (a Final alone) is sent in full.
+    rest = final.content[len(sent) :] if final.content.startswith(sent) else ""
+    for piece in word_chunks(rest):
         yield _chunk(completion_id, created, {"content": piece})
     yield _chunk(
         completion_id,

@@ -8,7 +8,9 @@
   ``langgraph_auth`` filters on.
 
 Both read the turn with ``arag.turn`` and yield the same events: a ``Step`` per path entry as
-the graph advances, then one ``Final`` (the turn's ``TurnResult``).
+the graph advances, a ``Token`` per streamed piece of the reply (sentences that verified as the
+answer was written, then the rest after the check), then one ``Final`` (the turn's
+``TurnResult``). The tokens concatenate to ``Final.content``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Protocol
 
 from arag.server.auth import LOCAL_OWNER
 from arag.server.errors import ApiError
-from arag.turn import Step, stream_turn, text_of
+from arag.turn import Step, Token, stream_turn, text_of
 from arag.turn import TurnResult as Final
 from graph.config import Context
 from graph.services import Services
@@ -81,7 +83,7 @@ class Runner(Protocol):
 
     def run(
         self, messages: list[dict[str, Any]], thread_id: str | None, owner: str
-    ) -> AsyncIterator[Step | Final]:
+    ) -> AsyncIterator[Step | Token | Final]:
         """One turn: on a thread (``messages`` = the new message) or stateless (the history)."""
         ...
 
@@ -125,8 +127,8 @@ class LocalRunner:
 
     async def run(
         self, messages: list[dict[str, Any]], thread_id: str | None, owner: str
-    ) -> AsyncIterator[Step | Final]:
-        """Stream the turn's updates; the owner goes into every checkpoint's metadata."""
+    ) -> AsyncIterator[Step | Token | Final]:
+        """Stream the turn's updates and reply; the owner goes into every checkpoint's metadata."""
         if thread_id is not None and thread_id in self._busy:
             raise thread_busy(thread_id)
         graph = self.threaded if thread_id else self.stateless
@@ -138,13 +140,11 @@ class LocalRunner:
         if thread_id:
             self._busy.add(thread_id)
         try:
-            async for event in stream_turn(
-                graph, {"messages": messages}, config, context=self.ctx, stream_mode="updates"
-            ):
-                if isinstance(event, Step):
-                    yield event
-                elif isinstance(event, Final):
+            async for event in stream_turn(graph, {"messages": messages}, config, context=self.ctx):
+                if isinstance(event, Final):
                     result = event
+                else:
+                    yield event
         finally:
             self._busy.discard(thread_id)
         yield _finished(result)
@@ -207,8 +207,8 @@ class LangGraphRunner:
 
     async def run(
         self, messages: list[dict[str, Any]], thread_id: str | None, owner: str
-    ) -> AsyncIterator[Step | Final]:
-        """Create the thread if new (owned), then stream the run's updates (JSON parts)."""
+    ) -> AsyncIterator[Step | Token | Final]:
+        """Create the thread if new (owned), then stream the run's updates and reply (JSON)."""
         import httpx
 
         if thread_id:
@@ -221,14 +221,19 @@ class LangGraphRunner:
                 thread_id,
                 self.assistant_id,
                 input={"messages": messages},
-                stream_mode="updates",
+                stream_mode=["messages-tuple", "updates"],
                 metadata={"owner": owner},
                 multitask_strategy="reject",
             ):
                 if part.event == "error":
                     message = (part.data or {}).get("message", "the run failed")
                     raise ApiError(500, f"The graph failed: {message}", "server_error", "run_error")
-                if part.event == "updates" and isinstance(part.data, dict):
+                if part.event == "messages" and isinstance(part.data, list) and part.data:
+                    message = part.data[0]
+                    if isinstance(message, dict) and message.get("type") == "AIMessageChunk":
+                        if text := text_of(message):
+                            yield Token(text)
+                elif part.event == "updates" and isinstance(part.data, dict):
                     for node, update in part.data.items():
                         for step in result.feed(node, update):
                             yield step

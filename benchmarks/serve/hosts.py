@@ -144,10 +144,13 @@ def arag_serve(data_dir: Path, log_dir: Path, llm_base_url: str | None = None) -
 
 
 @contextmanager
-def llm_stub(log_dir: Path, base_ms: float, per_100_tokens_ms: float) -> Iterator[Host]:
+def llm_stub(
+    log_dir: Path, base_ms: float, per_100_tokens_ms: float, *extra: str
+) -> Iterator[Host]:
     """The simulated LLM (:mod:`benchmarks.serve.llm_stub`), ready once ``/v1/models`` answers.
 
     Its own process, so its event loop does not share a GIL with the load client or the graph.
+    ``extra`` are more of its options (``--token-ms 80``, ``--quote``, ...).
     """
     port = free_port()
     argv = [
@@ -160,6 +163,7 @@ def llm_stub(log_dir: Path, base_ms: float, per_100_tokens_ms: float) -> Iterato
         f"{base_ms:g}",
         "--per-100-tokens-ms",
         f"{per_100_tokens_ms:g}",
+        *extra,
     ]
     env = offline_env(log_dir)  # no keys; ARAG_DATA_DIR is unused by the stub
     with _running("llm stub", argv, env, log_dir, "/v1/models", port) as host:

@@ -21,10 +21,21 @@ is derived from its own request:
 Each call sleeps :class:`benchmarks.graph.counting_model.Latency` (``asyncio.sleep``: the
 server holds no thread per waiting call) and is counted; ``GET /stats`` reports calls, calls
 by kind, tokens and the peak number of calls in flight, ``POST /stats/reset`` reports and
-zeroes them. Streaming is not simulated (the graph's LLM calls do not stream): such a request
-gets a 400.
+zeroes them. A ``stream: true`` request gets its reply as server-sent chunks, one token per
+``--token-ms`` after the call's base latency; ``/stats`` then also reports when each streamed
+answer's first sentence was complete (``first_sentence_s``, from the request's arrival).
+
+Two switches make the answers document-shaped, for ``make bench-stream``:
+
+* ``--quote``: an answer quotes the first two sentences of document 1 of its prompt, each cited
+  ``[1]``, so it is grounded;
+* ``--wrong-first-draft opening|middle`` (with ``--quote``): a first draft (one written without
+  the answer prompt's "previous draft was rejected" note) holds a wrong claim
+  (:data:`WRONG_CLAIM`) before or after its first sentence, and ``AnswerCheck`` judges any
+  answer holding it not grounded.
 
     python -m benchmarks.serve.llm_stub --port 8765 [--base-ms 300] [--per-100-tokens-ms 5]
+        [--token-ms 80] [--quote] [--wrong-first-draft opening|middle]
 """
 
 from __future__ import annotations
@@ -48,8 +59,42 @@ MODEL_ID = "stub"
 LOW_LOGPROB = -2.5
 """Per-token logprob of text replies: exp(-2.5) ≈ 0.08, well below ``confidence_low``."""
 ANSWER = "According to the documents, the answer is stated in document 1 [1]."
+WRONG_CLAIM = "The documents date this to 1950 [1]."
+"""The wrong claim a rejected first draft opens with (no document says 1950)."""
+_DOCUMENT_1 = re.compile(r'<document n="1"[^>]*>\s*(.*?)\s*</document>', re.DOTALL)
+_ANSWER_BLOCK = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _QUESTION = re.compile(r"<question>\s*(.*?)\s*</question>", re.DOTALL)
 _ECHO_PROMPTS = ("translate", "rewrite")
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """How the stub answers beyond latency (see the module docstring)."""
+
+    token_ms: float = 0.0
+    """Per streamed token, after the base latency."""
+    quote: bool = False
+    """Answers quote document 1 of their prompt."""
+    wrong_first_draft: str = ""
+    """Where a first draft holds :data:`WRONG_CLAIM`: ``opening``, ``middle`` or nowhere."""
+
+
+def _quoted_answer(body: dict[str, Any], behaviour: Behaviour) -> str:
+    """Document 1's first two sentences, each cited; a first draft may open with a wrong one."""
+    prompt = _text(([m for m in body.get("messages") or [] if m.get("role") == "user"] or [{}])[-1]
+                   .get("content"))  # fmt: skip
+    found = _DOCUMENT_1.search(prompt)
+    if not found:
+        return ANSWER
+    sentences = [s for s in _SENTENCE.split(" ".join(found.group(1).split())) if s][:2]
+    cited = [s[:-1] + " [1]" + s[-1] if s[-1] in ".!?" else s + " [1]" for s in sentences]
+    if "previous draft was rejected" not in _system_prompt(body):  # a first draft
+        if behaviour.wrong_first_draft == "opening":
+            cited.insert(0, WRONG_CLAIM)
+        elif behaviour.wrong_first_draft == "middle":
+            cited.insert(1, WRONG_CLAIM)
+    return " ".join(cited)
 
 
 @dataclass
@@ -62,6 +107,7 @@ class Stats:
     completion_tokens: int = 0
     in_flight: int = 0
     peak_in_flight: int = 0
+    first_sentence_s: list[float] = field(default_factory=list)
 
     def reset(self) -> None:
         """Zero the figures; calls still in flight stay counted as in flight."""
@@ -77,6 +123,7 @@ class Stats:
             "completion_tokens": self.completion_tokens,
             "in_flight": self.in_flight,
             "peak_in_flight": self.peak_in_flight,
+            "first_sentence_s": list(self.first_sentence_s),
         }
 
 
@@ -156,12 +203,20 @@ def _system_prompt(body: dict[str, Any]) -> str:
     return _text(systems[0].get("content")).strip() if systems else ""
 
 
-def reply_for(body: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+def reply_for(
+    body: dict[str, Any], behaviour: Behaviour | None = None
+) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
     """``(kind, message, logprobs)`` for one chat-completions request body."""
+    behaviour = behaviour or Behaviour()
     question = question_of(body)
     tool = forced_tool(body)
     if tool is not None:
         args = arguments_for(tool.get("parameters") or {}, question)
+        if tool.get("name") == "AnswerCheck" and behaviour.wrong_first_draft:
+            users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
+            answer = _ANSWER_BLOCK.search(_text(users[-1].get("content")) if users else "")
+            if answer and "1950" in answer.group(1):
+                args |= {"grounded": False, "unsupported": [WRONG_CLAIM], "reason": "wrong year"}
         call = {
             "id": "call_stub_1",
             "type": "function",
@@ -171,6 +226,8 @@ def reply_for(body: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]
         return tool.get("name", "tool"), message, None
     if _system_prompt(body).lower().startswith(_ECHO_PROMPTS):
         kind, text = "echo", question
+    elif behaviour.quote and not body.get("logprobs"):
+        kind, text = "answer", _quoted_answer(body, behaviour)
     else:
         kind, text = "answer", ANSWER
     logprobs = None
@@ -191,15 +248,51 @@ def _completion_text(message: dict[str, Any]) -> str:
     return message.get("content") or " ".join(c["function"]["arguments"] for c in calls)
 
 
-def create_app(latency: Latency | None = None) -> Any:
+def _chunk(body: dict[str, Any], n: int, delta: dict[str, Any], finish: str | None) -> str:
+    chunk = {
+        "id": f"chatcmpl-stub-{n}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model", MODEL_ID),
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(chunk)}\n\n"
+
+
+def create_app(latency: Latency | None = None, behaviour: Behaviour | None = None) -> Any:
     """The stub as a Starlette app; its :class:`Stats` are ``app.state.stats``."""
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse, StreamingResponse
     from starlette.routing import Route
 
     latency = latency or Latency()
+    behaviour = behaviour or Behaviour()
     stats = Stats()
+
+    async def streamed(body: dict[str, Any], message: dict[str, Any], started: float):
+        """The reply as SSE chunks: the base latency, then one token per ``token_ms``."""
+        try:
+            await asyncio.sleep(latency.seconds(0))
+            yield _chunk(body, stats.calls, {"role": "assistant", "content": ""}, None)
+            if message.get("tool_calls"):
+                calls = [dict(c, index=i) for i, c in enumerate(message["tool_calls"])]
+                yield _chunk(body, stats.calls, {"tool_calls": calls}, None)
+            else:
+                text, sent = message.get("content") or "", ""
+                marked = False
+                for token in re.findall(r"\s*\S+", text):
+                    await asyncio.sleep(behaviour.token_ms / 1000)
+                    sent += token
+                    if not marked and sent.rstrip()[-1:] in ".!?":
+                        stats.first_sentence_s.append(round(time.monotonic() - started, 4))
+                        marked = True
+                    yield _chunk(body, stats.calls, {"content": token}, None)
+            finish = "tool_calls" if message.get("tool_calls") else "stop"
+            yield _chunk(body, stats.calls, {}, finish)
+            yield "data: [DONE]\n\n"
+        finally:
+            stats.in_flight -= 1
 
     def error(status: int, message: str) -> JSONResponse:
         body = {"error": {"message": message, "type": "invalid_request_error", "code": None}}
@@ -212,9 +305,8 @@ def create_app(latency: Latency | None = None) -> Any:
             return error(400, "body is not JSON")
         if not isinstance(body, dict) or not body.get("messages"):
             return error(400, "messages are required")
-        if body.get("stream"):
-            return error(400, "the benchmark stub does not stream")
-        kind, message, logprobs = reply_for(body)
+        started = time.monotonic()
+        kind, message, logprobs = reply_for(body, behaviour)
         prompt = estimate_tokens(json.dumps(body.get("messages"), ensure_ascii=False))
         prompt += estimate_tokens(json.dumps(body.get("tools") or [], ensure_ascii=False))
         completion = estimate_tokens(_completion_text(message)) or 1
@@ -224,6 +316,10 @@ def create_app(latency: Latency | None = None) -> Any:
         stats.completion_tokens += completion
         stats.in_flight += 1
         stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
+        if body.get("stream"):
+            return StreamingResponse(
+                streamed(body, message, started), media_type="text/event-stream"
+            )
         try:
             await asyncio.sleep(latency.seconds(completion))
         finally:
@@ -272,6 +368,7 @@ def create_app(latency: Latency | None = None) -> Any:
     )
     app.state.stats = stats
     app.state.latency = latency
+    app.state.behaviour = behaviour
     return app
 
 
@@ -289,11 +386,13 @@ class RunningStub:
 
 
 @contextmanager
-def running_stub(latency: Latency | None = None) -> Iterator[RunningStub]:
+def running_stub(
+    latency: Latency | None = None, behaviour: Behaviour | None = None
+) -> Iterator[RunningStub]:
     """Serve the stub on a free 127.0.0.1 port from a daemon thread until the block ends."""
     import uvicorn
 
-    app = create_app(latency)
+    app = create_app(latency, behaviour)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -325,8 +424,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--per-100-tokens-ms", type=float, default=Latency.per_100_tokens_ms, help="per 100 out"
     )
+    parser.add_argument("--token-ms", type=float, default=0.0, help="per streamed token")
+    parser.add_argument("--quote", action="store_true", help="answers quote document 1")
+    parser.add_argument(
+        "--wrong-first-draft", choices=("opening", "middle"), default="", help="see above"
+    )
     args = parser.parse_args(argv)
-    app = create_app(Latency(args.base_ms, args.per_100_tokens_ms))
+    behaviour = Behaviour(args.token_ms, args.quote, args.wrong_first_draft)
+    app = create_app(Latency(args.base_ms, args.per_100_tokens_ms), behaviour)
     # One event loop answers every call: each waits in asyncio.sleep, so calls overlap freely.
     # No access log: one line per call would cost the shared cores more than the reply itself.
     uvicorn.run(

@@ -60,17 +60,15 @@ def test_citations_name_the_file_under_the_ingest_root_never_a_server_path(tmp_p
 
 
 def test_a_pdf_cited_on_two_pages_is_one_source_naming_both_pages():
-    from nodes.respond import cite_by_source, footnotes
+    from nodes.citations import cite_by_source
+    from nodes.respond import footnotes
 
     def chunk(n, page, text):
         return {"id": f"/srv/guide.pdf#{n}", "content": text, "source": "/srv/guide.pdf",
                 "title": "Guide", "score": 0.9, "display": "guide.pdf", "page": page}  # fmt: skip
 
-    state = {
-        "documents": [chunk(0, 1, "Zebras have stripes."), chunk(4, 3, "Zebras live in Africa.")],
-        "relevant_ids": ["/srv/guide.pdf#0", "/srv/guide.pdf#4"],
-    }
-    answer, citations = cite_by_source("Zebras have stripes [1] and live in Africa [2].", state)
+    docs = [chunk(0, 1, "Zebras have stripes."), chunk(4, 3, "Zebras live in Africa.")]
+    answer, citations = cite_by_source("Zebras have stripes [1] and live in Africa [2].", docs)
     assert answer == "Zebras have stripes [1] and live in Africa [1]."
     assert citations == [
         {"n": 1, "id": "/srv/guide.pdf#0", "title": "Guide", "source": "guide.pdf", "pages": [1, 3]}

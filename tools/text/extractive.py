@@ -137,6 +137,30 @@ def answer_sentences(answer: str) -> list[str]:
     return sentences
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def sentence_supported(sentence: str, docs: list[Doc], min_support: float = 0.8) -> bool:
+    """Whether one answer sentence is supported by the documents it cites.
+
+    It must cite, cite only existing document numbers, have at least ``min_support`` of its
+    content terms in the cited documents, and every number it states must occur there too (a
+    wrong year or count is the claim, however many other words match). A sentence with no
+    content terms (punctuation, a bare marker) needs no support.
+    """
+    claim = strip_citations(sentence)
+    if not tokenize(claim):
+        return True
+    numbers = cited_numbers(sentence)
+    if not numbers or any(not 1 <= n <= len(docs) for n in numbers):
+        return False
+    cited = " ".join(docs[n - 1]["content"] for n in numbers)
+    if lexical_coverage(claim, cited) < min_support:
+        return False
+    stated = set(_NUMBER.findall(claim))
+    return stated <= set(_NUMBER.findall(cited))
+
+
 @dataclass(frozen=True)
 class Verification:
     """Result of checking an answer sentence by sentence."""
@@ -152,22 +176,15 @@ def verify_answer(
 ) -> Verification:
     """Check each sentence of ``answer`` against the documents it cites.
 
-    A sentence is supported when it cites only existing document numbers and at least
-    ``min_support`` of its content terms occur in the cited documents. The answer is useful when
-    it shares content terms with the question.
+    Each sentence must be :func:`sentence_supported`. The answer is useful when it shares
+    content terms with the question.
     """
     unsupported: list[str] = []
     forged: set[int] = set()
     for sentence in answer_sentences(answer):
-        numbers = cited_numbers(sentence)
-        claim = strip_citations(sentence)
-        if not tokenize(claim):
-            continue  # punctuation or a bare marker: nothing to support
-        bad = [n for n in numbers if not 1 <= n <= len(docs)]
-        forged.update(bad)
-        cited = " ".join(docs[n - 1]["content"] for n in numbers if 1 <= n <= len(docs))
-        if not numbers or bad or lexical_coverage(claim, cited) < min_support:
-            unsupported.append(claim)
+        forged.update(n for n in cited_numbers(sentence) if not 1 <= n <= len(docs))
+        if not sentence_supported(sentence, docs, min_support):
+            unsupported.append(strip_citations(sentence))
     useful = lexical_coverage(question, strip_citations(answer)) > 0.0
     if forged:
         reason = f"cites {', '.join(f'[{n}]' for n in sorted(forged))}, not among the documents"
