@@ -3,12 +3,13 @@
 START → condense_question → translate_question ∥ probe_corpus → check_confidence
     (same language as the corpus: translation and corpus probe run concurrently;
      otherwise translate_question → probe_corpus, since the probe needs the translation)
-check_confidence → retrieve_documents | web_search | respond (closed-book answer)
+check_confidence → retrieve_documents | summarize_documents | web_search | respond (closed book)
 retrieve_documents → grade_documents → generate_answer | rewrite_query | web_search | respond
 rewrite_query → retrieve_documents            (at most max_rewrites times)
 web_search → generate_answer
 generate_answer → check_answer | respond
 check_answer → respond | generate_answer (not grounded) | rewrite_query (not useful)
+summarize_documents → respond              (a request to summarize whole documents)
 respond → END
 """
 
@@ -36,6 +37,7 @@ from nodes.grade import grade_documents
 from nodes.respond import respond
 from nodes.retrieve import retrieve_documents
 from nodes.rewrite import rewrite_query
+from nodes.summarize import summarize_documents
 from nodes.translate import translate_question
 from nodes.web_search import web_search
 from tools.index.base import HybridIndex
@@ -114,6 +116,7 @@ def build_graph(
         retrieve_documents,
         grade_documents,
         rewrite_query,
+        summarize_documents,
         web_search,
         generate_answer,
         check_answer,
@@ -134,6 +137,7 @@ def build_graph(
     builder.add_edge("retrieve_documents", "grade_documents")
     builder.add_conditional_edges("grade_documents", _with_context(routing.after_grading))
     builder.add_edge("rewrite_query", "retrieve_documents")
+    builder.add_edge("summarize_documents", "respond")
     builder.add_edge("web_search", "generate_answer")
     builder.add_conditional_edges("generate_answer", routing.after_generation)
     builder.add_conditional_edges("check_answer", _with_context(routing.after_check))

@@ -119,6 +119,25 @@ class Context:
         "Characters of each document the writer and the checker read: the sentences matching "
         "the question, or the claims citing it (0 = the whole document)",
     )
+    summary_max_calls: int = _setting(
+        "ARAG_SUMMARY_MAX_CALLS",
+        4,
+        "Model calls a summary may take: one (stuff) when the chunks fit summary_stuff_chars, "
+        "else map-reduce with at most this many calls, the reduce included",
+    )
+    summary_stuff_chars: int = _setting(
+        "ARAG_SUMMARY_STUFF_CHARS",
+        6000,
+        "Characters of document text one summarizing call reads",
+    )
+    summary_chunks: int = _setting(
+        "ARAG_SUMMARY_CHUNKS", 30, "Chunks searched for a summary request (then kept by source)"
+    )
+    summary_max_sources: int = _setting(
+        "ARAG_SUMMARY_MAX_SOURCES",
+        3,
+        "Documents a request for several documents ('summarize these files') is summarized from",
+    )
     max_rewrites: int = _setting(
         "ARAG_MAX_REWRITES", 2, "Query rewrites allowed per turn when nothing relevant is found"
     )

@@ -42,6 +42,17 @@ ANSWER = (
     "answer, reply exactly: {insufficient}\n" + DATA_RULE
 )
 
+SUMMARIZE = (
+    "Summarize the numbered document excerpts for the request below, in {language}: their main "
+    "points, in a few sentences, in the order of the documents. After each sentence cite the "
+    "excerpts it draws on as [n] using their numbers. Use only the excerpts.\n" + DATA_RULE
+)
+
+SUMMARIZE_REDUCE = (
+    "Combine the partial summaries below into one summary in {language}, in a few sentences, "
+    "without repeating points. Keep the [n] citations each point carries.\n" + DATA_RULE
+)
+
 CHECK = (
     "Check the answer against the numbered documents. grounded: every claim in the answer is "
     "supported by the documents it cites, and it cites only the given numbers. useful: it answers "

@@ -42,12 +42,14 @@ def after_translation(state: State) -> Literal["probe_corpus", "check_confidence
 
 def after_confidence(
     state: State,
-) -> Literal["retrieve_documents", "web_search", "respond"]:
+) -> Literal["retrieve_documents", "summarize_documents", "web_search", "respond"]:
     """Follow the confidence check's decision."""
     decision = (state.get("confidence") or {}).get("decision")
     match decision:
         case "retrieve":
             return "retrieve_documents"
+        case "summarize":
+            return "summarize_documents"
         case "web":
             return "web_search"
         case "closed_book" | "error":

@@ -22,7 +22,9 @@ from tools.index.search import Doc
 
 __all__ = ["Doc"]  # the search record, defined below the graph so tools/text can use it
 
-Route = Literal["closed_book", "retrieval", "web", "insufficient", "invalid_input", "error"]
+Route = Literal[
+    "closed_book", "retrieval", "web", "summary", "insufficient", "invalid_input", "error"
+]
 """How the final answer was produced, as a user or a dashboard would group requests."""
 
 
@@ -72,7 +74,7 @@ class Failure(TypedDict):
 class Confidence(TypedDict, total=False):
     """The retrieve-or-not decision of ``check_confidence``."""
 
-    decision: Literal["retrieve", "closed_book", "web", "error"]
+    decision: Literal["retrieve", "summarize", "closed_book", "web", "error"]
     """Where the graph goes next."""
     probe_score: float
     """Best calibrated score of the corpus probe (0 when the index is unavailable)."""

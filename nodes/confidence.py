@@ -33,6 +33,7 @@ from tools.index.base import IndexError_
 from tools.index.fusion import merge_by_score
 from tools.index.search import search
 from tools.llm.closed_book import closed_book_answer
+from tools.text.intent import is_summary_request
 from tools.text.language import needs_translation
 from tools.text.sanitize import plain_text
 
@@ -106,7 +107,11 @@ async def probe_corpus(state: State, ctx: Context, services: Services) -> dict:
 
 
 async def check_confidence(state: State, ctx: Context, services: Services) -> dict:
-    """Decide ``retrieve`` / ``closed_book`` / ``web`` / ``error`` from the probe and the model."""
+    """Decide ``retrieve`` / ``closed_book`` / ``web`` / ``error`` from the probe and the model.
+
+    A request to summarize documents (:func:`tools.text.intent.is_summary_request`) goes to
+    ``summarize`` whenever the index can be searched: it is about the user's documents.
+    """
     index_error = state.get("index_error") or ""  # the probe's record: opened, or searched
     usable = not index_error
     llm = services.llm(ctx)
@@ -119,6 +124,8 @@ async def check_confidence(state: State, ctx: Context, services: Services) -> di
         record.update(decision=decision, reason=reason)
         return update | extra | {"confidence": record, "path": step(NODE, decision, reason)}
 
+    if usable and is_summary_request(state["question"]):
+        return decide("summarize", "a request to summarize documents: they are read whole")
     if not usable:
         if llm is None:
             return decide(

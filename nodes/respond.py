@@ -130,7 +130,7 @@ async def respond(state: State, ctx: Context, services: Services) -> dict:
             )
     citations: list[Citation] = []
     shown = ""  # the part of the reply already streamed, in its final (renumbered) form
-    if route in ("retrieval", "web"):
+    if route in ("retrieval", "web", "summary"):
         number, citations = sources(answer, relevant_documents(state))
         if released and answer.startswith(released):
             shown = renumber(released, number)
@@ -149,6 +149,11 @@ async def respond(state: State, ctx: Context, services: Services) -> dict:
             )
     if replaced:
         notes.append(replaced)
+    if "extractive_summary" in (state.get("flags") or []):
+        notes.append(
+            "this is an extractive summary: the most representative sentences of the documents, "
+            "quoted, not a written summary"
+        )
     if "not_grounded" in flags and "unverified_rest_dropped" not in flags:  # that note says it
         notes.append("warning: this answer could not be fully verified against its sources")
     if "unverified_closed_book" in (state.get("flags") or []):

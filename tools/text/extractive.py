@@ -34,7 +34,7 @@ _INSTRUCTION = re.compile(
 )
 
 
-def _is_heading(sentence: str, title: str) -> bool:
+def is_heading(sentence: str, title: str) -> bool:
     """A Markdown heading, the title, or a chunk's ``Title > Section`` breadcrumb: no answer."""
     bare = sentence.lstrip("#").strip()
     breadcrumb = bool(title) and bare.startswith(title + " >")
@@ -88,7 +88,7 @@ def extractive_answer(
         if looks_like_instruction(doc["content"]):
             continue  # a document that gives orders is not quoted as an answer, none of it
         for sentence in split_sentences(doc["content"]):
-            if not _is_heading(sentence, doc["title"]):
+            if not is_heading(sentence, doc["title"]):
                 candidates.append((n, sentence))
     if not candidates:
         return ""
@@ -108,10 +108,10 @@ def extractive_answer(
         for i in order[:max_sentences]
         if i == order[0] or scores[i] >= 0.75 * best
     ]
-    return " ".join(_cite(c.sentence, c.n) for c in picked)
+    return " ".join(cite_sentence(c.sentence, c.n) for c in picked)
 
 
-def _cite(sentence: str, n: int) -> str:
+def cite_sentence(sentence: str, n: int) -> str:
     """Put ``[n]`` before the sentence's final punctuation, where readers expect it."""
     if sentence and sentence[-1] in ".!?。！？":
         return f"{sentence[:-1]} [{n}]{sentence[-1]}"
