@@ -1,7 +1,8 @@
 """Turn files on disk into LangChain ``Document`` objects for ingestion.
 
 Supported: PDF (pypdf), Markdown, reStructuredText, plain text (files without an extension too,
-when they hold text: README, NEWS, copyright) and HTML (BeautifulSoup). Hard-wrapped lines are
+when they hold text: README, NEWS, copyright), HTML (BeautifulSoup) and Word ``.docx``
+(python-docx; headings, lists and tables kept, as Markdown). Hard-wrapped lines are
 joined back into paragraphs (:mod:`tools.text.reflow`). Every document carries
 ``source`` (the absolute path) and ``title`` metadata. A file that cannot be used raises
 :class:`LoaderError` with a one-line reason a user can act on; ingestion records it and goes on.
@@ -27,7 +28,8 @@ MARKDOWN_EXTS = frozenset({".md", ".markdown"})
 TEXT_EXTS = frozenset({".txt", ".text"})
 RST_EXTS = frozenset({".rst", ".rest"})
 HTML_EXTS = frozenset({".html", ".htm"})
-SUPPORTED_EXTS = PDF_EXTS | MARKDOWN_EXTS | TEXT_EXTS | RST_EXTS | HTML_EXTS
+DOCX_EXTS = frozenset({".docx"})
+SUPPORTED_EXTS = PDF_EXTS | MARKDOWN_EXTS | TEXT_EXTS | RST_EXTS | HTML_EXTS | DOCX_EXTS
 # Files without an extension are read when they hold text (README, NEWS, copyright, ...).
 SNIFF_BYTES = 8192
 
@@ -211,12 +213,61 @@ def _load_pdf(path: Path) -> Loaded:
     return text, title or None, {"pages": len(pages), "page_texts": numbered}
 
 
+def _docx_blocks(document) -> Iterator[str]:
+    """The body's paragraphs and tables in order, as Markdown: headings, list items, rows."""
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            for row in block.rows:
+                cells = [" ".join(c.text.split()) for c in row.cells]
+                if any(cells):
+                    yield "| " + " | ".join(cells) + " |"
+            continue
+        if not isinstance(block, Paragraph):
+            continue
+        text = " ".join(block.text.split())
+        style = (block.style.name if block.style is not None else "") or ""
+        if not text:
+            continue
+        if style == "Title":
+            yield f"# {text}"
+        elif style.startswith("Heading") and style[7:].strip().isdigit():
+            yield f"{'#' * min(6, int(style[7:]) + 1)} {text}"  # Title is the one "#"
+        elif style.startswith("List"):
+            yield f"- {text}"
+        else:
+            yield text
+
+
+def _load_docx(path: Path) -> Loaded:
+    import io
+
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(_read_bytes(path)))
+        blocks = list(_docx_blocks(document))
+        core_title = (document.core_properties.title or "").strip()
+    except LoaderError:
+        raise
+    except Exception as exc:  # a zip that is not a Word file, broken XML, ...
+        raise LoaderError(
+            path, f"corrupt or unreadable Word file ({exc.__class__.__name__}: {exc})"
+        ) from exc
+    text = _require_text(path, "\n\n".join(blocks))
+    heading = next((b.lstrip("# ") for b in blocks if b.startswith("#")), "")
+    return text, core_title or heading or None, {}
+
+
 _LOADERS = {
     **dict.fromkeys(PDF_EXTS, _load_pdf),
     **dict.fromkeys(MARKDOWN_EXTS, _load_markdown),
     **dict.fromkeys(TEXT_EXTS, _load_text),
     **dict.fromkeys(RST_EXTS, _load_rst),
     **dict.fromkeys(HTML_EXTS, _load_html),
+    **dict.fromkeys(DOCX_EXTS, _load_docx),
 }
 
 
