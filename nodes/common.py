@@ -180,3 +180,19 @@ def relevant_documents(state: dict) -> list[Doc]:
     """The documents the grader kept, in retrieval order."""
     keep = set(state.get("relevant_ids") or [])
     return [d for d in state.get("documents") or [] if d["id"] in keep]
+
+
+def lexical_fallback(node: str, docs: list[Doc]) -> dict[str, Any]:
+    """The flag and failure record of a search that fell back to vectors alone (else ``{}``).
+
+    The index marks every result of a search whose BM25 half failed (``lexical_failed``);
+    the user is told that keyword matching was missing from this answer's search.
+    """
+    why = next((d["lexical_failed"] for d in docs if d.get("lexical_failed")), "")
+    if not why:
+        return {}
+    cause = f"keyword (BM25) search failed ({why}); vector search only"
+    return {
+        "flags": ["lexical_search_failed"],
+        "failures": [Failure(node=node, kind="index", cause=cause)],
+    }

@@ -28,7 +28,7 @@ from graph import prompts
 from graph.config import Context
 from graph.services import Services
 from graph.state import Confidence, State
-from nodes.common import ask_model, llm_config, step
+from nodes.common import ask_model, lexical_fallback, llm_config, step
 from tools.index.base import IndexError_
 from tools.index.fusion import merge_by_score
 from tools.index.search import search
@@ -90,15 +90,16 @@ async def probe_corpus(state: State, ctx: Context, services: Services) -> dict:
         fused = merge_by_score([docs, original], ctx.k)
         best = max(probe, written)
         reason = f"translation {probe:.2f}, question as written {written:.2f}: both searched"
-        return {
+        fallback = lexical_fallback(PROBE_NODE, fused)
+        return fallback | {
             "documents": fused,
             "queries": [query, state["question"]],
             "probe_score": best,
             "translation_doubtful": True,
-            "flags": ["translation_doubtful"],
+            "flags": ["translation_doubtful", *fallback.get("flags", [])],
             "path": step(PROBE_NODE, f"{best:.2f}", reason),
         }
-    return {
+    return lexical_fallback(PROBE_NODE, docs) | {
         "documents": docs,
         "queries": [query],
         "probe_score": probe,

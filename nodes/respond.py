@@ -63,6 +63,9 @@ def degradation_notes(state: State, ctx: Context) -> list[str]:
             f"the document index is unavailable ({reason.rstrip('.')}); answered "
             "without the documents"
         )
+    if "lexical_search_failed" in flags:
+        cause = _first_cause(state, "index") or "keyword search failed"
+        notes.append(f"{cause.rstrip('.')}: documents were matched by meaning alone")
     if "deadline_exceeded" in flags:
         notes.append(
             f"the request deadline ({ctx.request_deadline:g} s) was reached; the remaining "

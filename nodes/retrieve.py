@@ -7,7 +7,7 @@ import asyncio
 from graph.config import Context
 from graph.services import Services
 from graph.state import State
-from nodes.common import step
+from nodes.common import lexical_fallback, step
 from tools.index.base import IndexError_
 from tools.index.fusion import fuse_rankings
 from tools.index.search import search
@@ -45,7 +45,7 @@ async def retrieve_documents(state: State, ctx: Context, services: Services) -> 
         }
     docs = fuse_rankings(list(rankings), ctx.k)
     top = f"top score {docs[0]['score']:.2f}" if docs else "no hits"
-    return {
+    return lexical_fallback(NODE, docs) | {
         "documents": docs,
         "relevant_ids": [],
         "path": step(NODE, f"{len(docs)} documents", f"{len(queries)} query variant(s), {top}"),

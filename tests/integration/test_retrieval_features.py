@@ -224,3 +224,30 @@ def test_the_graphs_search_finds_the_bridge_document_unless_multihop_is_off(tmp_
     assert with_hop[0] == "Apple Remote" and "Front Row (software)" in with_hop
     plain = [d["id"] for d in search(index, question, 2, multihop=False)]
     assert "Front Row (software)" not in plain
+
+
+def test_a_failed_keyword_search_is_visible_not_only_logged(sample_data_dir, embeddings):
+    """BM25 failing (LanceDB's phrase-query error) leaves vector search: the user is told."""
+    from arag.turn import run_turn
+    from graph.builder import build_graph
+    from graph.config import Context
+    from tests.runs import run
+    from tools.index import open_index
+
+    index = open_index(str(sample_data_dir), embeddings)
+    table = index._table
+    real_search = table.search
+
+    def search(query=None, *args, **kwargs):
+        if kwargs.get("query_type") == "fts":
+            raise RuntimeError("position is not found but required for phrase queries")
+        return real_search(query, *args, **kwargs)
+
+    table.search = search
+    graph = build_graph(chat_model=None, index=index, embeddings=embeddings)
+    ctx = Context(data_dir=str(sample_data_dir), model="offline", web_search="none")
+    result = run(run_turn(graph, {"messages": [("user", 'When did "Tesla" die?')]}, context=ctx))
+    assert "lexical_search_failed" in result.flags
+    assert "1943" in result.answer  # vector search alone still found it
+    assert "keyword (BM25) search failed (position is not found" in result.content
+    assert "matched by meaning alone" in result.content

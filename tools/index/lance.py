@@ -94,6 +94,30 @@ STEM_LANGUAGES = {
 _RESERVED = frozenset({"score", "dense", "lexical", "rank"})
 
 
+
+LEXICAL_FAILED = "lexical_failed"
+"""Metadata key on results of a search whose BM25 half failed: why (vector search alone)."""
+
+
+class _NoRows(list):
+    """No BM25 rows because the BM25 search failed; ``error`` says why."""
+
+    def __init__(self, error: str):
+        super().__init__()
+        self.error = error
+
+
+def _failure(row: dict) -> dict:
+    """``{LEXICAL_FAILED: why}`` when ``row`` carries a BM25 failure, else ``{}``."""
+    return {LEXICAL_FAILED: row[LEXICAL_FAILED]} if row.get(LEXICAL_FAILED) else {}
+
+
+def _mark_failure(bm25_rows: list[dict], vector_rows: list[dict]) -> None:
+    """Tag the vector rows with the BM25 failure, if there was one (see ``LEXICAL_FAILED``)."""
+    if error := getattr(bm25_rows, "error", ""):
+        for row in vector_rows:
+            row[LEXICAL_FAILED] = error
+
 class _MemoryTable:
     """A small table held in memory: rows as Arrow, unit vectors as one numpy matrix."""
 
@@ -537,6 +561,8 @@ class LanceIndex(VectorStore):
         # it); hybrid results always carry source, chunk_id and title.
         if standard_keys:
             meta.update(source=row["source"], chunk_id=row["chunk_id"], title=row["title"])
+        if row.get(LEXICAL_FAILED):
+            meta[LEXICAL_FAILED] = row[LEXICAL_FAILED]
         return Document(id=row["id"], page_content=row["text"], metadata=meta)
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
@@ -594,7 +620,7 @@ class LanceIndex(VectorStore):
             )
         except Exception as exc:  # e.g. the FTS index was dropped: degrade to vector-only
             log.warning("BM25 search failed (%s); using vector search only.", exc)
-            return []
+            return _NoRows(str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__)
 
     def similarity_search_with_score(
         self, query: str, k: int = 4, **kwargs: Any
@@ -664,6 +690,7 @@ class LanceIndex(VectorStore):
         bm25 = self._pool().submit(self._bm25_rows, query, depth, columns) if dense else None
         vector_rows = self._vector_rows(qvec, depth, columns) if dense else []
         bm25_rows = bm25.result() if bm25 else self._bm25_rows(query, depth, columns)
+        _mark_failure(bm25_rows, vector_rows)
         merged: dict[str, dict] = {}
         for rank, row in enumerate(vector_rows):
             merged[row["id"]] = {
@@ -688,7 +715,11 @@ class LanceIndex(VectorStore):
             Candidate(
                 self._to_document(e["row"])
                 if full
-                else Document(id=e["row"]["id"], page_content="", metadata=_rowid(e["row"])),
+                else Document(
+                    id=e["row"]["id"],
+                    page_content="",
+                    metadata=_rowid(e["row"]) | _failure(e["row"]),
+                ),
                 e["dense"],
                 bm25_score=e["bm25_score"],
                 bm25_rank=e["bm25_rank"],
@@ -718,6 +749,7 @@ class LanceIndex(VectorStore):
         cosines = memory.cosines(qvec)
         vector_pos = memory.nearest(cosines, depth) if dense else []
         bm25 = self._bm25_rows(query, depth, ["id"], with_vector=False)
+        failed = getattr(bm25, "error", "")
         merged: dict[int, dict] = {
             pos: {"vector_rank": rank, "bm25_rank": None, "bm25_score": None}
             for rank, pos in enumerate(vector_pos)
@@ -729,6 +761,8 @@ class LanceIndex(VectorStore):
             entry = merged.setdefault(pos, {"vector_rank": None})
             entry.update(bm25_rank=rank, bm25_score=float(row["_score"]))
         rows = memory.rows(list(merged))
+        if failed:
+            rows = [row | {LEXICAL_FAILED: failed} for row in rows]
         return [
             Candidate(
                 self._to_document(row),
@@ -805,6 +839,9 @@ class LanceIndex(VectorStore):
             full = {d.id: d for d in self._full_documents([s.doc for s in top])}
         else:
             full = {s.doc.id: s.doc for s in top}
+        # A failed BM25 search leaves vector search alone: every result says so (visible in
+        # the path and flags), rather than only a log line.
+        failed = next((f for c in candidates if (f := c.doc.metadata.get(LEXICAL_FAILED))), "")
         docs = []
         for scored in top:
             doc = full.get(scored.doc.id)
@@ -815,6 +852,8 @@ class LanceIndex(VectorStore):
                 dense=round(scored.dense, 4),
                 lexical=round(scored.lexical, 4),
             )
+            if failed:
+                doc.metadata[LEXICAL_FAILED] = failed
             docs.append(doc)
         if self.reranker is not None:
             docs = list(self.reranker.rerank(query, docs, k))[:k]

@@ -34,6 +34,8 @@ class Doc(TypedDict):
     """The PDF page (1-based) the chunk comes from."""
     section: NotRequired[str]
     """The heading path above the chunk (``Install > Debian``), where the document has one."""
+    lexical_failed: NotRequired[str]
+    """Set when the search's BM25 half failed and it fell back to vectors alone: why."""
 
 
 def display_name(doc: Doc) -> str:
@@ -91,5 +93,7 @@ def search(index: HybridIndex, query: str, k: int, *, multihop: bool = False) ->
             doc["page"] = int(d.metadata["page"])
         if d.metadata.get("section"):
             doc["section"] = str(d.metadata["section"])
+        if d.metadata.get("lexical_failed"):
+            doc["lexical_failed"] = str(d.metadata["lexical_failed"])
         docs.append(doc)
     return docs
