@@ -10,8 +10,10 @@ draft the check rejects. ``make test-browser`` installs the npm packages and bui
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -36,18 +38,14 @@ CHECK_REASON = "the draft gives his birth year as his death"
 GRADE_REASON = "the chunk tells of Tesla's life"
 
 
-def _require(tool: str, why: str) -> str:
-    found = shutil.which(tool)
-    if not found:
-        pytest.fail(f"`{tool}` not found on PATH: {why}")
-    return found
-
-
 @pytest.fixture(scope="module")
 def node() -> str:
-    """Node, the built pages and their packages; a missing one fails (CI must not pass)."""
-    path = _require("node", "the browser tests run the pages' server and driver on Node")
-    _require("chromium", "the browser tests drive Debian's Chromium (apt-get install chromium)")
+    """Node, Chromium, the packages and the built pages; a missing one fails (CI must not pass)."""
+    path = shutil.which("node")
+    if not path:
+        pytest.fail("`node` not found on PATH: the pages' server and driver run on Node")
+    if not (os.environ.get("CHROMIUM") or shutil.which("chromium")):
+        pytest.fail("`chromium` not found on PATH (apt-get install chromium, or set CHROMIUM)")
     if not (HERE / "node_modules" / "playwright-core").is_dir():
         pytest.fail("tests/browser/node_modules is missing: run `make test-browser` (npm ci)")
     if not (HERE / "dist" / "langgraph.html").is_file():
@@ -106,8 +104,6 @@ def pages(node, tmp_path):
 
 
 def _wait_for_line(process: Process, line: str, timeout: float = 20) -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while line not in process.log():
         if process.proc.poll() is not None or time.monotonic() > deadline:
@@ -116,10 +112,10 @@ def _wait_for_line(process: Process, line: str, timeout: float = 20) -> None:
         time.sleep(0.1)
 
 
-def drive(url: str, *questions: str) -> dict:
+def drive(node: str, url: str, *questions: str) -> dict:
     """Ask ``questions`` in the page at ``url`` in Chromium; what the page showed (drive.mjs)."""
     done = subprocess.run(
-        ["node", "drive.mjs", json.dumps({"url": url, "questions": list(questions)})],
+        [node, "drive.mjs", json.dumps({"url": url, "questions": list(questions)})],
         cwd=HERE,
         capture_output=True,
         text=True,
@@ -169,10 +165,10 @@ def dev_server(sample_data_dir, tmp_path_factory):
             yield server, llm
 
 
-def test_use_stream_chat_shows_only_the_checked_answer_and_its_sources(dev_server, pages):
+def test_use_stream_chat_shows_only_the_checked_answer_and_its_sources(dev_server, pages, node):
     server, llm = dev_server
     script_the_model(llm)
-    report = drive(f"{pages()}/langgraph.html?api={server.url}&key={ALICE}", TESLA, FOLLOW_UP)
+    report = drive(node, f"{pages()}/langgraph.html?api={server.url}&key={ALICE}", TESLA, FOLLOW_UP)
     assert_the_draft_was_rejected(llm)
     assert_only_checked_answers_were_ever_shown(report)
     assert_two_answered_turns(report)
@@ -181,9 +177,9 @@ def test_use_stream_chat_shows_only_the_checked_answer_and_its_sources(dev_serve
     assert "condense" in llm.steps  # the follow-up was made standalone from the thread
 
 
-def test_use_stream_chat_with_a_wrong_key_shows_the_error(dev_server, pages):
+def test_use_stream_chat_with_a_wrong_key_shows_the_error(dev_server, pages, node):
     server, _ = dev_server
-    report = drive(f"{pages()}/langgraph.html?api={server.url}&key={WRONG}", TESLA)
+    report = drive(node, f"{pages()}/langgraph.html?api={server.url}&key={WRONG}", TESLA)
     (turn,) = report["turns"]
     assert "401" in turn["error"] and "Invalid API key" in turn["error"]
     assert [m["role"] for m in turn["messages"]] == ["user"]  # no answer, no thread
@@ -199,10 +195,10 @@ def v1_server(sample_data_dir, tmp_path_factory):
             yield s, llm
 
 
-def test_ai_sdk_chat_shows_only_the_checked_answer_and_its_sources(v1_server, pages):
+def test_ai_sdk_chat_shows_only_the_checked_answer_and_its_sources(v1_server, pages, node):
     server, llm = v1_server
     script_the_model(llm)
-    report = drive(f"{pages(server.url + '/v1')}/ai-sdk.html?key={ALICE}", TESLA, FOLLOW_UP)
+    report = drive(node, f"{pages(server.url + '/v1')}/ai-sdk.html?key={ALICE}", TESLA, FOLLOW_UP)
     assert_the_draft_was_rejected(llm)
     assert_only_checked_answers_were_ever_shown(report)
     assert_two_answered_turns(report)
@@ -210,9 +206,9 @@ def test_ai_sdk_chat_shows_only_the_checked_answer_and_its_sources(v1_server, pa
     assert "condense" in llm.steps
 
 
-def test_ai_sdk_chat_with_a_wrong_key_shows_the_error(v1_server, pages):
+def test_ai_sdk_chat_with_a_wrong_key_shows_the_error(v1_server, pages, node):
     server, _ = v1_server
-    report = drive(f"{pages(server.url + '/v1')}/ai-sdk.html?key={WRONG}", TESLA)
+    report = drive(node, f"{pages(server.url + '/v1')}/ai-sdk.html?key={WRONG}", TESLA)
     (turn,) = report["turns"]
     assert turn["error"] == "Invalid API key."
     assert [m["role"] for m in turn["messages"]] == ["user"]
