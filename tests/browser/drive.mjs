@@ -1,5 +1,6 @@
 // Drives one chat page in Debian's Chromium through playwright-core, as a user would: types
 // each question, waits for the reply, and reports what the page showed, as JSON on stdout.
+// With no questions it reports what the page shows once it has loaded (an opened thread).
 //
 //   node drive.mjs '{"url": "http://127.0.0.1:8123/langgraph.html?api=...", "questions": [...]}'
 //
@@ -52,6 +53,33 @@ try {
   await page.addInitScript(recordEverySeenText);
   await page.goto(url);
   await page.getByTestId("question").waitFor();
+  const snapshot = () =>
+    page.evaluate(() => {
+      const all = (selector) => [...document.querySelectorAll(selector)].map((e) => e.innerText);
+      return {
+        messages: [...document.querySelectorAll('[data-testid="message"]')].map((e) => ({
+          role: e.dataset.role,
+          text: e.querySelector('[data-testid="message-text"]')?.innerText ?? "",
+        })),
+        toolCalls: all('[data-testid="tool-call"]'),
+        toolResults: all('[data-testid="tool-result"]'),
+        sources: all('[data-testid="source"]'),
+        error: document.querySelector('[data-testid="error"]')?.innerText ?? null,
+        threadId: document.querySelector('[data-testid="chat"]')?.dataset.threadId ?? null,
+      };
+    });
+  if (!questions.length) {
+    // Nothing to ask: what an opened thread shows once it has loaded.
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-testid="error"]') ||
+        (document.querySelector('[data-testid="message"]') &&
+          document.querySelector('[data-testid="chat"]')?.dataset.busy === "false"),
+      null,
+      { timeout: timeoutMs },
+    );
+    report.turns.push(await snapshot());
+  }
   for (const question of questions) {
     const before = await page.locator('[data-testid="message"][data-role="assistant"]').count();
     await page.getByTestId("question").fill(question);
@@ -65,22 +93,7 @@ try {
       before,
       { timeout: timeoutMs },
     );
-    report.turns.push(
-      await page.evaluate(() => {
-        const all = (selector) => [...document.querySelectorAll(selector)].map((e) => e.innerText);
-        return {
-          messages: [...document.querySelectorAll('[data-testid="message"]')].map((e) => ({
-            role: e.dataset.role,
-            text: e.querySelector('[data-testid="message-text"]')?.innerText ?? "",
-          })),
-          toolCalls: all('[data-testid="tool-call"]'),
-          toolResults: all('[data-testid="tool-result"]'),
-          sources: all('[data-testid="source"]'),
-          error: document.querySelector('[data-testid="error"]')?.innerText ?? null,
-          threadId: document.querySelector('[data-testid="chat"]')?.dataset.threadId ?? null,
-        };
-      }),
-    );
+    report.turns.push(await snapshot());
     if (report.turns.at(-1).error) break;
   }
   report.seen = await page.evaluate(() => [...window.__seen]);

@@ -16,6 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.fakes.openai_by_step import StepScriptedOpenAIServer
@@ -130,7 +131,8 @@ def assert_only_checked_answers_were_ever_shown(report: dict) -> None:
     """No rejected draft, internal verdict or tool call on screen, at any moment."""
     for text in report["seen"]:
         assert "Rumour" not in text and "1901" not in text, f"a rejected draft was shown: {text}"
-        assert CHECK_REASON not in text and GRADE_REASON not in text, f"internal call: {text}"
+        for internal in (CHECK_REASON, GRADE_REASON, STANDALONE):
+            assert internal not in text, f"an internal model call was shown: {text}"
     for turn in report["turns"]:
         assert turn["toolCalls"] == [] and turn["toolResults"] == [], turn
 
@@ -184,6 +186,33 @@ def test_use_stream_chat_with_a_wrong_key_shows_the_error(dev_server, pages, nod
     assert "401" in turn["error"] and "Invalid API key" in turn["error"]
     assert [m["role"] for m in turn["messages"]] == ["user"]  # no answer, no thread
     assert not turn["threadId"]
+
+
+def test_use_stream_chat_shows_a_tool_call_when_a_thread_holds_one(dev_server, pages, node):
+    """The page draws tool calls and results, so the tests that find none would see a leak."""
+    server, _ = dev_server
+    keyed = {"X-Api-Key": ALICE}
+    created = httpx.post(
+        f"{server.url}/threads", json={"metadata": {"graph_id": "adaptive_rag"}}, headers=keyed
+    )
+    thread = created.json()["thread_id"]
+    call = {"id": "call_1", "name": "DocumentGrades", "args": {"relevant": [1]}}
+    messages = [
+        {"type": "human", "content": TESLA},
+        {"type": "ai", "content": "", "tool_calls": [call]},
+        {"type": "tool", "content": "graded", "tool_call_id": "call_1"},
+    ]
+    updated = httpx.post(
+        f"{server.url}/threads/{thread}/state",
+        json={"values": {"messages": messages}, "as_node": "respond"},
+        headers=keyed,
+    )
+    assert updated.status_code == 200, updated.text
+    report = drive(node, f"{pages()}/langgraph.html?api={server.url}&key={ALICE}&thread={thread}")
+    (turn,) = report["turns"]
+    assert turn["threadId"] == thread and turn["error"] is None
+    assert len(turn["toolCalls"]) == 1 and "DocumentGrades" in turn["toolCalls"][0]
+    assert turn["toolResults"] == ["graded"]
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ next reply of that step's own queue::
 A step is the name of the tool a structured call forces (``DocumentGrades``, ``AnswerCheck``,
 ``QueryRewrites``, ``ClosedBookAnswer``) or, for a plain text call, the prompt it was sent
 (:data:`TEXT_STEPS`). A step with nothing left answers 400, as the base server does, and the
-graph takes its visible offline fallback for that step.
+graph takes its visible offline fallback for that step. The base class's ``script`` queue is not
+used here.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def step_of(body: Any) -> str:
     """The graph step a chat-completions request body belongs to; ``unknown`` if none."""
     if not isinstance(body, dict):
         return "unknown"
-    forced = (body.get("tool_choice") or {}) if isinstance(body.get("tool_choice"), dict) else {}
-    if name := (forced.get("function") or {}).get("name"):
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and (name := (choice.get("function") or {}).get("name")):
         return name
     system = next(
         (m.get("content") or "" for m in body.get("messages", []) if m.get("role") == "system"),

@@ -1,5 +1,5 @@
 // Page 1: a chat on useStream from @langchain/langgraph-sdk/react, against `langgraph dev`.
-// ?api=<server url>&key=<API key, sent as X-Api-Key by the SDK's apiKey option>
+// ?api=<server url>&key=<API key, sent as X-Api-Key by the SDK's apiKey option>&thread=<id to open>
 import React, { useState } from "react";
 import { createRoot } from "react-dom/client";
 import { useStream } from "@langchain/langgraph-sdk/react";
@@ -9,7 +9,7 @@ import { Composer, ErrorBanner, Message, Sources, query, textOf } from "./chat-u
 const DO_NOT_RENDER = "do-not-render-";
 
 function Chat() {
-  const [threadId, setThreadId] = useState(null);
+  const [threadId, setThreadId] = useState(query("thread") || null);
   const thread = useStream({
     apiUrl: query("api"),
     apiKey: query("key") || undefined,
