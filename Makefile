@@ -68,7 +68,7 @@ BROWSER_DIR := tests/browser
 CHROMIUM    ?= $(shell command -v chromium)
 
 $(BROWSER_DIR)/node_modules/.installed: $(BROWSER_DIR)/package-lock.json
-	@command -v node >/dev/null || { echo "test-browser: node not found (install Node.js 20+ and npm)" >&2; exit 1; }
+	@command -v node >/dev/null || { echo "test-browser: node not found (install Node.js 20.11+ and npm)" >&2; exit 1; }
 	@command -v npm >/dev/null || { echo "test-browser: npm not found (install npm)" >&2; exit 1; }
 	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
 	@touch $@

@@ -24,7 +24,7 @@ from tests.fakes.openai_server import Reply
 from tests.serving import Process, arag_serve, copy_index, free_port, langgraph_dev
 from tools.llm.closed_book import UNKNOWN
 
-pytestmark = [pytest.mark.browser, pytest.mark.integration]
+pytestmark = pytest.mark.browser
 
 HERE = Path(__file__).resolve().parent
 ALICE = "alice-key-0123456789abcdef"
@@ -176,6 +176,8 @@ def test_use_stream_chat_shows_only_the_checked_answer_and_its_sources(dev_serve
     assert_two_answered_turns(report)
     first, second = report["turns"]
     assert first["threadId"] and second["threadId"] == first["threadId"]  # one thread
+    stored = httpx.get(f"{server.url}/threads/{first['threadId']}", headers={"X-Api-Key": ALICE})
+    assert stored.json()["metadata"]["owner"] == "alice"  # the page's key made the thread
     assert "condense" in llm.steps  # the follow-up was made standalone from the thread
 
 
@@ -233,6 +235,8 @@ def test_ai_sdk_chat_shows_only_the_checked_answer_and_its_sources(v1_server, pa
     assert_two_answered_turns(report)
     # useChat keeps the history and sends it all: the follow-up was condensed from it.
     assert "condense" in llm.steps
+    chats = [line for line in server.log().splitlines() if '"path": "/v1/chat/completions"' in line]
+    assert len(chats) == 2 and all('"owner": "alice"' in line for line in chats), chats
 
 
 def test_ai_sdk_chat_with_a_wrong_key_shows_the_error(v1_server, pages, node):
