@@ -5,8 +5,9 @@
 //   node drive.mjs '{"url": "http://127.0.0.1:8123/langgraph.html?api=...", "questions": [...]}'
 //
 // "seen" holds every text the page body ever held: a MutationObserver takes the body's text
-// after each DOM change, before the browser can paint it, so even a draft shown for a moment
-// and then replaced is recorded. CHROMIUM (default: `chromium` on PATH) names the browser.
+// (rendered and hidden) after each DOM change, before the browser can paint it, so even a
+// draft shown for a moment and then replaced is recorded.
+// CHROMIUM (default: `chromium` on PATH) names the browser.
 import { execFileSync } from "node:child_process";
 import { chromium } from "playwright-core";
 
@@ -24,7 +25,11 @@ function chromiumPath() {
 
 function recordEverySeenText() {
   window.__seen = new Set();
-  const take = () => window.__seen.add(document.body?.innerText ?? "");
+  // innerText is what is rendered; textContent also holds text in hidden elements.
+  const take = () => {
+    window.__seen.add(document.body?.innerText ?? "");
+    window.__seen.add(document.body?.textContent ?? "");
+  };
   new MutationObserver(take).observe(document, {
     subtree: true,
     childList: true,
