@@ -60,6 +60,25 @@ $(VENV)/.installed-model: $(VENV)/.installed-dev
 test-model: $(VENV)/.installed-model  ## The graph with a real model (SmolLM2 on llama.cpp), every route and surface.
 	$(BIN)/python -m pytest -m model tests/model
 
+# Chat pages in a real browser (tests/browser, README "Browser tests"): `npm ci` from the
+# registry into tests/browser/node_modules (again only when package-lock.json changes), esbuild
+# builds the pages offline, then pytest drives them in Debian's Chromium through playwright-core.
+# CI: a missing node, npm or chromium is an error, never a skip. CHROMIUM=path picks the browser.
+BROWSER_DIR := tests/browser
+CHROMIUM    ?= $(shell command -v chromium)
+
+$(BROWSER_DIR)/node_modules/.installed: $(BROWSER_DIR)/package-lock.json
+	@command -v node >/dev/null || { echo "test-browser: node not found (install Node.js 20.11+ and npm)" >&2; exit 1; }
+	@command -v npm >/dev/null || { echo "test-browser: npm not found (install npm)" >&2; exit 1; }
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: test-browser
+test-browser: install-dev $(BROWSER_DIR)/node_modules/.installed  ## useStream and AI SDK chat pages in Chromium.
+	@test -n "$(CHROMIUM)" || { echo "test-browser: chromium not found (apt-get install chromium, or CHROMIUM=path)" >&2; exit 1; }
+	node $(BROWSER_DIR)/build.mjs
+	CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest -m browser $(BROWSER_DIR)
+
 .PHONY: bench-graph
 bench-graph: install-dev  ## Our graph vs the LangGraph tutorial design: LLM calls, tokens, latency (~10 min).
 	$(BIN)/python -m benchmarks.graph
@@ -69,7 +88,7 @@ lint: install-dev
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) .arag .pytest_cache
+	rm -rf $(VENV) .arag .pytest_cache $(BROWSER_DIR)/node_modules $(BROWSER_DIR)/dist
 
 # DATASET=path runs one dataset file (SQuAD JSON, Belebele JSONL or HotpotQA JSON/JSONL);
 # SCALE=10k,100k,1M|none picks the scale sizes. The last stdout line is the figures as JSON.
