@@ -10,6 +10,14 @@ from __future__ import annotations
 import argparse
 import random
 
+STACKS = ("seed", "ours", "bm25s")
+"""Every stack the benchmark runs, in report order."""
+STACK_LABELS = {
+    "seed": "seed stack (Chroma + rank_bm25)",
+    "ours": "ours (LanceDB hybrid)",
+    "bm25s": "bm25s (BM25 only)",
+}
+
 
 def parse_size(text: str) -> int:
     """``10k`` / ``100K`` / ``1M`` / ``2500`` -> int."""

@@ -48,6 +48,10 @@ def _make_stack(kind: str, embeddings, language: str | None = None):
         from benchmarks.retrieval.our_stack import OurStack
 
         return OurStack(embeddings, language=language)
+    if kind == "bm25s":
+        from benchmarks.retrieval.bm25s_stack import Bm25sStack
+
+        return Bm25sStack(embeddings)
     raise ValueError(f"unknown stack {kind!r}")
 
 
