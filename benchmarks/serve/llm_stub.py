@@ -27,8 +27,8 @@ answer's first sentence was complete (``first_sentence_s``, from the request's a
 
 Two switches make the answers document-shaped, for ``make bench-stream``:
 
-* ``--quote``: an answer quotes the first two sentences of document 1 of its prompt, each cited
-  ``[1]``, so it is grounded;
+* ``--quote``: an answer quotes the two sentences of document 1 of its prompt that share most
+  words with the question, the best first, each cited ``[1]``, so it is grounded;
 * ``--wrong-first-draft opening|middle`` (with ``--quote``): a first draft (one written without
   the answer prompt's "previous draft was rejected" note) holds a wrong claim
   (:data:`WRONG_CLAIM`) before or after its first sentence, and ``AnswerCheck`` judges any
@@ -81,13 +81,21 @@ class Behaviour:
 
 
 def _quoted_answer(body: dict[str, Any], behaviour: Behaviour) -> str:
-    """Document 1's first two sentences, each cited; a first draft may open with a wrong one."""
+    """Document 1's two sentences nearest the question, cited; a first draft may be wrong."""
     prompt = _text(([m for m in body.get("messages") or [] if m.get("role") == "user"] or [{}])[-1]
                    .get("content"))  # fmt: skip
     found = _DOCUMENT_1.search(prompt)
     if not found:
         return ANSWER
-    sentences = [s for s in _SENTENCE.split(" ".join(found.group(1).split())) if s][:2]
+    # As a model answers: the sentence that shares most words with the question first, then
+    # the next best (ties in document order).
+    words = set(re.findall(r"\w+", question_of(body).lower()))
+    found_sentences = [s for s in _SENTENCE.split(" ".join(found.group(1).split())) if s]
+    ranked = sorted(
+        enumerate(found_sentences),
+        key=lambda item: (-len(words & set(re.findall(r"\w+", item[1].lower()))), item[0]),
+    )
+    sentences = [s for _, s in ranked[:2]]
     cited = [s[:-1] + " [1]" + s[-1] if s[-1] in ".!?" else s + " [1]" for s in sentences]
     if "previous draft was rejected" not in _system_prompt(body):  # a first draft
         if behaviour.wrong_first_draft == "opening":
