@@ -1,0 +1,58 @@
+"""Sentence splitting that does not cut names and abbreviations in half.
+
+"James O. McKinsey", "St. Johns River", "U.S. Supreme Court" and "Dr. Smith" hold full stops
+that end no sentence; splitting on every full stop turns them into fragments ("James O"), and a
+fragment is then quoted as an answer. A full stop after a single letter or a known abbreviation
+is therefore not a boundary; after an abbreviation that often ends a sentence too ("etc.",
+"Inc."), it is one only when the next word starts with a capital letter.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BOUNDARY = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+_LAST_WORD = re.compile(r"(\w+)\.$")
+
+# Titles and short forms that are followed by a name or a number, never by a new sentence.
+_NEVER_FINAL = frozenset(
+    """
+    mr mrs ms dr prof st mt ft gen col lt sgt capt gov sen rep rev fr sr jr vs no nos vol fig
+    figs approx ca cf eg ie al jan feb mar apr jun jul aug sep sept oct nov dec pp
+    """.split()
+)
+# Short forms that may also close a sentence: a boundary only before a capitalised word.
+_MAYBE_FINAL = frozenset("etc inc ltd co corp bros dept univ esp resp".split())
+
+
+def _continues(piece: str, following: str) -> bool:
+    """Whether the full stop ending ``piece`` belongs to an abbreviation, not a sentence end."""
+    match = _LAST_WORD.search(piece)
+    if not match:
+        return False
+    word = match.group(1)
+    low = word.lower()
+    if (len(word) == 1 and word.isalpha()) or low in _NEVER_FINAL:
+        return True  # an initial ("James O."), "U.S.", "e.g.", "St.", "Dr."
+    return low in _MAYBE_FINAL and not following[:1].isupper()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences on terminal punctuation and line breaks.
+
+    A full stop after an initial or an abbreviation (see the module docstring) does not end a
+    sentence. Pieces of one character or less are dropped.
+    """
+    sentences: list[str] = []
+    start = 0
+    pending = ""
+    for match in _BOUNDARY.finditer(text):
+        piece = pending + text[start : match.start()]
+        start = match.end()
+        if "\n" not in match.group() and _continues(piece, text[start : start + 1]):
+            pending = piece + " "
+            continue
+        pending = ""
+        sentences.append(piece)
+    sentences.append(pending + text[start:])
+    return [s.strip() for s in sentences if len(s.strip()) > 1]
