@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.text.extractive import extractive_answer, strip_citations
+from tools.text.extractive import extractive_answer, readable, strip_citations
 from tools.text.question_type import offers_answer, question_kind
 from tools.text.sentences import split_sentences
 
@@ -123,3 +123,37 @@ def test_initials_and_abbreviations_do_not_end_a_sentence():
         "It sells tools, pipes, etc.",
         "The end.",
     ]
+
+
+def test_a_definition_question_prefers_the_sentence_that_defines():
+    doc = _doc(
+        "Please send socat bug reports to the socat mailing list for review. "
+        "socat is a relay for bidirectional data transfer between two channels."
+    )
+    assert _answer("What is socat?", doc).startswith("socat is a relay")
+
+
+def test_a_hard_wrapped_line_does_not_end_the_sentence():
+    text = (
+        "For a description of the ed algorithm, see Brian W. Kernighan and\n"
+        "P. J. Plauger's book, 1981.\n\nnikola_tesla.md > Early life\nTesla was born in 1856.\n"
+        "- a list item that is long enough to look like a wrapped line\n- another item"
+    )
+    assert split_sentences(text) == [
+        "For a description of the ed algorithm, see Brian W. Kernighan and P. J. Plauger's "
+        "book, 1981.",
+        "nikola_tesla.md > Early life",
+        "Tesla was born in 1856.",
+        "- a list item that is long enough to look like a wrapped line",
+        "- another item",
+    ]
+
+
+def test_links_are_quoted_as_their_text_and_badges_are_never_quoted():
+    doc = _doc(
+        "[![Build Status](https://ci.example.org/zstd.svg)](https://ci.example.org/zstd)\n"
+        "Zstandard's format is documented in [RFC8878](https://datatracker.ietf.org/rfc8878)."
+    )
+    answer = extractive_answer("Which RFC documents the Zstandard format?", [doc], None, 2)
+    assert answer == "Zstandard's format is documented in RFC8878 [1]."
+    assert readable("See `the guide <https://x.org/g>`_ first") == "See the guide first"

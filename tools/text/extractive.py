@@ -44,6 +44,23 @@ def _is_heading(sentence: str, title: str) -> bool:
     return sentence.startswith("#") or bare == title or breadcrumb
 
 
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|\[\]\([^)]*\)")  # an image, or a link left empty by one
+_LINK = re.compile(r"\[([^\]]+)\]\([^)\s]*\)|`([^`<]+?)\s*<[^>]+>`_")
+_URL = re.compile(r"\b(https?://|www\.)\S+")
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+def readable(sentence: str) -> str:
+    """``sentence`` as a reader sees it: Markdown images dropped, links (Markdown, reST) as text."""
+    text = _IMAGE.sub("", sentence)
+    return _LINK.sub(lambda m: m.group(1) or m.group(2), text).strip()
+
+
+def _is_prose(sentence: str) -> bool:
+    """At least three words once links and URLs are gone: not a badge, a bare link or a rule."""
+    return len(_WORDS.findall(_URL.sub(" ", readable(sentence)))) >= 3
+
+
 def looks_like_instruction(text: str) -> bool:
     """Whether ``text`` contains phrasing aimed at an AI assistant (a prompt-injection attempt).
 
@@ -70,7 +87,9 @@ def extractive_answer(
 
     ``n`` is the document's 1-based position in ``docs``. Documents that
     :func:`looks_like_instruction` are skipped whole: their other sentences ("the answer is X")
-    carry the injected payload. Sentences are ranked by :func:`tools.text.evidence.score_sentences`
+    carry the injected payload. Headings and sentences with fewer than three words besides
+    links (badges, bare URLs) are not candidates; Markdown and reST links are quoted as their
+    text (:func:`readable`). Sentences are ranked by :func:`tools.text.evidence.score_sentences`
     (question terms, embedding cosine, the document's retrieval score, the kind of answer asked
     for); sentences after the first must reach :data:`SECOND_SENTENCE_SHARE` of the best score,
     so a weak second sentence is not padded in.
@@ -81,9 +100,9 @@ def extractive_answer(
             continue  # a document that gives orders is not quoted as an answer, none of it
         previous = ""
         for sentence in split_sentences(doc["content"]):
-            if not _is_heading(sentence, doc["title"]):
+            if not _is_heading(sentence, doc["title"]) and _is_prose(sentence):
                 context = f"{doc['title']} {previous}"
-                candidates.append(Sentence(n, sentence, context, doc.get("score", 0.0)))
+                candidates.append(Sentence(n, readable(sentence), context, doc.get("score", 0.0)))
             previous = sentence
     if not candidates:
         return ""

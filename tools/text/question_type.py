@@ -57,7 +57,8 @@ _KIND_PATTERNS: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
         "definition",
         re.compile(
             r"^(what|who)\s+(is|are|was|were)\s+(an?\s+|the\s+)?[\w'-]+(\s+[\w'-]+){0,2}\s*\??$"
-            r"|^define\b|\bwhat does\s+.+\s+mean\b|무엇인가|뭐야|란\s*무엇"
+            r"|^define\b|\bwhat does\s+.+\s+mean\b|^what (kind|type|sort) of\b"
+            r"|무엇인가|뭐야|란\s*무엇"
         ),
     ),
     ("how", re.compile(r"^how\b|어떻게")),
@@ -108,7 +109,11 @@ _PLACE_CUE = re.compile(
     r"|of)\s+(the\s+)?[A-Z]"
 )
 _CAPITALISED = re.compile(r"(?<![\w'’])[A-Z][\w'’.-]*")
-_COPULA = re.compile(r"\b(is|are|was|were|refers to|means|denotes|describes)\b", re.IGNORECASE)
+# "X is a ...", "X, the ..., is an ...": a definition near the start of the sentence.
+_DEFINES = re.compile(
+    r"^[^.;:]{0,80}?\b(is|are|was|were)\s+(a|an|the|one)\b|\b(refers to|is defined as|means)\b",
+    re.IGNORECASE,
+)
 
 
 def _new_names(sentence: str, question_terms: set[str]) -> list[str]:
@@ -141,7 +146,7 @@ def offers_answer(kind: QuestionKind, sentence: str, question: str) -> bool:
     a number or number word not in the question; who: a capitalised name the question does not
     name; where: a capitalised name after a place preposition ("in", "near", "north of"), or
     any new name; why: a reason phrase ("because", "due to", "in order to"); definition: the
-    sentence defines something ("X is ...", "refers to"). For how and other, any new name or
+    sentence defines something ("X is a ...", "refers to"). For how and other, any new name or
     number counts.
     """
     q_terms = term_set(question)
@@ -159,5 +164,5 @@ def offers_answer(kind: QuestionKind, sentence: str, question: str) -> bool:
     if kind == "why":
         return bool(_REASON.search(sentence))
     if kind == "definition":
-        return bool(_COPULA.search(sentence))
+        return bool(_DEFINES.search(sentence))
     return bool(_new_names(sentence, q_terms)) or _new_numbers(sentence, question)
