@@ -83,15 +83,31 @@ def _realistic(result: dict) -> list[str]:
 
 
 def write(results: list[dict], out_dir: Path, command: str) -> tuple[Path, Path]:
-    """Write ``answers.md`` and ``answers.json`` into ``out_dir``; their paths."""
+    """Write ``answers.md`` and ``answers.json`` into ``out_dir``; their paths.
+
+    ``answers.json`` has every question's row for sets of up to :data:`ROWS_KEPT` questions,
+    and the ids of the answerable questions missed for larger ones.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     md, js = out_dir / "answers.md", out_dir / "answers.json"
     md.write_text(markdown(results, command), encoding="utf-8")
+    kept = [_compact(r) for r in results]
     js.write_text(
-        json.dumps({"command": command, "results": results}, indent=1, ensure_ascii=False) + "\n",
+        json.dumps({"command": command, "results": kept}, indent=1, ensure_ascii=False) + "\n",
         encoding="utf-8",
     )
     return md, js
+
+
+ROWS_KEPT = 200
+"""Sets with more questions keep only the ids of the questions missed in ``answers.json``."""
+
+
+def _compact(result: dict) -> dict:
+    if len(result["rows"]) <= ROWS_KEPT:
+        return result
+    missed = [r["id"] for r in result["rows"] if r["kind"] == "answerable" and not r["correct"]]
+    return {**{k: v for k, v in result.items() if k != "rows"}, "missed": missed}
 
 
 def figures(results: list[dict]) -> dict:
