@@ -70,7 +70,8 @@ def question_kind(question: str) -> QuestionKind:
 
     The first match in this order wins: when (when, what year, in which century, 언제), quantity
     (how many / much / far / long, what percentage, 몇, 얼마), who, where (where, which city), why,
-    definition ("What is X?", "define X"), how (manner), other (what / which and the rest).
+    definition ("What is X?", "define X", "what kind of"), how (manner), other (what / which and
+    the rest).
     """
     text = " ".join(question.lower().split())
     for kind, pattern in _KIND_PATTERNS:
