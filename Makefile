@@ -95,6 +95,13 @@ clean:
 bench-retrieval: $(VENV)/.installed-bench  ## Seed stack vs our index, side by side.
 	$(BIN)/python -m benchmarks.retrieval $(if $(DATASET),--dataset $(DATASET)) $(if $(SCALE),--scale $(SCALE))
 
+# DATASET=realistic,xquad,hotpotqa picks the question sets; LIMIT=N the first N questions of each
+# (realistic: of each kind). Offline unless ARAG_MODEL or a provider key is set. The last stdout
+# line is the figures as JSON; the report goes to benchmarks/results/answers.md and .json.
+.PHONY: bench-answers
+bench-answers: install-dev  ## Answer correctness, abstention and citation precision, route mix (~2 min offline).
+	$(BIN)/python -m benchmarks.answers $(if $(DATASET),--dataset $(DATASET)) $(if $(LIMIT),--limit $(LIMIT))
+
 # LEVELS=1,8,32,128 picks the client counts; HOSTS=serve,inprocess,serve-llm,inprocess-llm,
 # langgraph,langgraph-v1 the hosts (-llm: with the simulated LLM, benchmarks/serve/llm_stub.py).
 .PHONY: bench-serve

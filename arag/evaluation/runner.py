@@ -177,6 +177,10 @@ def make_target(
             "route": turn.route if turn.responded else None,
             "flags": turn.flags,
             "citations": len(turn.citations),
+            "cited": [
+                {"id": c.get("id", ""), "source": c.get("source", ""), "title": c.get("title", "")}
+                for c in turn.citations
+            ],
             "retrieved": turn.retrieved,
             "retrieved_sources": sources,
             "k": ctx.k,

@@ -85,10 +85,22 @@ def test_two_overlapping_calls_each_take_one_latency_not_two(stub):
     assert stats["peak_in_flight"] == 2
 
 
-def test_streaming_is_refused_not_faked(stub):
-    reply = httpx.post(
-        stub.base_url + "/chat/completions",
-        json={"model": "stub", "messages": [{"role": "user", "content": "q"}], "stream": True},
-    )
-    assert reply.status_code == 400
-    assert "does not stream" in reply.json()["error"]["message"]
+def test_a_streamed_reply_arrives_token_by_token_after_the_base_latency():
+    from benchmarks.serve.llm_stub import Behaviour
+
+    with running_stub(Latency(50, 0), Behaviour(token_ms=20)) as stub:
+        model = ChatOpenAI(model="stub", base_url=stub.base_url, api_key="sk-test", max_retries=0)
+
+        async def collect():
+            started, times, pieces = time.perf_counter(), [], []
+            async for chunk in model.astream([("user", "q")]):
+                if chunk.content:
+                    times.append(time.perf_counter() - started)
+                    pieces.append(chunk.content)
+            return times, pieces
+
+        times, pieces = run(collect())
+        stats = httpx.get(stub.url + "/stats").json()
+    assert "".join(pieces).strip().endswith("[1].") and len(pieces) > 5
+    assert times[0] >= 0.05 + 0.02 and times[-1] - times[0] >= 0.02 * (len(pieces) - 2)
+    assert len(stats["first_sentence_s"]) == 1  # when the first sentence was complete

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tools.ingest.loaders import iter_files, load_file
-from tools.text.extractive import split_sentences
 from tools.text.reflow import reflow
+from tools.text.sentences import split_sentences
 
 README = """bzip2 is a freely available, patent free, high-quality data
 compressor.  It typically compresses files to within 10% to 15%

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 from tools.index.scoring import term_weight, tokenize
 from tools.index.search import Doc
-from tools.text.extractive import answer_sentences, cited_numbers, split_sentences, strip_citations
+from tools.text.extractive import answer_sentences, cited_numbers, strip_citations
+from tools.text.sentences import split_sentences
 
 GAP = " … "
 """Marks sentences left out between two kept ones."""

@@ -20,10 +20,13 @@ from langchain_core.embeddings import Embeddings
 
 from tools.index.scoring import lexical_coverage, term_weight, tokenize
 from tools.index.search import Doc
+from tools.text.evidence import Sentence, score_sentences
+from tools.text.sentences import split_sentences
 
 OFFLINE_NOTICE = "extractive answer (no LLM configured)"
+SECOND_SENTENCE_SHARE = 0.75
+"""A sentence after the best one is quoted only if it scores at least this share of the best."""
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 _CITATION = re.compile(r"\[(\d+)\]")
 # Text addressed to the assistant rather than the reader: the usual prompt-injection openings.
 _INSTRUCTION = re.compile(
@@ -41,6 +44,23 @@ def is_heading(sentence: str, title: str) -> bool:
     return sentence.startswith("#") or bare == title or breadcrumb
 
 
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|\[\]\([^)]*\)")  # an image, or a link left empty by one
+_LINK = re.compile(r"\[([^\]]+)\]\([^)\s]*\)|`([^`<]+?)\s*<[^>]+>`_")
+_URL = re.compile(r"\b(https?://|www\.)\S+")
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+def readable(sentence: str) -> str:
+    """``sentence`` as a reader sees it: Markdown images dropped, links (Markdown, reST) as text."""
+    text = _IMAGE.sub("", sentence)
+    return _LINK.sub(lambda m: m.group(1) or m.group(2), text).strip()
+
+
+def _is_prose(sentence: str) -> bool:
+    """At least three words once links and URLs are gone: not a badge, a bare link or a rule."""
+    return len(_WORDS.findall(_URL.sub(" ", readable(sentence)))) >= 3
+
+
 def looks_like_instruction(text: str) -> bool:
     """Whether ``text`` contains phrasing aimed at an AI assistant (a prompt-injection attempt).
 
@@ -48,11 +68,6 @@ def looks_like_instruction(text: str) -> bool:
     every attack. The LLM prompts rely on delimiting and the data rule instead.
     """
     return bool(_INSTRUCTION.search(text))
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split text into sentences on terminal punctuation and line breaks."""
-    return [s.strip() for s in _SENTENCE_END.split(text) if len(s.strip()) > 1]
 
 
 def cited_numbers(text: str) -> list[int]:
@@ -65,13 +80,6 @@ def strip_citations(text: str) -> str:
     return _CITATION.sub("", text).strip()
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    n: int
-    sentence: str
-    score: float
-
-
 def extractive_answer(
     question: str, docs: list[Doc], embeddings: Embeddings | None, max_sentences: int = 2
 ) -> str:
@@ -79,36 +87,37 @@ def extractive_answer(
 
     ``n`` is the document's 1-based position in ``docs``. Documents that
     :func:`looks_like_instruction` are skipped whole: their other sentences ("the answer is X")
-    carry the injected payload. A sentence scores
-    ``0.6 * lexical coverage + 0.4 * cosine``; sentences after the first must reach 75% of the best
-    score, so a weak second sentence is not padded in.
+    carry the injected payload. Headings and sentences with fewer than three words besides
+    links (badges, bare URLs) are not candidates; Markdown and reST links are quoted as their
+    text (:func:`readable`). Sentences are ranked by :func:`tools.text.evidence.score_sentences`
+    (question terms, embedding cosine, the document's retrieval score, the kind of answer asked
+    for); sentences after the first must reach :data:`SECOND_SENTENCE_SHARE` of the best score,
+    so a weak second sentence is not padded in.
     """
-    candidates: list[tuple[int, str]] = []
+    candidates: list[Sentence] = []
     for n, doc in enumerate(docs, 1):
         if looks_like_instruction(doc["content"]):
             continue  # a document that gives orders is not quoted as an answer, none of it
+        previous = ""
         for sentence in split_sentences(doc["content"]):
-            if not is_heading(sentence, doc["title"]):
-                candidates.append((n, sentence))
+            if not is_heading(sentence, doc["title"]) and _is_prose(sentence):
+                context = f"{doc['title']} {previous}"
+                candidates.append(Sentence(n, readable(sentence), context, doc.get("score", 0.0)))
+            previous = sentence
     if not candidates:
         return ""
-    lexical = np.array([lexical_coverage(question, s) for _, s in candidates])
     if embeddings is not None:
-        vectors = np.array(embeddings.embed_documents([s for _, s in candidates]))
+        vectors = np.array(embeddings.embed_documents([c.text for c in candidates]))
         query = np.array(embeddings.embed_query(question))
         norms = np.linalg.norm(vectors, axis=1) * (np.linalg.norm(query) or 1.0)
         dense = vectors @ query / np.where(norms == 0, 1.0, norms)
     else:
         dense = np.zeros(len(candidates))
-    scores = 0.6 * lexical + 0.4 * np.clip(dense, 0.0, 1.0)
+    scores = score_sentences(question, candidates, dense)
     order = np.argsort(-scores, kind="stable")
-    best = float(scores[order[0]])
-    picked = [
-        _Candidate(candidates[i][0], candidates[i][1], float(scores[i]))
-        for i in order[:max_sentences]
-        if i == order[0] or scores[i] >= 0.75 * best
-    ]
-    return " ".join(cite_sentence(c.sentence, c.n) for c in picked)
+    floor = SECOND_SENTENCE_SHARE * float(scores[order[0]])
+    picked = [candidates[i] for i in order[:max_sentences] if i == order[0] or scores[i] >= floor]
+    return " ".join(cite_sentence(c.text, c.n) for c in picked)
 
 
 def cite_sentence(sentence: str, n: int) -> str:

@@ -1,0 +1,159 @@
+"""The offline answer quotes the sentence that answers the question, not one that repeats it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tools.text.extractive import extractive_answer, readable, strip_citations
+from tools.text.question_type import offers_answer, question_kind
+from tools.text.sentences import split_sentences
+
+
+def _doc(content: str, n: int = 1, title: str = "", score: float = 0.5) -> dict:
+    return {"id": f"d{n}#0", "content": content, "source": f"d{n}", "title": title, "score": score}
+
+
+def _answer(question: str, *docs: dict, max_sentences: int = 1) -> str:
+    return strip_citations(extractive_answer(question, list(docs), None, max_sentences))
+
+
+def test_a_when_question_picks_the_dated_sentence_among_similar_ones():
+    doc = _doc(
+        "The stock exchange of Warsaw reopened after the long war. "
+        "The stock exchange of Warsaw reopened in April 1991."
+    )
+    assert "1991" in _answer("When did the stock exchange of Warsaw reopen?", doc)
+
+
+def test_a_when_question_skips_the_year_the_question_already_names():
+    doc = _doc(
+        "Polonia Warsaw won the championship in 2000 with a young team. "
+        "Polonia Warsaw also won the championship in 1946 with an older team."
+    )
+    answer = _answer("When did Polonia Warsaw win the championship before 2000?", doc)
+    assert "1946" in answer
+
+
+def test_a_how_large_question_picks_the_sentence_with_a_number():
+    doc = _doc(
+        "The costume collection of the museum is famous across the whole country. "
+        "The costume collection of the museum holds over 14,000 outfits."
+    )
+    assert "14,000" in _answer("How large is the costume collection of the museum?", doc)
+
+
+def test_a_who_question_picks_the_sentence_that_names_someone():
+    doc = _doc(
+        "The river was charted in 1562 and the charting of the river began the colony. "
+        "The river was charted in 1562 by the explorer Jean Ribault for the colony."
+    )
+    assert "Jean Ribault" in _answer("Who charted the river in 1562?", doc)
+
+
+def test_an_echo_of_the_question_loses_to_the_sentence_that_says_more():
+    doc = _doc(
+        "Each year engineers compile and report. "
+        "Each year engineers compile and report the size of the largest firms."
+    )
+    answer = _answer("What do engineers compile and report each year?", doc)
+    assert "largest firms" in answer
+
+
+def test_a_sentence_about_someone_named_just_before_is_matched_through_its_context():
+    named = _doc(
+        "Dudley Simpson is known for the theme music of Blake's 7. "
+        "A cameo appearance is a brief role.",
+        n=1,
+    )
+    pronoun = _doc(
+        "Dudley Simpson composed for many series. "
+        "He also made a cameo appearance in The Talons of Weng-Chiang.",
+        n=2,
+    )
+    answer = _answer("Where did Dudley Simpson make a cameo appearance?", named, pronoun)
+    assert "Talons of Weng-Chiang" in answer
+
+
+def test_a_weak_second_sentence_is_not_padded_in():
+    doc = _doc(
+        "Tesla died on 7 January 1943 in New York. The weather in New York was cold that winter."
+    )
+    answer = extractive_answer("When did Tesla die?", [doc], None, max_sentences=2)
+    assert answer == "Tesla died on 7 January 1943 in New York [1]."
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("When did Tesla die?", "when"),
+        ("In what year was the bridge built?", "when"),
+        ("How many people live in Warsaw?", "quantity"),
+        ("What percentage of voters turned out?", "quantity"),
+        ("Who founded McKinsey & Company?", "who"),
+        ("Which city hosted the games?", "where"),
+        ("Why did the allies leave the Rhineland?", "why"),
+        ("What is zlib?", "definition"),
+        ("What are pharmacists forbidden to do?", "other"),
+        ("How does the encoder flush its buffer?", "how"),
+        ("테슬라는 언제 죽었나요?", "when"),
+        ("바르샤바의 인구는 몇 명입니까?", "quantity"),
+        ("맥킨지를 설립한 사람은 누구입니까?", "who"),
+    ],
+)
+def test_the_question_kind_is_read_from_its_wording(question, kind):
+    assert question_kind(question) == kind
+
+
+def test_a_sentence_offers_an_answer_only_with_something_the_question_lacks():
+    assert offers_answer("when", "It reopened in April 1991.", "When did it reopen?")
+    assert not offers_answer("when", "It reopened in 2000.", "When, before 2000, did it open?")
+    assert offers_answer("quantity", "It has six branches.", "How many branches has it?")
+    assert not offers_answer("who", "Warsaw is large.", "Who lives in Warsaw?")
+
+
+def test_initials_and_abbreviations_do_not_end_a_sentence():
+    text = (
+        "The firm was founded by James O. McKinsey in 1926. Jean Ribault charted the St. Johns "
+        "River. It follows a U.S. Supreme Court decision. It sells tools, pipes, etc. The end."
+    )
+    assert split_sentences(text) == [
+        "The firm was founded by James O. McKinsey in 1926.",
+        "Jean Ribault charted the St. Johns River.",
+        "It follows a U.S. Supreme Court decision.",
+        "It sells tools, pipes, etc.",
+        "The end.",
+    ]
+
+
+def test_a_definition_question_prefers_the_sentence_that_defines():
+    doc = _doc(
+        "Please send socat bug reports to the socat mailing list for review. "
+        "socat is a relay for bidirectional data transfer between two channels."
+    )
+    assert _answer("What is socat?", doc).startswith("socat is a relay")
+
+
+def test_a_hard_wrapped_line_does_not_end_the_sentence():
+    text = (
+        "For a description of the ed algorithm, see Brian W. Kernighan and\n"
+        "P. J. Plauger's book, 1981.\n\nnikola_tesla.md > Early life\nTesla was born in 1856.\n"
+        "- a list item that is long enough to look like a wrapped line\n- another item"
+    )
+    assert split_sentences(text) == [
+        "For a description of the ed algorithm, see Brian W. Kernighan and P. J. Plauger's "
+        "book, 1981.",
+        "nikola_tesla.md > Early life",
+        "Tesla was born in 1856.",
+        "- a list item that is long enough to look like a wrapped line",
+        "- another item",
+    ]
+
+
+def test_links_are_quoted_as_their_text_and_badges_are_never_quoted():
+    doc = _doc(
+        "[![Build Status](https://ci.example.org/zstd.svg)](https://ci.example.org/zstd)\n"
+        "Zstandard's format is documented in [RFC8878](https://datatracker.ietf.org/rfc8878)."
+    )
+    answer = extractive_answer("Which RFC documents the Zstandard format?", [doc], None, 2)
+    assert answer == "Zstandard's format is documented in RFC8878 [1]."
+    assert readable("See `the guide <https://x.org/g>`_ first") == "See the guide first"
