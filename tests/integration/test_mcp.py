@@ -95,7 +95,17 @@ async def test_stdio_lists_the_tools_answers_with_citations_and_searches(sample_
         assert tools["ask"].annotations.read_only_hint is True
         assert "citations" in tools["ask"].output_schema["properties"]
 
-        assert_tesla_answer(await session.call_tool("ask", {"question": TESLA}))
+        progress: list[str] = []
+
+        async def on_progress(done: float, total: float | None, message: str | None) -> None:
+            progress.append(message or "")
+
+        answer = await session.call_tool("ask", {"question": TESLA}, progress_callback=on_progress)
+        assert_tesla_answer(answer)
+        # The client is told each step as the graph takes it.
+        assert progress[0] == "condense_question: first_turn", progress
+        assert any(p.startswith("retrieve_documents: ") for p in progress), progress
+        assert progress[-1].startswith("respond: "), progress
 
         result = await session.call_tool("search", {"query": "Tesla alternating current", "k": 3})
         hits = assert_public_search(result, "nikola_tesla.md")
