@@ -9,7 +9,6 @@ import typer
 
 from arag.console import DataDir, Model, context, err, mode_line, require_model
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 KEEP_ALIVE_SECONDS = 75
 
 
@@ -30,7 +29,7 @@ def serve(
     from arag.server.app import local_app
     from arag.server.checkpointers import describe
     from arag.server.logging import configure_logging
-    from arag.server.settings import ServerSettings, SettingsError
+    from arag.server.settings import LOOPBACK, ServerSettings, SettingsError
 
     try:
         settings = ServerSettings.from_env()

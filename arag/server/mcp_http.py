@@ -24,10 +24,9 @@ from arag.server.auth import owner_for
 from arag.server.errors import ApiError
 from arag.server.guard import request_id
 from arag.server.mcp_tools import OWNER_SCOPE_KEY
-from arag.server.settings import ServerSettings
+from arag.server.settings import LOOPBACK, ServerSettings
 
 PATH = "/mcp"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 log = logging.getLogger("arag.server")
 
 

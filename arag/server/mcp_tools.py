@@ -7,7 +7,7 @@ own index search (``tools.index.search.search``) without the rest of the graph: 
 with their display names, never a path on the server.
 
 Both transports use this one server: ``arag mcp`` (stdio, ``arag.server.cli``) and
-``POST /mcp`` in ``arag serve`` (``arag.server.mcp_http``, with the ``/v1`` keys). The caller's
+``/mcp`` in ``arag serve`` (``arag.server.mcp_http``, with the ``/v1`` keys). The caller's
 key name reaches the tools as ``OWNER_SCOPE_KEY`` in the ASGI scope's state; over stdio the
 caller is ``LOCAL_OWNER``.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import aclosing
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -83,10 +84,17 @@ class SearchResults(BaseModel):
 
 
 def _owner(ctx: Context) -> str:
-    """The caller's key name: set by ``mcp_http`` over HTTP, ``LOCAL_OWNER`` over stdio."""
+    """The caller's key name: set by ``mcp_http`` over HTTP, ``LOCAL_OWNER`` over stdio.
+
+    An HTTP request that did not pass ``mcp_http.RequireKey`` is refused, not run as ``local``.
+    """
     request = ctx.request_context.request
-    state = getattr(request, "scope", {}).get("state") or {}
-    return state.get(OWNER_SCOPE_KEY, LOCAL_OWNER)
+    if request is None:  # stdio: the user who started the process
+        return LOCAL_OWNER
+    owner = (request.scope.get("state") or {}).get(OWNER_SCOPE_KEY)
+    if owner is None:
+        raise ToolError("This request was not authenticated.")
+    return owner
 
 
 def _text(value: str, what: str) -> str:
@@ -157,11 +165,14 @@ def build_mcp(
         Each call is one stateless turn: ask a complete question (no follow-ups by reference).
         """
         messages = [{"role": "user", "content": _text(question, "question")}]
-        final: Final | None = None
+        owner, final = _owner(ctx), None
         try:
-            async with asyncio.timeout(timeout):
+            async with (
+                asyncio.timeout(timeout),
+                aclosing(runner().run(messages, None, owner)) as events,
+            ):
                 steps = 0
-                async for event in runner().run(messages, None, _owner(ctx)):
+                async for event in events:
                     if isinstance(event, Step):
                         steps += 1
                         where = f"{event.step['node']}: {event.step['decision']}"
