@@ -153,9 +153,12 @@ def build_mcp(
         ),
     )
     services = Services()  # search only: caches the open index, as the runner's graph does
-    read_only = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
+    corpus_only = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
+    # With web search configured, a question the corpus does not cover goes to the web.
+    web = run_context.web_search.strip().lower() not in {"", "none"}
+    answers = ToolAnnotations(readOnlyHint=True, openWorldHint=web)
 
-    @server.tool(annotations=read_only)
+    @server.tool(annotations=answers)
     async def ask(
         question: Annotated[str, Field(description="The question, in any language")],
         ctx: Context,
@@ -186,7 +189,7 @@ def build_mcp(
         assert final is not None  # run() always ends with a Final or raises
         return answer_result(final)
 
-    @server.tool(annotations=read_only)
+    @server.tool(annotations=corpus_only)
     async def search(
         query: Annotated[str, Field(description="What to look for, in the corpus' language")],
         k: Annotated[int, Field(ge=1, le=MAX_SEARCH_K, description="How many chunks")] = 5,

@@ -47,3 +47,18 @@ def test_an_error_route_is_a_tool_error_without_server_folders():
     result = answer_result(turn)
     assert result.is_error
     assert result.content[0].text == "No index at .arag: run `arag ingest PATH` first."
+
+
+async def test_ask_is_marked_open_world_only_when_web_search_is_on(tmp_path):
+    from arag.server.mcp_tools import build_mcp
+    from graph.config import Context
+
+    def no_runner():
+        raise AssertionError("listing tools runs nothing")
+
+    for web, expected in (("none", False), ("tavily", True)):
+        server = build_mcp(no_runner, Context(data_dir=str(tmp_path), web_search=web))
+        tools = {t.name: t for t in await server.list_tools()}
+        assert tools["ask"].annotations.open_world_hint is expected
+        assert tools["search"].annotations.open_world_hint is False
+        assert tools["search"].annotations.read_only_hint is True
