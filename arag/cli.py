@@ -1,4 +1,4 @@
-"""The ``arag`` command line: ``ingest``, ``ask``, ``demo``, ``serve`` and ``eval``.
+"""The ``arag`` command line: ``ingest``, ``ask``, ``demo``, ``serve``, ``mcp`` and ``eval``.
 
 Settings follow the graph's ``Context`` (run-time flag, then environment, then default); the
 flags here only cover what people change most often.
@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from arag.console import DataDir, Model, context, err, mode_line, one_line, out, require_model
 from arag.evaluation.cli import eval_command
-from arag.server.cli import serve
+from arag.server.cli import mcp, serve
 
 if TYPE_CHECKING:
     from arag.turn import TurnResult
@@ -269,6 +269,7 @@ def demo(
 
 
 app.command()(serve)
+app.command()(mcp)
 app.command("eval")(eval_command)
 
 

@@ -1,9 +1,15 @@
-"""The app factory: one FastAPI app (``/v1`` + health) for both hosts."""
+"""The app factory: one FastAPI app (``/v1`` + health) for both hosts, plus ``/mcp`` locally.
+
+``/mcp`` is mounted only in ``arag serve`` (``local_app``): under ``langgraph dev`` the
+LangGraph server answers ``/mcp`` itself (each assistant as a tool), and an ``http.app`` route
+of the same path would hide it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 
@@ -12,17 +18,40 @@ from arag.server.errors import ApiError
 from arag.server.guard import guarded_route
 from arag.server.runner import Runner
 from arag.server.settings import ServerSettings
+from graph.config import Context
 
 RunnerFactory = Callable[[], AbstractAsyncContextManager[Runner]]
 
 
-def create_app(settings: ServerSettings, open_runner: RunnerFactory) -> FastAPI:
-    """The app; ``open_runner()`` is entered for the app's lifetime (checkpointer and graph)."""
+@dataclass(frozen=True)
+class MCPMount:
+    """What ``/mcp`` needs besides the runner: the index settings and the interface bound."""
+
+    run_context: Context
+    """The graph's settings; ``search`` opens the index they name."""
+    host: str = "127.0.0.1"
+    """The interface ``arag serve`` listens on (loopback turns DNS-rebinding protection on)."""
+
+
+def create_app(
+    settings: ServerSettings,
+    open_runner: RunnerFactory,
+    *,
+    mcp: MCPMount | None = None,
+) -> FastAPI:
+    """The app; ``open_runner()`` is entered for the app's lifetime (checkpointer and graph).
+
+    ``mcp``, given, adds ``/mcp`` (``arag.server.mcp_http``) over the same runner and keys.
+    """
     current: dict[str, Runner] = {}
+    mcp_server = None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with open_runner() as runner:
+        async with AsyncExitStack() as stack:
+            runner = await stack.enter_async_context(open_runner())
+            if mcp_server is not None:
+                await stack.enter_async_context(mcp_server.session_manager.run())
             current["runner"] = runner
             try:
                 yield
@@ -49,11 +78,20 @@ def create_app(settings: ServerSettings, open_runner: RunnerFactory) -> FastAPI:
     route_class = guarded_route(settings)
     app.include_router(openai_api.router(settings, runner, route_class))
     app.include_router(health.router(lambda: current.get("runner"), route_class))
+    if mcp is not None:
+        from arag.server.mcp_http import mcp_route
+        from arag.server.mcp_tools import build_mcp
+
+        mcp_server = build_mcp(runner, mcp.run_context, timeout=settings.request_timeout)
+        app.router.routes.append(mcp_route(mcp_server, settings, mcp.host))
     return app
 
 
-def local_app(settings: ServerSettings, ctx) -> FastAPI:
-    """The ``arag serve`` app: the graph in this process over a SQLite/PostgreSQL checkpointer."""
+def local_app(settings: ServerSettings, ctx: Context, host: str = "127.0.0.1") -> FastAPI:
+    """The ``arag serve`` app: the graph in this process over a SQLite/PostgreSQL checkpointer.
+
+    ``/mcp`` serves the same graph to MCP clients; ``host`` is the interface bound.
+    """
     from arag.server.checkpointers import open_checkpointer
     from arag.server.runner import LocalRunner
 
@@ -62,4 +100,4 @@ def local_app(settings: ServerSettings, ctx) -> FastAPI:
         async with open_checkpointer(ctx.data_dir, settings.postgres_dsn) as saver:
             yield LocalRunner(saver, ctx)
 
-    return create_app(settings, open_runner)
+    return create_app(settings, open_runner, mcp=MCPMount(ctx, host))

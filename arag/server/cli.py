@@ -1,14 +1,14 @@
-"""``arag serve``: the OpenAI-compatible API with durable threads, on uvicorn."""
+"""``arag serve`` (the OpenAI-compatible API and ``/mcp``, on uvicorn) and ``arag mcp`` (stdio)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
 
 from arag.console import DataDir, Model, context, err, mode_line, require_model
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 KEEP_ALIVE_SECONDS = 75
 
 
@@ -23,13 +23,13 @@ def serve(
         float, typer.Option(help="Seconds in-flight requests may take to finish on SIGTERM")
     ] = 60.0,
 ) -> None:
-    """Serve /v1/chat/completions (OpenAI-compatible) with threads in SQLite or PostgreSQL."""
+    """Serve /v1/chat/completions (OpenAI-compatible, threads in SQLite or PostgreSQL) and /mcp."""
     import uvicorn
 
     from arag.server.app import local_app
     from arag.server.checkpointers import describe
     from arag.server.logging import configure_logging
-    from arag.server.settings import ServerSettings, SettingsError
+    from arag.server.settings import LOOPBACK, ServerSettings, SettingsError
 
     try:
         settings = ServerSettings.from_env()
@@ -46,6 +46,7 @@ def serve(
     ctx = context(data_dir, model)
     require_model(ctx)
     err.print(f"arag serve: http://{host}:{port}/v1  (OpenAI-compatible; model id adaptive-rag)")
+    err.print(f"mcp: http://{host}:{port}/mcp  (Streamable HTTP; tools ask and search)")
     if settings.api_keys:
         err.print(f"auth: bearer keys for {', '.join(settings.key_names)}")
     else:
@@ -62,7 +63,7 @@ def serve(
             pass
     configure_logging(secrets)
     uvicorn.run(
-        local_app(settings, ctx),
+        local_app(settings, ctx, host),
         host=host,
         port=port,
         log_config=None,  # keep the JSON handler configured above
@@ -75,3 +76,28 @@ def serve(
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         server_header=False,
     )
+
+
+def mcp(data_dir: DataDir = None, model: Model = None) -> None:
+    """Serve the MCP tools ask and search on stdin/stdout (Claude Desktop, Cursor, ...)."""
+    import anyio
+
+    from arag.server.logging import configure_logging
+
+    ctx = context(data_dir, model)
+    require_model(ctx)
+    # stdout carries the protocol: everything else goes to stderr, which MCP clients log.
+    err.print(f"arag mcp: MCP over stdio, tools ask and search; index in {ctx.data_dir}")
+    err.print(mode_line(ctx))
+    configure_logging(level=logging.WARNING)
+    anyio.run(_serve_stdio, ctx)
+
+
+async def _serve_stdio(ctx) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from arag.server.mcp_tools import build_mcp
+    from arag.server.runner import LocalRunner
+
+    runner = LocalRunner(InMemorySaver(), ctx)  # ask runs stateless turns: nothing is stored
+    await build_mcp(lambda: runner, ctx).run_stdio_async()

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+"""Interfaces that only this machine reaches: the ones ``arag serve`` may bind without keys."""
 KEY_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 MIN_KEY_CHARS = 16
 
