@@ -167,3 +167,22 @@ def offers_answer(kind: QuestionKind, sentence: str, question: str) -> bool:
     if kind == "definition":
         return bool(_DEFINES.search(sentence))
     return bool(_new_names(sentence, q_terms)) or _new_numbers(sentence, question)
+
+
+GATED_KINDS: tuple[QuestionKind, ...] = ("when", "quantity")
+"""Kinds whose answer is a date or a number: a reply without one does not answer."""
+
+
+def missing_answer_kind(question: str, answer_sentences: list[str]) -> QuestionKind | None:
+    """The asked kind (a date or a number) when no sentence of the answer offers one, else None.
+
+    "How many threads does libpng use?" answered with sentences that hold no number is not
+    answered; offline, the graph then says the documents do not have it rather than quoting
+    the nearest text.
+    """
+    kind = question_kind(question)
+    if kind not in GATED_KINDS:
+        return None
+    if any(offers_answer(kind, s, question) for s in answer_sentences):
+        return None
+    return kind
