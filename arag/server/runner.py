@@ -93,9 +93,17 @@ class Runner(Protocol):
         """Readiness checks: name → None when fine, else the reason."""
         ...
 
+    async def index_chunks(self) -> int | None:
+        """Chunks in the index now, or None when it cannot be opened."""
+        ...
+
 
 async def _index_check(services: Services, ctx: Context) -> str | None:
     return await asyncio.to_thread(services.index_problem, ctx)
+
+
+async def _index_chunks(services: Services, ctx: Context) -> int | None:
+    return await asyncio.to_thread(services.index_size, ctx)
 
 
 class LocalRunner:
@@ -165,6 +173,10 @@ class LocalRunner:
         except Exception as exc:  # noqa: BLE001 - any failure makes the server unready
             threads = f"thread store unreachable: {type(exc).__name__}"
         return {"index": await _index_check(self.services, self.ctx), "threads": threads}
+
+    async def index_chunks(self) -> int | None:
+        """The index's current size (it catches up with other writers on every read)."""
+        return await _index_chunks(self.services, self.ctx)
 
 
 class LangGraphRunner:
@@ -251,3 +263,7 @@ class LangGraphRunner:
         except Exception as exc:  # noqa: BLE001 - any failure makes the server unready
             threads = f"thread store unreachable: {type(exc).__name__}"
         return {"index": await _index_check(self.services, self.ctx), "threads": threads}
+
+    async def index_chunks(self) -> int | None:
+        """The index's current size (it catches up with other writers on every read)."""
+        return await _index_chunks(self.services, self.ctx)

@@ -174,7 +174,11 @@ def test_health_readiness_and_logs_without_secrets(server):
     assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
     ready = httpx.get(server.url + "/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"index": "ok", "threads": "ok"}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"index": "ok", "threads": "ok"},
+        "index_chunks": 12,  # the sample corpus
+    }
     httpx.get(
         server.url + "/v1/models",
         headers={"Authorization": f"Bearer {BOB}", "X-Request-Id": "req-log-check"},
