@@ -46,9 +46,9 @@ def create_app(settings: ServerSettings, open_runner: RunnerFactory) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    route_class = guarded_route(settings)
-    app.include_router(openai_api.router(settings, runner, route_class))
-    app.include_router(health.router(lambda: current.get("runner"), route_class))
+    keyed = guarded_route(settings, keyed=True)  # the key is checked before the body is read
+    app.include_router(openai_api.router(settings, runner, keyed))
+    app.include_router(health.router(lambda: current.get("runner"), guarded_route(settings)))
     return app
 
 

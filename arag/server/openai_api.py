@@ -229,13 +229,16 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
     api = APIRouter(prefix="/v1", route_class=route_class, responses=ERRORS)
 
     def authenticate(request: Request) -> str:
-        # A dependency, so a missing key is reported before any body validation error.
-        owner = owner_for(
-            request.headers.get("authorization"),
-            settings.api_keys,
-            request.headers.get("x-api-key"),
-        )
-        request.state.owner = owner
+        # The keyed route class checked the key before reading the body; hosts that mount
+        # these routes with another route class get the same check here.
+        owner = getattr(request.state, "owner", None)
+        if owner is None:
+            owner = owner_for(
+                request.headers.get("authorization"),
+                settings.api_keys,
+                request.headers.get("x-api-key"),
+            )
+            request.state.owner = owner
         return owner
 
     Owner = Annotated[str, Depends(authenticate)]

@@ -82,6 +82,14 @@ class ServerSettings:
     """Seconds a client may take to send its request body before 408."""
     postgres_dsn: str = field(default="", repr=False)
     """PostgreSQL DSN for threads; empty: SQLite in the data directory."""
+    header_timeout: float = 10.0
+    """Seconds a connection may take to send a complete request head (``arag serve``)."""
+    keep_alive_timeout: float = 75.0
+    """Seconds an idle connection stays open between requests (``arag serve``). Longer than
+    the idle timeout of clients and load balancers that reuse connections (~60 s)."""
+    max_connections: int = 2048
+    """Open connections beyond which ``arag serve`` answers 503 at once (capped by the
+    process's descriptor limit)."""
 
     @property
     def key_names(self) -> list[str]:
@@ -91,7 +99,8 @@ class ServerSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ServerSettings:
         """Read ``ARAG_API_KEYS``/``ARAG_API_KEYS_FILE``, ``ARAG_MAX_BODY_BYTES``,
-        ``ARAG_SERVE_TIMEOUT``, ``ARAG_BODY_TIMEOUT`` and ``ARAG_POSTGRES_DSN`` (or
+        ``ARAG_SERVE_TIMEOUT``, ``ARAG_BODY_TIMEOUT``, ``ARAG_HEADER_TIMEOUT``,
+        ``ARAG_KEEP_ALIVE_TIMEOUT``, ``ARAG_MAX_CONNECTIONS`` and ``ARAG_POSTGRES_DSN`` (or
         ``DATABASE_URL``).
         """  # noqa: D205
         return cls(
@@ -100,4 +109,7 @@ class ServerSettings:
             request_timeout=_number(environ, "ARAG_SERVE_TIMEOUT", 300.0),
             body_timeout=_number(environ, "ARAG_BODY_TIMEOUT", 30.0),
             postgres_dsn=environ.get("ARAG_POSTGRES_DSN") or environ.get("DATABASE_URL") or "",
+            header_timeout=_number(environ, "ARAG_HEADER_TIMEOUT", 10.0),
+            keep_alive_timeout=_number(environ, "ARAG_KEEP_ALIVE_TIMEOUT", 75.0),
+            max_connections=int(_number(environ, "ARAG_MAX_CONNECTIONS", 2048)),
         )
