@@ -53,8 +53,7 @@ def ingest(
         float,
         typer.Option(
             "--wait",
-            help="Seconds to wait while another ingest holds the data directory (0: exit "
-            "at once)",
+            help="Seconds to wait while another ingest holds the data directory (0: exit at once)",
         ),
     ] = DEFAULT_WAIT_SECONDS,
     prune: Annotated[

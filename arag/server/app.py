@@ -60,6 +60,6 @@ def local_app(settings: ServerSettings, ctx) -> FastAPI:
     @asynccontextmanager
     async def open_runner() -> AsyncIterator[Runner]:
         async with open_checkpointer(ctx.data_dir, settings.postgres_dsn) as saver:
-            yield LocalRunner(saver, ctx)
+            yield LocalRunner(saver, ctx, checkpoints_kept=settings.checkpoints_kept)
 
     return create_app(settings, open_runner)

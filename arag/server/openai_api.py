@@ -168,6 +168,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         408: "request body too slow",
         409: "thread busy",
         413: "request body too large",
+        429: "thread quota of this API key reached",
         504: "answer took too long",
     }.items()
 }
@@ -249,6 +250,16 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
         found = await runner().owner_of(thread_id)
         if (found is None and not new_ok) or (found is not None and found != owner):
             raise not_found(f"No thread {requested!r} for this API key.")
+        quota = settings.max_threads_per_key
+        if found is None and quota and await runner().threads_of(owner) >= quota:
+            raise ApiError(
+                429,
+                f"This API key already has {quota} threads, the most ARAG_MAX_THREADS_PER_KEY "
+                "allows: continue an existing thread, send the request without a thread id "
+                "(stateless), or ask the operator to raise the limit.",
+                "rate_limit_error",
+                "thread_quota_exceeded",
+            )
         return thread_id
 
     @api.get("/models", response_model=ModelList)

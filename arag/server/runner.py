@@ -89,6 +89,10 @@ class Runner(Protocol):
         """A thread's conversation."""
         ...
 
+    async def threads_of(self, owner: str) -> int:
+        """How many threads ``owner`` has (for the per-key quota)."""
+        ...
+
     async def ready(self) -> dict[str, str | None]:
         """Readiness checks: name → None when fine, else the reason."""
         ...
@@ -109,12 +113,17 @@ async def _index_chunks(services: Services, ctx: Context) -> int | None:
 class LocalRunner:
     """The graph compiled in this process over ``checkpointer``."""
 
-    def __init__(self, checkpointer: Any, ctx: Context):
-        """Compile a threaded and a stateless graph; backends load on first use."""
+    def __init__(self, checkpointer: Any, ctx: Context, *, checkpoints_kept: int = 1):
+        """Compile a threaded and a stateless graph; backends load on first use.
+
+        After each turn a thread keeps only its ``checkpoints_kept`` newest checkpoints
+        (:func:`arag.server.checkpointers.keep_latest`); 0 keeps them all.
+        """
         from graph.builder import build_graph
 
         self.checkpointer = checkpointer
         self.ctx = ctx
+        self.checkpoints_kept = checkpoints_kept
         self.threaded = build_graph(checkpointer=checkpointer)
         self.stateless = build_graph()
         self.services = Services()  # readiness only: caches the index once it opens
@@ -155,7 +164,17 @@ class LocalRunner:
                     result = event
         finally:
             self._busy.discard(thread_id)
+            if thread_id and self.checkpoints_kept:
+                from arag.server.checkpointers import keep_latest
+
+                await keep_latest(self.checkpointer, thread_id, self.checkpoints_kept)
         yield _finished(result)
+
+    async def threads_of(self, owner: str) -> int:
+        """How many threads ``owner`` has stored."""
+        from arag.server.checkpointers import threads_of
+
+        return await threads_of(self.checkpointer, owner)
 
     async def messages(self, thread_id: str) -> list[dict[str, Any]]:
         """The checkpointed conversation."""
@@ -249,6 +268,10 @@ class LangGraphRunner:
                 raise thread_busy(thread_id) from None
             raise
         yield _finished(result)
+
+    async def threads_of(self, owner: str) -> int:
+        """How many threads ``owner`` has in the LangGraph thread store."""
+        return int(await self.client.threads.count(metadata={"owner": owner}))
 
     async def messages(self, thread_id: str) -> list[dict[str, Any]]:
         """The thread's conversation from the LangGraph thread store."""

@@ -40,6 +40,9 @@ class FlakyRunner:
     async def index_chunks(self):
         return 12
 
+    async def threads_of(self, owner):
+        return 0
+
 
 @asynccontextmanager
 async def v1_client():
