@@ -20,7 +20,7 @@ it as JSON and markdown (``make reliability`` does). Fuzz tests record their cas
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -98,6 +98,20 @@ class _Injection:
         ok = observed == expected
         self.observations.append(Observation(what, _show(observed), _show(expected), ok))
         return ok
+
+    def observe_run(self, what: str, check: Callable[[], Any]) -> None:
+        """Run ``check`` (a hypothesis property, say) and observe whether it raised.
+
+        A counterexample is recorded as the error's first line (hypothesis has printed the
+        falsifying example by then) and the block then fails.
+        """
+        try:
+            check()
+        except AssertionError as exc:  # hypothesis re-raises the property's failure
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            self.observe(what, f"{type(exc).__name__}: {first}", expected="no counterexample")
+        else:
+            self.observe(what, "no counterexample", expected="no counterexample")
 
 
 class FaultLedger:
