@@ -14,6 +14,7 @@ the graph advances, then one ``Final`` (the turn's ``TurnResult``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ from arag.turn import TurnResult as Final
 from graph.config import Context
 from graph.services import Services
 
+log = logging.getLogger("arag.server")
 GRAPH_ID = "adaptive_rag"
 CHECK_TIMEOUT = 5.0
 
@@ -165,10 +167,25 @@ class LocalRunner:
         finally:
             self._busy.discard(thread_id)
             if thread_id and self.checkpoints_kept:
-                from arag.server.checkpointers import keep_latest
-
-                await keep_latest(self.checkpointer, thread_id, self.checkpoints_kept)
+                await self._trim(thread_id)
         yield _finished(result)
+
+    async def _trim(self, thread_id: str) -> None:
+        """Keep the thread's newest checkpoints; a failure is logged, never the turn's error.
+
+        The answer is stored by then: a prune that fails (a locked database, two processes
+        pruning one PostgreSQL thread at once) only leaves older checkpoints for the next turn.
+        """
+        from arag.server.checkpointers import keep_latest
+
+        try:
+            await keep_latest(self.checkpointer, thread_id, self.checkpoints_kept)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning(
+                "could not prune old checkpoints (%s); retried after the next turn",
+                type(exc).__name__,
+                extra={"thread_id": thread_id},
+            )
 
     async def threads_of(self, owner: str) -> int:
         """How many threads ``owner`` has stored."""

@@ -72,10 +72,10 @@ def writer_lock(
                 "for it to finish"
             )
         try:
-            lock.acquire(timeout=wait) if wait > 0 else None
+            if wait <= 0:
+                raise Timeout(str(root / LOCK_FILE))
+            lock.acquire(timeout=wait)
         except Timeout:
-            pass
-        if not lock.is_locked:
             raise IngestBusyError(
                 f"another ingest is running on {root} ({holder}); nothing was changed. "
                 "Run again when it has finished (or pass --wait SECONDS to wait longer)."
