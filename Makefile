@@ -104,6 +104,11 @@ bench-answers: install-dev  ## Answer correctness, abstention and citation preci
 
 # LEVELS=1,8,32,128 picks the client counts; HOSTS=serve,inprocess,serve-llm,inprocess-llm,
 # langgraph,langgraph-v1 the hosts (-llm: with the simulated LLM, benchmarks/serve/llm_stub.py).
+# TURNS=200 sets the number of turns on one thread.
+.PHONY: bench-threads
+bench-threads: install-dev  ## Thread storage after many turns: all checkpoints kept vs the latest (~2 min).
+	$(BIN)/python -m benchmarks.thread_growth $(if $(TURNS),--turns $(TURNS)) --out benchmarks/results/thread_growth
+
 .PHONY: bench-serve
 bench-serve: install-dev  ## arag serve under load vs in-process and langgraph dev, offline and simulated LLM (~9 min).
 	$(BIN)/python -m benchmarks.serve $(if $(LEVELS),--levels $(LEVELS)) $(if $(HOSTS),--hosts $(HOSTS))
@@ -115,10 +120,12 @@ bench-stream: install-dev  ## Streaming: time to first token, and no rejected te
 	$(BIN)/python -m benchmarks.stream $(if $(QUESTIONS),--questions $(QUESTIONS)) $(if $(REPEATS),--repeats $(REPEATS))
 
 # Fault injection, bad input, fuzzing and security at full size: a 5,000-chunk ingest killed
-# at 20 points, 1,000 hypothesis cases per property and API operation, then pip-audit over
-# requirements.lock. Prints the fault ledger (faults tried, survived, data lost); ~15 min.
+# at 20 points, 1,000 hypothesis cases per property and API operation, 1,000 idle connections,
+# then pip-audit over requirements.lock. Prints the fault ledger (what each fault's test
+# observed: survived, not survived or unverified; data lost); ~15 min.
 .PHONY: reliability
 reliability: install-dev  ## Faults injected, survived and data lost, at full size; dependency audit.
-	ARAG_CRASH_CHUNKS=5000 ARAG_CRASH_KILLS=20 ARAG_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest \
+	ARAG_CRASH_CHUNKS=5000 ARAG_CRASH_KILLS=20 ARAG_FUZZ_EXAMPLES=1000 ARAG_IDLE_CONNECTIONS=1000 \
+		$(BIN)/python -m pytest \
 		-m reliability --reliability-report benchmarks/results/reliability
 	$(BIN)/python -m benchmarks.dependency_audit

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from arag.console import DataDir, Model, context, err, mode_line, one_line, out, require_model
 from arag.evaluation.cli import eval_command
 from arag.server.cli import mcp, serve
+from tools.ingest.lock import DEFAULT_WAIT_SECONDS
 
 if TYPE_CHECKING:
     from arag.turn import TurnResult
@@ -33,13 +34,28 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 @app.command()
 def ingest(
     paths: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
             help="Files, directories or http(s) URLs (PDF, Markdown, text, HTML); private "
             "and loopback addresses are refused unless ARAG_ALLOW_PRIVATE_URLS=1"
         ),
-    ],
+    ] = None,
     data_dir: DataDir = None,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Check every chunk row against the ingest records: remove duplicates and "
+            "orphans, report missing chunks (alone, or before ingesting PATHS)",
+        ),
+    ] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            help="Seconds to wait while another ingest holds the data directory (0: exit at once)",
+        ),
+    ] = DEFAULT_WAIT_SECONDS,
     prune: Annotated[
         bool,
         typer.Option(
@@ -62,12 +78,22 @@ def ingest(
     ] = False,
     model: Model = None,
 ) -> None:
-    """Add documents to the index; unchanged files are skipped, changed files replaced."""
+    """Add documents to the index; unchanged files are skipped, changed files replaced.
+
+    One writer per data directory: a second ingest (or prune or repair) waits for the first
+    (``--wait``), then exits with code 3 and nothing changed.
+    """
     ctx = context(data_dir, model)
+    paths = paths or []
+    if not paths and not repair:
+        raise typer.BadParameter("give the files, folders or URLs to ingest (or --repair)")
     if dry_run:
         if not prune:
             raise typer.BadParameter("--dry-run goes with --prune")
-        _prune(paths, ctx, dry_run=True)
+        _prune(paths, ctx, dry_run=True, wait=wait)
+        raise typer.Exit(code=0)
+    if not paths:
+        _repair(ctx, wait)
         raise typer.Exit(code=0)
     chat_model = None
     if contextual:
@@ -82,13 +108,49 @@ def ingest(
         overlap_tokens,
         contextual=contextual,
         chat_model=chat_model,
+        repair=repair,
+        wait=wait,
     )
     if prune:
-        _prune(paths, ctx, dry_run=False)
+        _prune(paths, ctx, dry_run=False, wait=wait)
     raise typer.Exit(code=1 if report.files_failed and not report.files_ok else 0)
 
 
-def _prune(paths, ctx, *, dry_run: bool) -> None:
+def _waiting(message: str) -> None:
+    err.print(f"[yellow]waiting:[/yellow] {one_line(message)}")
+
+
+def _fail(exc: Exception) -> NoReturn:
+    """Print an index or input error on one line and exit (3: another writer, else 2)."""
+    from tools.ingest.lock import IngestBusyError
+
+    err.print(f"[red]error:[/red] {one_line(str(exc))}")
+    raise typer.Exit(code=3 if isinstance(exc, IngestBusyError) else 2) from None
+
+
+def _repair(ctx, wait: float) -> None:
+    """``arag ingest --repair`` alone: check and fix the whole index, print what was done."""
+    from tools.embeddings import load_embeddings
+    from tools.index.base import IndexError_
+    from tools.ingest.pipeline import repair
+
+    try:
+        report = repair(
+            ctx.data_dir,
+            load_embeddings(ctx.embeddings),
+            backend=ctx.index_backend,
+            wait=wait,
+            on_wait=_waiting,
+        )
+    except IndexError_ as exc:
+        _fail(exc)
+    for line in report.lines():
+        out.print(one_line(line))
+    found = "fixed" if report.changed else "nothing to repair"
+    out.print(f"repair: {found}; {report.chunks_total} chunks in index")
+
+
+def _prune(paths, ctx, *, dry_run: bool, wait: float) -> None:
     """Delete (or list) the chunks of files gone from under ``paths``; print each file."""
     from tools.embeddings import load_embeddings
     from tools.index.base import IndexError_
@@ -101,10 +163,11 @@ def _prune(paths, ctx, *, dry_run: bool) -> None:
             load_embeddings(ctx.embeddings),
             backend=ctx.index_backend,
             dry_run=dry_run,
+            wait=wait,
+            on_wait=_waiting,
         )
     except IndexError_ as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from None
+        _fail(exc)
     verb = "would delete" if dry_run else "deleted"
     for source, chunks in report.gone.items():
         out.print(f"{verb} {chunks} chunk(s) of {one_line(source)} (the file is gone)")
@@ -119,6 +182,8 @@ def _ingest(
     *,
     contextual: bool = False,
     chat_model: Any = None,
+    repair: bool = False,
+    wait: float = DEFAULT_WAIT_SECONDS,
 ):
     from tools.embeddings import load_embeddings
     from tools.index.base import IndexError_
@@ -150,10 +215,12 @@ def _ingest(
                 on_progress=progress,
                 contextual=contextual,
                 chat_model=chat_model,
+                repair=repair,
+                wait=wait,
+                on_wait=_waiting,
             )
         except (IndexError_, MissingInputError) as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(code=2) from None
+            _fail(exc)
     for path, message in report.files_failed:
         err.print(f"[yellow]skipped[/yellow] {one_line(path)}: {one_line(message)}")
     for path in report.files_ignored:

@@ -114,6 +114,16 @@ class Services:
             return str(exc)
         return None
 
+    def index_size(self, ctx: Context) -> int | None:
+        """Chunks in the index now (another process's writes included); None if it won't open."""
+        index, _ = self.try_index(ctx)
+        if index is None:
+            return None
+        try:
+            return index.count()
+        except Exception:  # noqa: BLE001 - a damaged index: index_problem reports why
+            return None
+
     def web(self, ctx: Context) -> WebSearch:
         """The web search backend (a no-op unless configured), cached per settings.
 

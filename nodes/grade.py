@@ -40,7 +40,22 @@ def grade_by_score(docs: list[Doc], threshold: float) -> list[Doc]:
 
 
 async def grade_documents(state: State, ctx: Context, services: Services) -> dict:
-    """Set ``relevant_ids``. One structured LLM call, or calibrated scores offline/on failure."""
+    """Set ``relevant_ids``. One structured LLM call, or calibrated scores offline/on failure.
+
+    A document that matches well enough to be a source (calibrated score at or above the
+    relevance threshold) but gives the assistant orders (:func:`looks_like_instruction`)
+    adds the ``hostile_document`` flag, so the answer says so rather than looking normal.
+    """
+    update = await _grade(state, ctx, services)
+    docs = state.get("documents") or []
+    if any(
+        d["score"] >= ctx.relevance_threshold and looks_like_instruction(d["content"]) for d in docs
+    ):
+        update["flags"] = [*update.get("flags", []), "hostile_document"]
+    return update
+
+
+async def _grade(state: State, ctx: Context, services: Services) -> dict:
     docs = state.get("documents") or []
     if not docs:
         return {"relevant_ids": [], "path": step(NODE, "0 relevant", "nothing was retrieved")}

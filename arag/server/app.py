@@ -75,9 +75,9 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    route_class = guarded_route(settings)
-    app.include_router(openai_api.router(settings, runner, route_class))
-    app.include_router(health.router(lambda: current.get("runner"), route_class))
+    keyed = guarded_route(settings, keyed=True)  # the key is checked before the body is read
+    app.include_router(openai_api.router(settings, runner, keyed))
+    app.include_router(health.router(lambda: current.get("runner"), guarded_route(settings)))
     if mcp is not None:
         from arag.server.mcp_http import mcp_route
         from arag.server.mcp_tools import build_mcp
@@ -98,6 +98,6 @@ def local_app(settings: ServerSettings, ctx: Context, host: str = "127.0.0.1") -
     @asynccontextmanager
     async def open_runner() -> AsyncIterator[Runner]:
         async with open_checkpointer(ctx.data_dir, settings.postgres_dsn) as saver:
-            yield LocalRunner(saver, ctx)
+            yield LocalRunner(saver, ctx, checkpoints_kept=settings.checkpoints_kept)
 
     return create_app(settings, open_runner, mcp=MCPMount(ctx, host))

@@ -90,3 +90,52 @@ async def open_checkpointer(data_dir: str, dsn: str = "") -> AsyncIterator[BaseC
             yield saver
         finally:
             await conn.close()
+
+
+async def keep_latest(saver: BaseCheckpointSaver, thread_id: str, keep: int = 1) -> None:
+    """Delete all but the ``keep`` newest checkpoints of ``thread_id`` (and their writes).
+
+    Every checkpoint holds the whole state, and a turn saves one per step: kept forever, a
+    thread's storage grows with the square of its turns (64 MB after 100 turns). The
+    conversation itself lives in the newest checkpoint, so nothing a client can read is
+    lost. PostgreSQL uses the saver's own ``aprune(strategy="keep_latest")`` (which keeps
+    one, and cleans the blobs only old checkpoints used); the SQLite saver has no prune, so
+    its two tables are trimmed here, newest first by checkpoint id (ids are time-ordered,
+    the order the saver itself reads them in).
+    """
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    if not isinstance(saver, AsyncSqliteSaver):
+        await saver.aprune([thread_id], strategy="keep_latest")
+        return
+    keep = max(1, keep)
+    async with saver.lock:
+        for table in ("writes", "checkpoints"):
+            await saver.conn.execute(
+                f"DELETE FROM {table} WHERE thread_id = ?1 AND checkpoint_id NOT IN ("
+                "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ?1 "
+                "AND checkpoint_ns = ''  ORDER BY checkpoint_id DESC LIMIT ?2)",
+                (thread_id, keep),
+            )
+        await saver.conn.commit()
+
+
+async def threads_of(saver: BaseCheckpointSaver, owner: str) -> int:
+    """How many threads ``owner`` has (the owner is in each checkpoint's metadata)."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    if isinstance(saver, AsyncSqliteSaver):
+        async with saver.conn.execute(
+            "SELECT COUNT(DISTINCT thread_id) FROM checkpoints "
+            "WHERE json_extract(CAST(metadata AS TEXT), '$.owner') = ?",
+            (owner,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0])
+    async with saver._cursor() as cur:  # AsyncPostgresSaver: metadata is jsonb
+        await cur.execute(
+            "SELECT COUNT(DISTINCT thread_id) AS n FROM checkpoints WHERE metadata->>'owner' = %s",
+            (owner,),
+        )
+        row = await cur.fetchone()
+    return int(row["n"])

@@ -9,8 +9,6 @@ import typer
 
 from arag.console import DataDir, Model, context, err, mode_line, require_model
 
-KEEP_ALIVE_SECONDS = 75
-
 
 def serve(
     host: Annotated[
@@ -62,6 +60,13 @@ def serve(
         except Exception:  # noqa: BLE001, S110 - an unparsable DSN fails loudly at startup
             pass
     configure_logging(secrets)
+    from arag.server.connections import connection_limit, guarded_protocol
+
+    limit = connection_limit(settings.max_connections)
+    err.print(
+        f"connections: at most {limit} open; request head within {settings.header_timeout:g} s, "
+        f"idle keep-alive {settings.keep_alive_timeout:g} s"
+    )
     uvicorn.run(
         local_app(settings, ctx, host),
         host=host,
@@ -69,11 +74,17 @@ def serve(
         log_config=None,  # keep the JSON handler configured above
         access_log=False,  # the app logs each request itself, with its request id
         timeout_graceful_shutdown=graceful_timeout,
+        # The request head must arrive within header_timeout, from the connection's start:
+        # uvicorn alone never times out a client that sends nothing (arag/server/connections).
+        http=guarded_protocol(settings.header_timeout),
+        # Beyond this many connections uvicorn answers 503 at once instead of running out of
+        # file descriptors and refusing everyone.
+        limit_concurrency=limit,
         # Longer than the idle timeout of clients and proxies that reuse connections (httpx
         # 5 s, load balancers ~60 s): at uvicorn's default of 5 s the server closes an idle
         # connection just as a busy client sends on it, which fails as a ReadError
         # (make bench-serve saw 5 of 512 at 128 clients).
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        timeout_keep_alive=settings.keep_alive_timeout,
         server_header=False,
     )
 

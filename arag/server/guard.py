@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from arag.server.auth import owner_for
 from arag.server.errors import ApiError, invalid_request
 from arag.server.settings import ServerSettings
 
@@ -69,8 +70,13 @@ def validation_error(exc: RequestValidationError) -> ApiError:
     return invalid_request(f"Invalid request: {where}: {first.get('msg', 'invalid value')}.")
 
 
-def guarded_route(settings: ServerSettings) -> type[APIRoute]:
-    """An ``APIRoute`` class applying ``settings``' limits to every route it serves."""
+def guarded_route(settings: ServerSettings, *, keyed: bool = False) -> type[APIRoute]:
+    """An ``APIRoute`` class applying ``settings``' limits to every route it serves.
+
+    ``keyed``: the API key is checked from the headers *before* the body is read, so an
+    anonymous client gets its 401 at once and cannot hold a connection for the body timeout.
+    The key's name is left in ``request.state.owner``.
+    """
 
     class GuardedRoute(APIRoute):
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -81,6 +87,12 @@ def guarded_route(settings: ServerSettings) -> type[APIRoute]:
                 request.state.request_id = rid
                 started = time.perf_counter()
                 try:
+                    if keyed:
+                        request.state.owner = owner_for(
+                            request.headers.get("authorization"),
+                            settings.api_keys,
+                            request.headers.get("x-api-key"),
+                        )
                     await read_body(request, settings)
                     response = await asyncio.wait_for(handler(request), settings.request_timeout)
                 except ApiError as exc:

@@ -31,7 +31,10 @@ def router(runner: Callable[[], Runner | None], route_class: type) -> APIRouter:
 
     @api.get("/readyz", responses={503: {"description": "not ready, with the reasons"}})
     async def readyz() -> JSONResponse:
-        """Readiness: 200 when the index opens and the thread store answers, else 503."""
+        """Readiness: 200 when the index opens and the thread store answers, else 503.
+
+        The body also gives ``index_chunks``, the index size now.
+        """
         current = runner()
         if current is None:
             return JSONResponse({"status": "starting", "checks": {}}, status_code=503)
@@ -40,6 +43,8 @@ def router(runner: Callable[[], Runner | None], route_class: type) -> APIRouter:
         body = {
             "status": "ready" if ok else "not_ready",
             "checks": {name: public_reason(reason or "ok") for name, reason in checks.items()},
+            # The current size: another process's ingest or prune shows here at once.
+            "index_chunks": await current.index_chunks() if ok else None,
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 

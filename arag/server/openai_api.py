@@ -170,6 +170,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         408: "request body too slow",
         409: "thread busy",
         413: "request body too large",
+        429: "thread quota of this API key reached",
         504: "answer took too long",
     }.items()
 }
@@ -231,13 +232,16 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
     api = APIRouter(prefix="/v1", route_class=route_class, responses=ERRORS)
 
     def authenticate(request: Request) -> str:
-        # A dependency, so a missing key is reported before any body validation error.
-        owner = owner_for(
-            request.headers.get("authorization"),
-            settings.api_keys,
-            request.headers.get("x-api-key"),
-        )
-        request.state.owner = owner
+        # The keyed route class checked the key before reading the body; hosts that mount
+        # these routes with another route class get the same check here.
+        owner = getattr(request.state, "owner", None)
+        if owner is None:
+            owner = owner_for(
+                request.headers.get("authorization"),
+                settings.api_keys,
+                request.headers.get("x-api-key"),
+            )
+            request.state.owner = owner
         return owner
 
     Owner = Annotated[str, Depends(authenticate)]
@@ -248,6 +252,16 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
         found = await runner().owner_of(thread_id)
         if (found is None and not new_ok) or (found is not None and found != owner):
             raise not_found(f"No thread {requested!r} for this API key.")
+        quota = settings.max_threads_per_key
+        if found is None and quota and await runner().threads_of(owner) >= quota:
+            raise ApiError(
+                429,
+                f"This API key already has {quota} threads, the most ARAG_MAX_THREADS_PER_KEY "
+                "allows: continue an existing thread, send the request without a thread id "
+                "(stateless), or ask the operator to raise the limit.",
+                "rate_limit_error",
+                "thread_quota_exceeded",
+            )
         return thread_id
 
     @api.get("/models", response_model=ModelList)

@@ -16,6 +16,7 @@ answer was written, then the rest after the check), then one ``Final`` (the turn
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ from arag.turn import TurnResult as Final
 from graph.config import Context
 from graph.services import Services
 
+log = logging.getLogger("arag.server")
 GRAPH_ID = "adaptive_rag"
 CHECK_TIMEOUT = 5.0
 
@@ -91,8 +93,16 @@ class Runner(Protocol):
         """A thread's conversation."""
         ...
 
+    async def threads_of(self, owner: str) -> int:
+        """How many threads ``owner`` has (for the per-key quota)."""
+        ...
+
     async def ready(self) -> dict[str, str | None]:
         """Readiness checks: name → None when fine, else the reason."""
+        ...
+
+    async def index_chunks(self) -> int | None:
+        """Chunks in the index now, or None when it cannot be opened."""
         ...
 
 
@@ -100,15 +110,24 @@ async def _index_check(services: Services, ctx: Context) -> str | None:
     return await asyncio.to_thread(services.index_problem, ctx)
 
 
+async def _index_chunks(services: Services, ctx: Context) -> int | None:
+    return await asyncio.to_thread(services.index_size, ctx)
+
+
 class LocalRunner:
     """The graph compiled in this process over ``checkpointer``."""
 
-    def __init__(self, checkpointer: Any, ctx: Context):
-        """Compile a threaded and a stateless graph; backends load on first use."""
+    def __init__(self, checkpointer: Any, ctx: Context, *, checkpoints_kept: int = 1):
+        """Compile a threaded and a stateless graph; backends load on first use.
+
+        After each turn a thread keeps only its ``checkpoints_kept`` newest checkpoints
+        (:func:`arag.server.checkpointers.keep_latest`); 0 keeps them all.
+        """
         from graph.builder import build_graph
 
         self.checkpointer = checkpointer
         self.ctx = ctx
+        self.checkpoints_kept = checkpoints_kept
         self.threaded = build_graph(checkpointer=checkpointer)
         self.stateless = build_graph()
         self.services = Services()  # readiness only: caches the index once it opens
@@ -147,7 +166,32 @@ class LocalRunner:
                     yield event
         finally:
             self._busy.discard(thread_id)
+            if thread_id and self.checkpoints_kept:
+                await self._trim(thread_id)
         yield _finished(result)
+
+    async def _trim(self, thread_id: str) -> None:
+        """Keep the thread's newest checkpoints; a failure is logged, never the turn's error.
+
+        The answer is stored by then: a prune that fails (a locked database, two processes
+        pruning one PostgreSQL thread at once) only leaves older checkpoints for the next turn.
+        """
+        from arag.server.checkpointers import keep_latest
+
+        try:
+            await keep_latest(self.checkpointer, thread_id, self.checkpoints_kept)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning(
+                "could not prune old checkpoints (%s); retried after the next turn",
+                type(exc).__name__,
+                extra={"thread_id": thread_id},
+            )
+
+    async def threads_of(self, owner: str) -> int:
+        """How many threads ``owner`` has stored."""
+        from arag.server.checkpointers import threads_of
+
+        return await threads_of(self.checkpointer, owner)
 
     async def messages(self, thread_id: str) -> list[dict[str, Any]]:
         """The checkpointed conversation."""
@@ -165,6 +209,10 @@ class LocalRunner:
         except Exception as exc:  # noqa: BLE001 - any failure makes the server unready
             threads = f"thread store unreachable: {type(exc).__name__}"
         return {"index": await _index_check(self.services, self.ctx), "threads": threads}
+
+    async def index_chunks(self) -> int | None:
+        """The index's current size (it catches up with other writers on every read)."""
+        return await _index_chunks(self.services, self.ctx)
 
 
 class LangGraphRunner:
@@ -243,6 +291,10 @@ class LangGraphRunner:
             raise
         yield _finished(result)
 
+    async def threads_of(self, owner: str) -> int:
+        """How many threads ``owner`` has in the LangGraph thread store."""
+        return int(await self.client.threads.count(metadata={"owner": owner}))
+
     async def messages(self, thread_id: str) -> list[dict[str, Any]]:
         """The thread's conversation from the LangGraph thread store."""
         state = await self.client.threads.get_state(thread_id)
@@ -256,3 +308,7 @@ class LangGraphRunner:
         except Exception as exc:  # noqa: BLE001 - any failure makes the server unready
             threads = f"thread store unreachable: {type(exc).__name__}"
         return {"index": await _index_check(self.services, self.ctx), "threads": threads}
+
+    async def index_chunks(self) -> int | None:
+        """The index's current size (it catches up with other writers on every read)."""
+        return await _index_chunks(self.services, self.ctx)

@@ -70,6 +70,15 @@ def _number(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _count(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise SettingsError(f"{name} must be a whole number (0 for no limit), got {raw!r}")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """What the ``/v1`` app needs besides the graph; see ``from_env`` for the variables."""
@@ -84,6 +93,19 @@ class ServerSettings:
     """Seconds a client may take to send its request body before 408."""
     postgres_dsn: str = field(default="", repr=False)
     """PostgreSQL DSN for threads; empty: SQLite in the data directory."""
+    header_timeout: float = 10.0
+    """Seconds a connection may take to send a complete request head (``arag serve``)."""
+    keep_alive_timeout: float = 75.0
+    """Seconds an idle connection stays open between requests (``arag serve``). Longer than
+    the idle timeout of clients and load balancers that reuse connections (~60 s)."""
+    checkpoints_kept: int = 1
+    """Checkpoints a thread keeps after each turn (``arag serve``; 0: all). The newest holds
+    the whole conversation; older ones only served time travel, which the API does not offer."""
+    max_threads_per_key: int = 1000
+    """Threads one API key may create; past it a new thread is refused with 429 (0: no limit)."""
+    max_connections: int = 2048
+    """Open connections beyond which ``arag serve`` answers 503 at once (capped by the
+    process's descriptor limit)."""
 
     @property
     def key_names(self) -> list[str]:
@@ -93,7 +115,9 @@ class ServerSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ServerSettings:
         """Read ``ARAG_API_KEYS``/``ARAG_API_KEYS_FILE``, ``ARAG_MAX_BODY_BYTES``,
-        ``ARAG_SERVE_TIMEOUT``, ``ARAG_BODY_TIMEOUT`` and ``ARAG_POSTGRES_DSN`` (or
+        ``ARAG_SERVE_TIMEOUT``, ``ARAG_BODY_TIMEOUT``, ``ARAG_HEADER_TIMEOUT``,
+        ``ARAG_KEEP_ALIVE_TIMEOUT``, ``ARAG_MAX_CONNECTIONS``, ``ARAG_CHECKPOINTS_KEPT``,
+        ``ARAG_MAX_THREADS_PER_KEY`` and ``ARAG_POSTGRES_DSN`` (or
         ``DATABASE_URL``).
         """  # noqa: D205
         return cls(
@@ -102,4 +126,9 @@ class ServerSettings:
             request_timeout=_number(environ, "ARAG_SERVE_TIMEOUT", 300.0),
             body_timeout=_number(environ, "ARAG_BODY_TIMEOUT", 30.0),
             postgres_dsn=environ.get("ARAG_POSTGRES_DSN") or environ.get("DATABASE_URL") or "",
+            header_timeout=_number(environ, "ARAG_HEADER_TIMEOUT", 10.0),
+            keep_alive_timeout=_number(environ, "ARAG_KEEP_ALIVE_TIMEOUT", 75.0),
+            max_connections=int(_number(environ, "ARAG_MAX_CONNECTIONS", 2048)),
+            checkpoints_kept=_count(environ, "ARAG_CHECKPOINTS_KEPT", 1),
+            max_threads_per_key=_count(environ, "ARAG_MAX_THREADS_PER_KEY", 1000),
         )

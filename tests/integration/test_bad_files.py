@@ -72,14 +72,20 @@ def test_each_bad_file_gets_one_line_and_the_rest_ingest(tmp_path, fault_ledger)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     for name, (_, message, fault) in BAD_FILES.items():
-        with fault_ledger.fault("ingest", f"bad file: {fault}"):
+        with fault_ledger.fault("ingest", f"bad file: {fault}") as observed:
             mine = [line for line in lines if f"/{name}:" in line]
-            assert len(mine) == 1, (name, mine)
-            assert mine[0].startswith("skipped ") and message in mine[0], mine[0]
-    with fault_ledger.fault("ingest", "bad file: unknown extension in a folder"):
-        assert [line for line in lines if "report.docx" in line] == [
-            f"ignored {docs / 'report.docx'}: unsupported file type"
-        ]
+            observed.observe(str((name, mine)), len(mine), expected=1)
+            observed.observe(
+                str(mine[0]),
+                bool(mine[0].startswith("skipped ") and message in mine[0]),
+                expected=True,
+            )
+    with fault_ledger.fault("ingest", "bad file: unknown extension in a folder") as observed:
+        observed.observe(
+            '[line for line in lines if "report.docx" in line] == [ f"ignored {d...',
+            [line for line in lines if "report.docx" in line],
+            expected=[f"ignored {docs / 'report.docx'}: unsupported file type"],
+        )
     assert f"2 files ok, {len(BAD_FILES)} failed, 1 ignored (unsupported type)" in result.output
     assert "2 added" in result.output and "2 in index" in result.output
     for question, word in [("What is an okapi?", "Congo"), ("What does a narwhal have?", "tusk")]:
@@ -90,11 +96,21 @@ def test_each_bad_file_gets_one_line_and_the_rest_ingest(tmp_path, fault_ledger)
 def test_unknown_extension_named_explicitly(tmp_path, fault_ledger):
     path = tmp_path / "slides.key"
     path.write_bytes(b"keynote")
-    with fault_ledger.fault("ingest", "bad file: unknown extension named explicitly"):
+    with fault_ledger.fault("ingest", "bad file: unknown extension named explicitly") as observed:
         result = runner.invoke(app, ["ingest", str(path), "--data-dir", str(tmp_path / "d")])
-        assert result.exit_code == 1  # nothing could be ingested
-        assert f"skipped {path}: unsupported file type '.key'; supported: " in result.output
-        assert "0 files ok, 1 failed" in result.output
+        observed.observe(
+            "result.exit_code == 1", result.exit_code, expected=1
+        )  # nothing could be ingested
+        observed.observe(
+            "f\"skipped {path}: unsupported file type '.key'; supported: \" in res...",
+            bool(f"skipped {path}: unsupported file type '.key'; supported: " in result.output),
+            expected=True,
+        )
+        observed.observe(
+            '"0 files ok, 1 failed" in result.output',
+            bool("0 files ok, 1 failed" in result.output),
+            expected=True,
+        )
 
 
 def _ingest_peak_rss(folder: Path, data_dir: Path) -> tuple[str, int]:
@@ -126,18 +142,28 @@ def test_200mb_text_file_is_refused_and_memory_stays_bounded(tmp_path, fault_led
     with open(big / "huge.txt", "wb") as fh:
         for _ in range(200):
             fh.write(block)
-    with fault_ledger.fault("ingest", "bad file: 200 MB text file"):
+    with fault_ledger.fault("ingest", "bad file: 200 MB text file") as observed:
         baseline_out, baseline = _ingest_peak_rss(small, tmp_path / "d1")
         output, peak = _ingest_peak_rss(big, tmp_path / "d2")
         print(f"peak RSS: {baseline / 2**20:.0f} MB without, {peak / 2**20:.0f} MB with it")
         huge = [line for line in output.splitlines() if "huge.txt" in line]
-        assert huge == [
-            f"skipped {big / 'huge.txt'}: too large to ingest (200 MB; the limit is 32 MB): "
-            "split it, or raise ARAG_MAX_FILE_MB"
-        ]
-        assert "1 file ok, 1 failed" in output and "1 in index" in output
+        observed.observe(
+            "huge == [ f\"skipped {big / 'huge.txt'}: too large to ingest (200 MB...",
+            huge,
+            expected=[
+                f"skipped {big / 'huge.txt'}: too large to ingest (200 MB; the limit is 32 MB): "
+                "split it, or raise ARAG_MAX_FILE_MB"
+            ],
+        )
+        observed.observe(
+            '"1 file ok, 1 failed" in output and "1 in index" in output',
+            bool("1 file ok, 1 failed" in output and "1 in index" in output),
+            expected=True,
+        )
         # Refused before reading: the 200 MB never enter memory (noise allowance 64 MB).
-        assert peak - baseline < 64 * 2**20
+        observed.observe(
+            "peak - baseline < 64 * 2**20", bool(peak - baseline < 64 * 2**20), expected=True
+        )
 
 
 def test_folder_of_10000_small_files(tmp_path, fault_ledger):
@@ -146,13 +172,25 @@ def test_folder_of_10000_small_files(tmp_path, fault_ledger):
     for i in range(10_000):
         (docs / f"note{i:05d}.md").write_text(f"# Note {i}\n\nNote {i} says the code is zq{i}x.\n")
     data_dir = tmp_path / "data"
-    with fault_ledger.fault("ingest", "bad input: a folder of 10,000 small files"):
+    with fault_ledger.fault("ingest", "bad input: a folder of 10,000 small files") as observed:
         result = runner.invoke(app, ["ingest", str(docs), "--data-dir", str(data_dir)])
-        assert result.exit_code == 0, result.output
-        assert "10000 files ok; chunks: 10000 added" in result.output
-        assert "10000 in index" in result.output
+        observed.observe(str(result.output), result.exit_code, expected=0)
+        observed.observe(
+            '"10000 files ok; chunks: 10000 added" in result.output',
+            bool("10000 files ok; chunks: 10000 added" in result.output),
+            expected=True,
+        )
+        observed.observe(
+            '"10000 in index" in result.output',
+            bool("10000 in index" in result.output),
+            expected=True,
+        )
         again = runner.invoke(app, ["ingest", str(docs), "--data-dir", str(data_dir)])
-        assert "10000 files ok; chunks: 0 added, 0 updated, 10000 unchanged" in again.output
+        observed.observe(
+            '"10000 files ok; chunks: 0 added, 0 updated, 10000 unchanged" in ag...',
+            bool("10000 files ok; chunks: 0 added, 0 updated, 10000 unchanged" in again.output),
+            expected=True,
+        )
     ask = runner.invoke(
         app, ["ask", "Which note says zq7321x?", "--data-dir", str(data_dir), "--json"]
     )

@@ -73,9 +73,17 @@ def test_sigkill_mid_run_keeps_earlier_turns_and_the_thread_continues(
         env |= {"ARAG_MODEL": "openai:fake-model", "ARAG_BASE_URL": llm.base_url}
         with fault_ledger.fault("checkpointer", f"SIGKILL mid-run ({backend})") as fault:
             with arag_serve(data, tmp_path, **env) as first:
-                assert "1943" in ask(first.url, TESLA, thread)
+                fault.observe(
+                    '"1943" in ask(first.url, TESLA, thread)',
+                    bool("1943" in ask(first.url, TESLA, thread)),
+                    expected=True,
+                )
                 before = stored(first.url, thread)
-                assert [m["role"] for m in before] == ["user", "assistant"]
+                fault.observe(
+                    '[m["role"] for m in before] == ["user", "assistant"]',
+                    [m["role"] for m in before],
+                    expected=["user", "assistant"],
+                )
 
                 llm.script(Reply.slow(60))
                 sent = len(llm.chat_requests())
@@ -93,16 +101,28 @@ def test_sigkill_mid_run_keeps_earlier_turns_and_the_thread_continues(
                 first.proc.kill()
                 first.proc.wait(timeout=10)
                 client.join(timeout=30)
-                assert errors, "the request in flight should have failed with the server"
+                fault.observe(
+                    "the request in flight should have failed with the server",
+                    bool(errors),
+                    expected=True,
+                )
 
             with arag_serve(data, tmp_path, **env) as second:
                 kept = stored(second.url, thread)
                 fault.lost = sum(1 for m in before if m not in kept)
-                assert kept[:2] == before  # the earlier turn, word for word
+                fault.observe(
+                    "kept[:2] == before", kept[:2], expected=before
+                )  # the earlier turn, word for word
                 answer = ask(second.url, FOLLOW_UP, thread)
-                assert "Robert Lane" in answer
+                fault.observe(
+                    '"Robert Lane" in answer', bool("Robert Lane" in answer), expected=True
+                )
                 after = stored(second.url, thread)
-                assert after[:2] == before
+                fault.observe("after[:2] == before", after[:2], expected=before)
                 last = [(m["role"], m["content"]) for m in after[-2:]]
-                assert last == [("user", FOLLOW_UP), ("assistant", answer)]
-                assert fault.lost == 0
+                fault.observe(
+                    'last == [("user", FOLLOW_UP), ("assistant", answer)]',
+                    last,
+                    expected=[("user", FOLLOW_UP), ("assistant", answer)],
+                )
+                fault.observe("fault.lost == 0", fault.lost, expected=0)

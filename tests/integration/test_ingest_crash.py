@@ -223,7 +223,11 @@ def test_sigkill_then_rerun_leaves_exactly_the_clean_index(
             kill["kill_after"] /= 2
             where = f"{kill['kill_after']:.2f}s"
             lines, _ = run_worker(corpus, data_dir, **kill)
-        assert not lines[-1].startswith("done"), f"the kill at {where} came too late"
+        fault.observe(
+            str(f"the kill at {where} came too late"),
+            bool(not lines[-1].startswith("done")),
+            expected=True,
+        )
         last = lines[-1]
         killed = snapshot(data_dir) if (data_dir / RECORD_DB).exists() else None
         state = (
@@ -235,16 +239,28 @@ def test_sigkill_then_rerun_leaves_exactly_the_clean_index(
         report = ingest(
             [str(corpus)], str(data_dir), embeddings, chunk_tokens=CHUNK_TOKENS, overlap_tokens=0
         )
-        assert not report.files_failed
+        fault.observe("not report.files_failed", bool(not report.files_failed), expected=True)
         after = snapshot(data_dir)
         missing = len(clean["rows"] - after["rows"])
         dupes = len(after["ids"]) - len(set(after["ids"]))
         fault.lost = missing + dupes
-        assert missing == 0, f"{missing} chunks missing after the re-run"
-        assert dupes == 0, f"{dupes} duplicate chunks after the re-run"
-        assert after["rows"] == clean["rows"], "chunks differ from a clean ingest"
-        assert sorted(after["keys"]) == sorted(after["ids"]), "record manager != index"
-        assert after["fingerprints"] == clean["fingerprints"]
-        assert after["language"] == clean["language"]
-        assert after["fts"]
-        assert report.chunks_total == len(clean["rows"])
+        fault.observe(str(f"{missing} chunks missing after the re-run"), missing, expected=0)
+        fault.observe(str(f"{dupes} duplicate chunks after the re-run"), dupes, expected=0)
+        fault.observe("chunks differ from a clean ingest", after["rows"], expected=clean["rows"])
+        fault.observe(
+            "record manager != index", sorted(after["keys"]), expected=sorted(after["ids"])
+        )
+        fault.observe(
+            'after["fingerprints"] == clean["fingerprints"]',
+            after["fingerprints"],
+            expected=clean["fingerprints"],
+        )
+        fault.observe(
+            'after["language"] == clean["language"]', after["language"], expected=clean["language"]
+        )
+        fault.observe('after["fts"]', bool(after["fts"]), expected=True)
+        fault.observe(
+            'report.chunks_total == len(clean["rows"])',
+            report.chunks_total,
+            expected=len(clean["rows"]),
+        )

@@ -43,7 +43,7 @@ def test_graph_with_failing_provider_keeps_keys_out_of_answer_state_and_logs(
         chat_model=model, index=static_index, embeddings=embeddings, checkpointer=saver
     )
     config = {"configurable": {"thread_id": "secret-scan"}}
-    with fault_ledger.fault("secrets", "provider errors with canary keys set"):
+    with fault_ledger.fault("secrets", "provider errors with canary keys set") as observed:
         result = invoke(
             graph,
             {"messages": [HumanMessage("What is the capital of France?")]},
@@ -51,9 +51,17 @@ def test_graph_with_failing_provider_keeps_keys_out_of_answer_state_and_logs(
             context=Context(),
         )
         # The key was really used on the wire...
-        assert server.requests[0].headers["authorization"] == f"Bearer {CANARIES['ARAG_API_KEY']}"
+        observed.observe(
+            'server.requests[0].headers["authorization"] == f"Bearer {CANARIES[\'...',
+            server.requests[0].headers["authorization"],
+            expected=f"Bearer {CANARIES['ARAG_API_KEY']}",
+        )
         # ...and the user still got a flagged, cited answer.
-        assert "llm_error" in result["flags"] and result["citations"]
+        observed.observe(
+            '"llm_error" in result["flags"] and result["citations"]',
+            bool("llm_error" in result["flags"] and result["citations"]),
+            expected=True,
+        )
         state = graph.get_state(config)
         checkpoints = [repr(c) for c in saver.list(config)]
         for where, text in [
@@ -64,7 +72,7 @@ def test_graph_with_failing_provider_keeps_keys_out_of_answer_state_and_logs(
             ("logs", caplog.text),
             ("model repr", repr(model)),
         ]:
-            assert find_canaries(text) == [], where
+            observed.observe(str(where), find_canaries(text), expected=[])
 
 
 def test_settings_reprs_and_descriptions_hide_keys_and_passwords(canary_env, fault_ledger):
@@ -73,17 +81,27 @@ def test_settings_reprs_and_descriptions_hide_keys_and_passwords(canary_env, fau
         "ARAG_POSTGRES_DSN": DSN,
     }
     settings = ServerSettings.from_env(environ)
-    with fault_ledger.fault("secrets", "settings repr and DSN description"):
-        assert settings.api_keys == {CANARIES["server_key"]: "alice"}  # loaded...
+    with fault_ledger.fault("secrets", "settings repr and DSN description") as observed:
+        observed.observe(
+            'settings.api_keys == {CANARIES["server_key"]: "alice"}',
+            settings.api_keys,
+            expected={CANARIES["server_key"]: "alice"},
+        )  # loaded...
         for text in (repr(settings), str(settings), repr(Context()), describe(".arag", DSN)):
-            assert find_canaries(text) == [], text  # ...but never shown
-        assert "127.0.0.1" in describe(".arag", DSN)
+            observed.observe(str(text), find_canaries(text), expected=[])  # ...but never shown
+        observed.observe(
+            '"127.0.0.1" in describe(".arag", DSN)',
+            bool("127.0.0.1" in describe(".arag", DSN)),
+            expected=True,
+        )
 
 
 def test_arag_serve_log_has_no_keys(sample_data_dir, tmp_path, canary_env, fault_ledger):
     data = copy_index(sample_data_dir, tmp_path / "data")
     key = CANARIES["server_key"]
-    with fault_ledger.fault("secrets", "arag serve log with wrong, missing and valid keys"):
+    with fault_ledger.fault(
+        "secrets", "arag serve log with wrong, missing and valid keys"
+    ) as observed:
         with arag_serve(
             data,
             tmp_path,
@@ -96,12 +114,22 @@ def test_arag_serve_log_has_no_keys(sample_data_dir, tmp_path, canary_env, fault
             wrong = httpx.post(url, json=body, headers={"Authorization": f"Bearer {key}x"})
             missing = httpx.post(url, json=body)
             ok = httpx.post(url, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=60)
-            assert (wrong.status_code, missing.status_code, ok.status_code) == (401, 401, 200)
+            observed.observe(
+                "(wrong.status_code, missing.status_code, ok.status_code) == (401, 4...",
+                (wrong.status_code, missing.status_code, ok.status_code),
+                expected=(401, 401, 200),
+            )
             for response in (wrong, missing, ok):
-                assert find_canaries(response.text) == []
+                observed.observe(
+                    "find_canaries(response.text) == []", find_canaries(response.text), expected=[]
+                )
         log = proc.log()
-        assert "401" in log or "auth" in log.lower()  # the server did log the refusals
-        assert find_canaries(log) == []
+        observed.observe(
+            '"401" in log or "auth" in log.lower()',
+            bool("401" in log or "auth" in log.lower()),
+            expected=True,
+        )  # the server did log the refusals
+        observed.observe("find_canaries(log) == []", find_canaries(log), expected=[])
 
 
 LEAKY_TESTS = """

@@ -174,7 +174,11 @@ def test_health_readiness_and_logs_without_secrets(server):
     assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}
     ready = httpx.get(server.url + "/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"index": "ok", "threads": "ok"}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"index": "ok", "threads": "ok"},
+        "index_chunks": 12,  # the sample corpus
+    }
     httpx.get(
         server.url + "/v1/models",
         headers={"Authorization": f"Bearer {BOB}", "X-Request-Id": "req-log-check"},
@@ -197,25 +201,45 @@ def test_auth_negative_cases_never_leak_a_thread(server, fault_ledger):
     )
     url = f"{server.url}/v1/threads"
     as_bob = {"Authorization": f"Bearer {BOB}"}
-    with fault_ledger.fault("auth", "wrong, missing or malformed bearer key", times=3):
+    with fault_ledger.fault("auth", "wrong, missing or malformed bearer key", times=3) as observed:
         for headers in (
             {"Authorization": "Bearer wrong-key-0123456789"},
             {},
             {"Authorization": ALICE},
         ):
             denied = httpx.get(f"{url}/{thread}", headers=headers)
-            assert denied.status_code == 401 and "messages" not in denied.text
-    with fault_ledger.fault("auth", "another key's thread id"):
-        assert httpx.get(f"{url}/{thread}", headers=as_bob).status_code == 404
-    with fault_ledger.fault("auth", "forged or malformed thread id", times=3):
-        assert httpx.get(f"{url}/{uuid.uuid4()}", headers=as_bob).status_code == 404
+            observed.observe(
+                'denied.status_code == 401 and "messages" not in denied.text',
+                bool(denied.status_code == 401 and "messages" not in denied.text),
+                expected=True,
+            )
+    with fault_ledger.fault("auth", "another key's thread id") as observed:
+        observed.observe(
+            'httpx.get(f"{url}/{thread}", headers=as_bob).status_code == 404',
+            httpx.get(f"{url}/{thread}", headers=as_bob).status_code,
+            expected=404,
+        )
+    with fault_ledger.fault("auth", "forged or malformed thread id", times=3) as observed:
+        observed.observe(
+            'httpx.get(f"{url}/{uuid.uuid4()}", headers=as_bob).status_code == 404',
+            httpx.get(f"{url}/{uuid.uuid4()}", headers=as_bob).status_code,
+            expected=404,
+        )
         bad = httpx.post(
             f"{server.url}/v1/chat/completions",
             headers={**as_bob, "X-Thread-Id": "../../etc/passwd"},
             json={"model": "adaptive-rag", "messages": [{"role": "user", "content": TESLA}]},
         )
-        assert bad.status_code == 400 and "thread" in bad.json()["error"]["message"].lower()
-        assert httpx.get(f"{url}/{'x' * 500}", headers=as_bob).status_code in (400, 404)
+        observed.observe(
+            'bad.status_code == 400 and "thread" in bad.json()["error"]["message...',
+            bool(bad.status_code == 400 and "thread" in bad.json()["error"]["message"].lower()),
+            expected=True,
+        )
+        observed.observe(
+            "httpx.get(f\"{url}/{'x' * 500}\", headers=as_bob).status_code in (400...",
+            bool(httpx.get(f"{url}/{'x' * 500}", headers=as_bob).status_code in (400, 404)),
+            expected=True,
+        )
 
 
 @pytest.mark.parametrize(

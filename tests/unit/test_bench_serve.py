@@ -37,6 +37,12 @@ class FlakyRunner:
     async def ready(self):
         return {"index": None, "threads": None}
 
+    async def index_chunks(self):
+        return 12
+
+    async def threads_of(self, owner):
+        return 0
+
 
 @asynccontextmanager
 async def v1_client():

@@ -102,10 +102,10 @@ def check_markdown_chunks(text, title, budget):
 
 def test_chunker_properties(fault_ledger):
     with fault_ledger.fault("chunker", "hypothesis: plain text coverage, budget, stable ids") as f:
-        check_plain_text_chunks()
+        f.observe_run("hypothesis property", check_plain_text_chunks)
         f.cases = CASES.pop("plain")
     with fault_ledger.fault("chunker", "hypothesis: Markdown sections and breadcrumbs") as f:
-        check_markdown_chunks()
+        f.observe_run("hypothesis property", check_markdown_chunks)
         f.cases = CASES.pop("markdown")
 
 
@@ -145,5 +145,5 @@ def check_loader(data, suffix, folder):
 
 def test_loaders_never_raise_anything_but_loader_error(tmp_path, fault_ledger):
     with fault_ledger.fault("loaders", "hypothesis: random bytes, encodings, broken PDFs") as f:
-        check_loader(folder=tmp_path)
+        f.observe_run("hypothesis property", lambda: check_loader(folder=tmp_path))
         f.cases = CASES.pop("loader")

@@ -48,6 +48,12 @@ class StubRunner:
     async def ready(self):
         return {"index": "No index at /x. Run `arag ingest PATH` first.", "threads": None}
 
+    async def index_chunks(self):
+        return 12
+
+    async def threads_of(self, owner):
+        return 0
+
 
 @asynccontextmanager
 async def serving(runner: StubRunner, **settings):

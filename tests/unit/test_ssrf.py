@@ -105,8 +105,10 @@ def loopback_one_is_public(monkeypatch):
     ],
 )
 def test_non_public_addresses_are_blocked(address, kind, fault_ledger):
-    with fault_ledger.fault("ssrf", "private, loopback or link-local address"):
-        assert kind in blocked_reason(address)
+    with fault_ledger.fault("ssrf", "private, loopback or link-local address") as observed:
+        observed.observe(
+            "kind in blocked_reason(address)", bool(kind in blocked_reason(address)), expected=True
+        )
 
 
 @pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"])
@@ -125,19 +127,28 @@ def test_public_addresses_pass(address):
     ],
 )
 def test_non_http_schemes_are_refused(url, fault_ledger):
-    with fault_ledger.fault("ssrf", "non-HTTP scheme"):
-        with pytest.raises(BlockedURLError, match="only http and https URLs"):
+    with fault_ledger.fault("ssrf", "non-HTTP scheme") as observed:
+        with pytest.raises(BlockedURLError) as info:
             load_url(url)
+        observed.observe(
+            "refusal names the rule",
+            "only http and https URLs" in str(info.value),
+            expected=True,
+        )
 
 
 def test_local_server_is_refused_unless_allowed(server, monkeypatch, fault_ledger):
     monkeypatch.delenv("ARAG_ALLOW_PRIVATE_URLS", raising=False)
     for host in ("127.0.0.1", "localhost"):
         url = server.replace("127.0.0.1", host) + "/page"
-        with fault_ledger.fault("ssrf", "loopback HTTP server"):
+        with fault_ledger.fault("ssrf", "loopback HTTP server") as observed:
             with pytest.raises(BlockedURLError, match="loopback address") as info:
                 load_url(url)
-            assert "ARAG_ALLOW_PRIVATE_URLS=1" in str(info.value)
+            observed.observe(
+                '"ARAG_ALLOW_PRIVATE_URLS=1" in str(info.value)',
+                bool("ARAG_ALLOW_PRIVATE_URLS=1" in str(info.value)),
+                expected=True,
+            )
     assert Handler.hits == []  # refused before connecting
     monkeypatch.setenv("ARAG_ALLOW_PRIVATE_URLS", "1")
     [doc] = load_url(server + "/page")
@@ -154,9 +165,14 @@ def test_a_host_with_any_private_address_is_refused(monkeypatch, fault_ledger):
         ]
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
-    with fault_ledger.fault("ssrf", "DNS answer mixing public and private addresses"):
-        with pytest.raises(BlockedURLError, match=r"mixed\.example resolves to a private"):
+    with fault_ledger.fault("ssrf", "DNS answer mixing public and private addresses") as observed:
+        with pytest.raises(BlockedURLError) as info:
             load_url("http://mixed.example/")
+        observed.observe(
+            "refusal names the private address",
+            "mixed.example resolves to a private" in str(info.value),
+            expected=True,
+        )
 
 
 @pytest.mark.parametrize(
@@ -170,10 +186,14 @@ def test_a_host_with_any_private_address_is_refused(monkeypatch, fault_ledger):
 def test_redirects_to_refused_targets_are_not_followed(
     server, path, message, loopback_one_is_public, fault_ledger
 ):
-    with fault_ledger.fault("ssrf", "redirect to a refused target"):
+    with fault_ledger.fault("ssrf", "redirect to a refused target") as observed:
         with pytest.raises(BlockedURLError, match=message):
             load_url(server + path)
-        assert Handler.hits == [f"0.0.0.0{path}"] or Handler.hits == [f"127.0.0.1{path}"]
+        observed.observe(
+            'Handler.hits == [f"0.0.0.0{path}"] or Handler.hits == [f"127.0.0.1{...',
+            bool(Handler.hits == [f"0.0.0.0{path}"] or Handler.hits == [f"127.0.0.1{path}"]),
+            expected=True,
+        )
 
 
 def test_http_errors_and_unsupported_types_are_clear(server, monkeypatch):

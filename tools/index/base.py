@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from tools.index.rerank import Reranker
 
 
+GENERATION_FILE = "index_generation"
+"""In a data directory: rewritten by every writer after a run (``tools/ingest/lock.py``), so
+readers in other processes notice the change with one ``stat``."""
+
+
 class IndexError_(RuntimeError):
     """Base class for index errors whose message tells the user what to do."""
 

@@ -35,6 +35,7 @@ from tools.embeddings import (
     embedding_model_id,
 )
 from tools.index.base import (
+    GENERATION_FILE,
     EmbeddingMismatchError,
     IndexCorruptedError,
     IndexError_,
@@ -232,6 +233,7 @@ class LanceIndex(VectorStore):
         self._has_fts = "text" in indices
         self._has_ann = "vector" in indices
         self._fts_stale = False
+        self._generation = self._generation_stamp()
         self._row_count: int | None = None
         self._memory: _MemoryTable | None = None
         self._has_terms = "terms" in table.schema.names
@@ -384,7 +386,8 @@ class LanceIndex(VectorStore):
         return self._has_fts
 
     def count(self) -> int:
-        """Return the number of chunks stored."""
+        """Return the number of chunks stored (after catching up with other writers)."""
+        self.refresh()
         return int(self._table.count_rows())
 
     # ------------------------------------------------------------------ writing
@@ -481,6 +484,52 @@ class LanceIndex(VectorStore):
             self._row_count = None
             self._memory = None
         return True
+
+    def row_ids(self) -> list[tuple[str, int]]:
+        """``(id, _rowid)`` of every stored row, duplicates included (for repairs)."""
+        rows = self._table.search().select(["id"]).with_row_id(True).limit(None).to_arrow()
+        return list(zip(rows["id"].to_pylist(), rows["_rowid"].to_pylist(), strict=True))
+
+    def delete_rows(self, rowids: Sequence[int]) -> None:
+        """Delete rows by ``_rowid`` (which tells copies of one id apart); writer lock held."""
+        with self._write_lock:
+            for batch in _batches(list(rowids), ID_BATCH):
+                self._table.delete(f"_rowid IN ({', '.join(str(int(r)) for r in batch)})")
+            self._row_count = None
+            self._memory = None
+
+    def refresh(self) -> bool:
+        """Catch up with writes by other processes; whether anything changed.
+
+        Writers (ingest, prune, repair) rewrite ``index_generation`` after each run
+        (:func:`tools.ingest.lock.bump_generation`). A changed file (one ``stat``, ~µs)
+        makes this handle check out the table's latest version and drop what it cached
+        from the old one: the row count, the in-memory copy, which indices exist and the
+        corpus language. Called before every search, so a server sees another process's
+        additions and deletions on its next query.
+        """
+        stamp = self._generation_stamp()
+        if stamp == self._generation:
+            return False
+        with self._write_lock:
+            if stamp == self._generation:
+                return False
+            self._table.checkout_latest()
+            self.meta = read_meta(self.data_dir / META_FILE)
+            indices = self._indices()
+            self._has_fts = "text" in indices
+            self._has_ann = "vector" in indices
+            self._row_count = None
+            self._memory = None
+            self._generation = stamp
+        return True
+
+    def _generation_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.data_dir / GENERATION_FILE)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns)
 
     def _fts_config(self):
         from lancedb.index import FTS
@@ -823,6 +872,7 @@ class LanceIndex(VectorStore):
         """
         if k <= 0 or not query.strip():
             return []
+        self.refresh()
         weight = self.dense_weight(query)
         depth = max(20, 2 * k)
         # Fusion needs only ids, terms and scores. In a large table the texts and metadata

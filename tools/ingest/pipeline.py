@@ -24,6 +24,8 @@ from langchain_core.language_models import BaseChatModel
 from tools.ingest.chunking import chunk_documents
 from tools.ingest.contextual import ContextStats, model_name
 from tools.ingest.loaders import LoaderError, is_url, iter_files
+from tools.ingest.lock import DEFAULT_WAIT_SECONDS, bump_generation, writer_lock
+from tools.ingest.repair import RepairReport, repair_index
 from tools.ingest.sources import load_source
 from tools.text.language import detect_language
 
@@ -69,6 +71,7 @@ class IngestReport:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     context: ContextStats = field(default_factory=ContextStats)
+    repair: RepairReport = field(default_factory=RepairReport)
 
     @property
     def changed(self) -> bool:
@@ -80,7 +83,7 @@ class IngestReport:
         failed = f", {len(self.files_failed)} failed" if self.files_failed else ""
         if self.files_ignored:
             failed += f", {len(self.files_ignored)} ignored (unsupported type)"
-        notes = "".join(f"\n{note}" for note in self.notes)
+        notes = "".join(f"\n{note}" for note in [*self.repair.lines(), *self.notes])
         files = "file" if self.files_ok == 1 else "files"
         return (
             f"{self.files_ok} {files} ok{failed}; chunks: {self.num_added} added, "
@@ -212,6 +215,41 @@ def _full_cleanup(record_manager, store, run_start: float, keep_sources: list[st
     return len(keys)
 
 
+def _repair(store, record_manager, fingerprints: FileFingerprints, *, full: bool):
+    """:func:`repair_index`, then forget the fingerprints of files with missing chunks."""
+    report = repair_index(store, record_manager, full=full)
+    fingerprints.put_many([(source, "", "") for source in report.missing])
+    return report
+
+
+def repair(
+    data_dir: str | os.PathLike,
+    embeddings: Embeddings,
+    *,
+    backend: str = "lancedb",
+    wait: float = DEFAULT_WAIT_SECONDS,
+    on_wait: Callable[[str], None] | None = None,
+) -> RepairReport:
+    """Check every row of an existing index against the record manager and fix what is off.
+
+    See :mod:`tools.ingest.repair`. Holds the writer lock; raises ``IndexNotFoundError`` when
+    there is no index (a repair never creates one).
+    """
+    from tools.index import open_index
+
+    with writer_lock(data_dir, wait=wait, on_wait=on_wait, create=False):
+        store = open_index(data_dir, embeddings, backend=backend)
+        with contextlib.closing(store):
+            local_dir = Path(data_dir).expanduser().resolve()
+            record_manager = record_manager_for(local_dir, store.record_namespace)
+            fingerprints = FileFingerprints(local_dir / RECORD_DB, store.record_namespace)
+            report = _repair(store, record_manager, fingerprints, full=True)
+            report.chunks_total = store.count()
+        if report.changed:
+            bump_generation(data_dir)
+    return report
+
+
 def ingest(
     paths: Iterable[str | os.PathLike],
     data_dir: str | os.PathLike,
@@ -224,6 +262,9 @@ def ingest(
     backend: str = "lancedb",
     contextual: bool = False,
     chat_model: BaseChatModel | None = None,
+    repair: bool = False,
+    wait: float = DEFAULT_WAIT_SECONDS,
+    on_wait: Callable[[str], None] | None = None,
 ) -> IngestReport:
     """Load, chunk and index the files under ``paths`` into the index in ``data_dir``.
 
@@ -242,8 +283,6 @@ def ingest(
     prepends an LLM-written context to each chunk (:mod:`tools.ingest.contextual`, cached in
     ``data_dir``); without ``chat_model`` it is skipped with a note in ``IngestReport.notes``.
     """
-    from langchain_classic.indexes import index as run_index
-
     from tools.embeddings import load_embeddings
     from tools.index import open_index
 
@@ -255,21 +294,54 @@ def ingest(
     if missing:  # before the index is opened: a typo must not create an empty index
         raise MissingInputError(f"no such file or directory: {', '.join(missing)}")
     embeddings = embeddings or load_embeddings("wordllama")
-    store = open_index(
-        data_dir,
-        embeddings,
-        backend=backend,
-        create=True,
-    )
+    with writer_lock(data_dir, wait=wait, on_wait=on_wait):
+        report = _ingest_locked(
+            paths,
+            data_dir,
+            open_index(data_dir, embeddings, backend=backend, create=True),
+            cleanup=cleanup,
+            chunk_tokens=chunk_tokens,
+            overlap_tokens=overlap_tokens,
+            on_progress=on_progress,
+            contextual=contextual,
+            chat_model=chat_model,
+            repair=repair,
+        )
+        if report.changed or report.repair.changed:
+            bump_generation(data_dir)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _ingest_locked(
+    paths: list,
+    data_dir: str | os.PathLike,
+    store,
+    *,
+    cleanup: Cleanup,
+    chunk_tokens: int,
+    overlap_tokens: int,
+    on_progress: ProgressFn | None,
+    contextual: bool,
+    chat_model: BaseChatModel | None,
+    repair: bool,
+) -> IngestReport:
+    """:func:`ingest` once the writer lock is held and ``store`` is open (closed on return)."""
+    from langchain_classic.indexes import index as run_index
+
     with contextlib.closing(store):
         local_dir = Path(data_dir).expanduser().resolve()
         local_dir.mkdir(parents=True, exist_ok=True)
         namespace = store.record_namespace
         record_manager = record_manager_for(local_dir, namespace)
         run_start = record_manager.get_time()
+        fingerprints = FileFingerprints(local_dir / RECORD_DB, namespace)
+        # Duplicates or orphans (two ingests at once before the writer lock, or a crash) are
+        # removed first, so the counts and the reported index size are right.
+        repaired = _repair(store, record_manager, fingerprints, full=repair)
         was_empty = store.count() == 0
 
-        report = IngestReport(language=store.meta.language)
+        report = IngestReport(language=store.meta.language, repair=repaired)
         ignored: list[Path] = []
         files = list(iter_files(paths, ignored))
         roots = [Path(p).expanduser().absolute() for p in paths if not is_url(p)]
@@ -288,7 +360,6 @@ def ingest(
         params = _fingerprint_params(
             store, chunk_tokens, overlap_tokens, chat_model if cache else None
         )
-        fingerprints = FileFingerprints(local_dir / RECORD_DB, namespace)
         pending: list[tuple[Path, str, str, list]] = []  # (path, source, digest, chunks)
         language_set: list[bool] = []  # non-empty once flush() recorded the corpus language
 
@@ -380,5 +451,4 @@ def ingest(
             # LanceDB: builds or updates the BM25 and (from 50k rows) the ANN vector index.
             store.refresh_fts()
         report.chunks_total = store.count()
-        report.seconds = time.perf_counter() - started
         return report

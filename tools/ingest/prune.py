@@ -9,7 +9,7 @@ would go without deleting anything.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +17,7 @@ from pathlib import Path
 from langchain_core.embeddings import Embeddings
 
 from tools.ingest.loaders import is_url
+from tools.ingest.lock import DEFAULT_WAIT_SECONDS, bump_generation, writer_lock
 from tools.ingest.pipeline import RECORD_DB, FileFingerprints, chunk_counts, record_manager_for
 
 
@@ -46,14 +47,30 @@ def prune_missing(
     *,
     backend: str = "lancedb",
     dry_run: bool = False,
+    wait: float = DEFAULT_WAIT_SECONDS,
+    on_wait: Callable[[str], None] | None = None,
 ) -> PruneReport:
-    """Remove (unless ``dry_run``) the chunks of files under ``paths`` that no longer exist."""
-    from tools.index import open_index
+    """Remove (unless ``dry_run``) the chunks of files under ``paths`` that no longer exist.
 
+    Holds the data directory's writer lock (:mod:`tools.ingest.lock`) and, when it deleted
+    anything, bumps the index generation so running servers stop citing those files.
+    """
     roots = [Path(p).expanduser().absolute() for p in paths if not is_url(p)]
     report = PruneReport(dry_run=dry_run)
     if not roots:
         return report
+    with writer_lock(data_dir, wait=wait, on_wait=on_wait, create=False):
+        _prune_locked(roots, data_dir, embeddings, backend, report)
+        if report.gone and not dry_run:
+            bump_generation(data_dir)
+    return report
+
+
+def _prune_locked(
+    roots: list[Path], data_dir, embeddings: Embeddings, backend: str, report: PruneReport
+) -> None:
+    from tools.index import open_index
+
     local_dir = Path(data_dir).expanduser().resolve()
     store = open_index(data_dir, embeddings, backend=backend)
     with closing(store):
@@ -66,8 +83,8 @@ def prune_missing(
                 and not Path(source).exists()
             ):
                 report.gone[source] = count
-        if dry_run or not report.gone:
-            return report
+        if report.dry_run or not report.gone:
+            return
         fingerprints = FileFingerprints(local_dir / RECORD_DB, store.record_namespace)
         for source in report.gone:
             keys = record_manager.list_keys(group_ids=[source])
@@ -77,4 +94,3 @@ def prune_missing(
                 record_manager.delete_keys(batch)
             fingerprints.put(source, "", "")  # forgotten: a file put back is ingested anew
         store.refresh_fts()
-    return report

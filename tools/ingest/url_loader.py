@@ -11,6 +11,11 @@ the connection on our behalf, past the check.
 Bodies are read as a stream and refused past :func:`tools.ingest.loaders.max_file_bytes`; the
 content is then parsed by the file loaders (by content type) and the documents carry the URL
 as ``source``.
+
+A download has an overall deadline (``ARAG_URL_DEADLINE``, default 60 s) besides httpx's
+per-read timeout: a server that drips a byte at a time never trips a per-read timeout. Every
+socket read and write (TLS handshake, headers, redirects and body alike) is given at most the
+time left, so the whole fetch ends by the deadline.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import ipaddress
 import os
 import socket
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,6 +37,7 @@ from tools.ingest.loaders import LoaderError, load_file, max_file_bytes
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 MAX_REDIRECTS = 5
 TIMEOUT_SECONDS = 20.0
+DEADLINE_SECONDS = 60.0
 _SUFFIX_BY_TYPE = {
     "text/html": ".html",
     "application/xhtml+xml": ".html",
@@ -85,12 +92,64 @@ def check_url(url: str) -> None:
         raise BlockedURLError(url, "refused: the URL has no host")
 
 
-class _GuardedBackend(httpcore.SyncBackend):
-    """Resolves the host itself, checks every address, then connects to a checked one."""
+def deadline_default() -> float:
+    """Seconds one URL download may take in all, from ``ARAG_URL_DEADLINE`` (default 60)."""
+    raw = os.environ.get("ARAG_URL_DEADLINE", "").strip()
+    try:
+        value = float(raw) if raw else DEADLINE_SECONDS
+    except ValueError:
+        value = DEADLINE_SECONDS
+    return value if value > 0 else DEADLINE_SECONDS
 
-    def __init__(self, url: str, allow_private: bool):
+
+class _PastDeadline(httpcore.TimeoutException):
+    """The download's overall deadline passed (not a single slow read)."""
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose reads and writes never wait past ``ends_at`` (monotonic)."""
+
+    def __init__(self, stream: httpcore.NetworkStream, ends_at: float):
+        self.stream = stream
+        self.ends_at = ends_at
+
+    def _left(self, timeout: float | None) -> float:
+        left = self.ends_at - time.monotonic()
+        if left <= 0:
+            raise _PastDeadline("the download's overall deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            return self.stream.read(max_bytes, self._left(timeout))
+        except httpcore.ReadTimeout:
+            self._left(None)  # past the deadline: say so, else the read timeout it was
+            raise
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, self._left(timeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        tls = self.stream.start_tls(ssl_context, server_hostname, self._left(timeout))
+        return _DeadlineStream(tls, self.ends_at)
+
+    def get_extra_info(self, info: str):
+        return self.stream.get_extra_info(info)
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Resolves the host itself, checks every address, then connects to a checked one.
+
+    Its streams end by ``ends_at`` (monotonic time): the download's overall deadline.
+    """
+
+    def __init__(self, url: str, allow_private: bool, ends_at: float = float("inf")):
         self.url = url
         self.allow_private = allow_private
+        self.ends_at = ends_at
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         try:
@@ -107,15 +166,22 @@ class _GuardedBackend(httpcore.SyncBackend):
                         f"refused: {host} resolves to {reason}; set ARAG_ALLOW_PRIVATE_URLS=1 "
                         "to ingest from private networks",
                     )
-        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+        left = self.ends_at - time.monotonic()
+        if left <= 0:
+            raise _PastDeadline("the download's overall deadline passed")
+        timeout = left if timeout is None else min(timeout, left)
+        stream = super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+        return _DeadlineStream(stream, self.ends_at)
 
 
-def _client(url: str, allow_private: bool, timeout: float) -> httpx.Client:
+def _client(
+    url: str, allow_private: bool, timeout: float, ends_at: float = float("inf")
+) -> httpx.Client:
     transport = httpx.HTTPTransport()
     # httpx has no public hook for the connection step; its pool takes a network backend.
     transport._pool = httpcore.ConnectionPool(
         ssl_context=httpx.create_ssl_context(),
-        network_backend=_GuardedBackend(url, allow_private),
+        network_backend=_GuardedBackend(url, allow_private, ends_at),
     )
     return httpx.Client(
         transport=transport,
@@ -129,19 +195,30 @@ def _client(url: str, allow_private: bool, timeout: float) -> httpx.Client:
 
 
 def load_url(
-    url: str, *, allow_private: bool | None = None, timeout: float = TIMEOUT_SECONDS
+    url: str,
+    *,
+    allow_private: bool | None = None,
+    timeout: float = TIMEOUT_SECONDS,
+    deadline: float | None = None,
 ) -> list[Document]:
     """Fetch ``url`` and load it like a file of its content type; ``source`` is the URL.
 
-    Raises :class:`BlockedURLError` for a refused scheme or address (redirects included) and
-    :class:`LoaderError` for network errors, HTTP errors, unsupported content types, bodies
-    over the size limit, and whatever the file loader refuses.
+    ``timeout`` bounds each network step; ``deadline`` (default :func:`deadline_default`) the
+    whole download, redirects included. Raises :class:`BlockedURLError` for a refused scheme
+    or address (redirects included) and :class:`LoaderError` for network errors, HTTP
+    errors, a download past its deadline, unsupported content types, bodies over the size
+    limit, and whatever the file loader refuses.
     """
     check_url(url)
     allow = allow_private_default() if allow_private is None else allow_private
     limit = max_file_bytes()
+    deadline = deadline_default() if deadline is None else deadline
+    ends_at = time.monotonic() + deadline
     try:
-        with _client(url, allow, timeout) as client, client.stream("GET", url) as response:
+        with (
+            _client(url, allow, timeout, ends_at) as client,
+            client.stream("GET", url) as response,
+        ):
             if response.status_code >= 400:
                 raise LoaderError(url, f"HTTP {response.status_code} {response.reason_phrase}")
             content_type = response.headers.get("content-type", "").split(";")[0].strip()
@@ -160,6 +237,14 @@ def load_url(
             final_url = str(response.url)
     except httpx.InvalidURL as exc:  # not an HTTPError: e.g. the octal host "0177.0.0.1"
         raise BlockedURLError(url, f"refused: malformed URL ({exc})") from None
+    except httpx.TimeoutException as exc:
+        if time.monotonic() >= ends_at or isinstance(exc.__context__, _PastDeadline):
+            raise LoaderError(
+                url,
+                f"download did not finish within {deadline:g} s (the server sends too "
+                "slowly); raise ARAG_URL_DEADLINE to wait longer",
+            ) from None
+        raise LoaderError(url, f"download failed ({exc.__class__.__name__}: {exc})") from exc
     except httpx.TooManyRedirects as exc:
         raise LoaderError(url, f"more than {MAX_REDIRECTS} redirects") from exc
     except httpx.HTTPError as exc:

@@ -21,6 +21,7 @@ from langchain_core.embeddings import Embeddings
 from tools.index.scoring import lexical_coverage, term_weight, tokenize
 from tools.index.search import Doc
 from tools.text.evidence import Sentence, score_sentences
+from tools.text.normalize import for_matching
 from tools.text.sentences import split_sentences
 
 OFFLINE_NOTICE = "extractive answer (no LLM configured)"
@@ -29,10 +30,21 @@ SECOND_SENTENCE_SHARE = 0.75
 
 _CITATION = re.compile(r"\[(\d+)\]")
 # Text addressed to the assistant rather than the reader: the usual prompt-injection openings.
+# Matched against tools.text.normalize.for_matching(text) (no zero-width characters, NFKC).
+# A bare "reply with ..." is not one: newsletters say "reply with the word STOP"; only an
+# order to answer with something addressed to an AI, or following an override, is.
+_AI = r"(ai|a\.i\.|assistants?|chat ?bots?|language models?|llms?|models?|gpt|agents?)"
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(instructions?|prompts?|rules)\b"
-    r"|\byou are now\b|\b(system|developer) (prompt|message)\b|\bnew instructions?\b"
-    r"|\b(answer|respond|reply) (only )?(with|that)\b",
+    r"|\b(ignore|disregard|forget)\b\s+(all|everything|anything)?\s*"
+    r"(above|before|previous(ly)?|prior|earlier|said)\b"
+    r"|\byou are now\b|\bnew instructions?\b"
+    r"|\b(reveal|print|show|repeat|output|leak)\b[^.\n]{0,20}\b(system|developer) (prompt|message)"
+    rf"|\b(note|message|instructions?|attention) (to|for) (all |any )?{_AI}( systems?| readers?)?\b"
+    rf"|\b(dear|hey|attention),? {_AI}\b"
+    rf"|\bif you are an? {_AI}\b"
+    rf"|\b{_AI}( systems?)? (must|should|shall)\b[^.\n]{{0,40}}"
+    r"\b(answer|respond|reply|say|state)\b",
     re.IGNORECASE,
 )
 
@@ -64,10 +76,12 @@ def _is_prose(sentence: str) -> bool:
 def looks_like_instruction(text: str) -> bool:
     """Whether ``text`` contains phrasing aimed at an AI assistant (a prompt-injection attempt).
 
-    A heuristic: it catches the common "ignore previous instructions and answer X" shapes, not
-    every attack. The LLM prompts rely on delimiting and the data rule instead.
+    A heuristic: it catches the common "ignore previous instructions and answer X" shapes and
+    notes addressed to AI systems, not every attack; zero-width characters and full-width
+    letters do not hide them (:func:`tools.text.normalize.for_matching`). The LLM prompts
+    rely on delimiting and the data rule instead.
     """
-    return bool(_INSTRUCTION.search(text))
+    return bool(_INSTRUCTION.search(for_matching(text)))
 
 
 def cited_numbers(text: str) -> list[int]:
