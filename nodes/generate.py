@@ -19,10 +19,9 @@ from nodes.common import (
     untrusted,
 )
 from tools.text.excerpts import question_excerpts
-from tools.text.extractive import answer_sentences, extractive_answer, sentence_supported
+from tools.text.extractive import extractive_answer, sentence_supported
 from tools.text.language import insufficient_message, language_name
 from tools.text.messages import message_text
-from tools.text.question_type import missing_answer_kind
 from tools.text.release import SentenceRelease
 
 NODE = "generate_answer"
@@ -145,20 +144,6 @@ async def generate_answer(state: State, ctx: Context, services: Services) -> dic
     answer = await asyncio.to_thread(extractive_answer, state["question"], docs, embeddings)
     if not answer:
         return _no_documents(state) | fallback | {"generations": generations}
-    missing = missing_answer_kind(state["question"], answer_sentences(answer))
-    if missing is not None and not state.get("candidate_answer"):
-        # A "when" or "how many" question whose best sentences hold no date or number is not
-        # answered by them: say so rather than quote the nearest text.
-        what = "date" if missing == "when" else "number"
-        return fallback | {
-            "answer": insufficient_message(language),
-            "generations": generations,
-            "route": "insufficient",
-            "flags": [*fallback.get("flags", []), "insufficient"],
-            "path": step(
-                NODE, "insufficient", f"{reason}; no sentence offers the {what} the question asks"
-            ),
-        }
     return fallback | {
         "answer": answer,
         "generations": generations,

@@ -87,7 +87,11 @@ _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
 _DATE_WORDS = re.compile(
     r"\b(" + "|".join(_MONTHS) + r")\b|\b\d{1,2}(st|nd|rd|th)\s+century\b|\bcentur(y|ies)\b"
     r"|\b(\d{1,2}(st|nd|rd|th)|first|second|third|fourth|fifth)\s+(millennium|dynasty)\b"
-    r"|\b(bc|bce|ad|ce)\b|\b(decades?|weeks?|days?|months?|years?)\s+(later|earlier|after|before|ago)\b",
+    r"|\b(bc|bce|ad|ce)\b|\b(decades?|weeks?|days?|months?|years?)\s+(later|earlier|after|before|ago)\b"
+    r"|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b"
+    r"|\b(daily|weekly|monthly|yearly|annually|nightly|hourly)\b|\bevery\s+(day|week|month|year)\b"
+    r"|\b(spring|summer|autumn|winter)\b|\b\d{1,2}(:\d{2})?\s*(am|pm|a\.m\.|p\.m\.)"
+    r"|\b(today|yesterday|tomorrow|tonight|noon|midnight|morning|evening)\b",
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"\d[\d,.]*")
@@ -168,21 +172,3 @@ def offers_answer(kind: QuestionKind, sentence: str, question: str) -> bool:
         return bool(_DEFINES.search(sentence))
     return bool(_new_names(sentence, q_terms)) or _new_numbers(sentence, question)
 
-
-GATED_KINDS: tuple[QuestionKind, ...] = ("when", "quantity")
-"""Kinds whose answer is a date or a number: a reply without one does not answer."""
-
-
-def missing_answer_kind(question: str, answer_sentences: list[str]) -> QuestionKind | None:
-    """The asked kind (a date or a number) when no sentence of the answer offers one, else None.
-
-    "How many threads does libpng use?" answered with sentences that hold no number is not
-    answered; offline, the graph then says the documents do not have it rather than quoting
-    the nearest text.
-    """
-    kind = question_kind(question)
-    if kind not in GATED_KINDS:
-        return None
-    if any(offers_answer(kind, s, question) for s in answer_sentences):
-        return None
-    return kind
