@@ -14,11 +14,13 @@ respond → END
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, get_type_hints
 
+from langchain_core.callbacks import get_usage_metadata_callback
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages.ai import UsageMetadata, add_usage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
@@ -45,17 +47,32 @@ NodeFn = Callable[[State, Context, Services], Awaitable[dict]]
 
 
 def _bind(fn: NodeFn, services: Services) -> Callable[[State, Runtime[Context]], Awaitable[dict]]:
-    """Adapt ``fn(state, ctx, services)`` to LangGraph's ``(state, runtime)`` node signature."""
+    """Adapt ``fn(state, ctx, services)`` to LangGraph's ``(state, runtime)`` node signature.
+
+    The node's model calls are counted by langchain_core's usage callback; their tokens go into
+    the update as ``usage``, so every host reads a turn's usage from its ``updates`` stream.
+    """
 
     async def node(state: State, runtime: Runtime[Context]) -> dict:
         ctx = Context.resolve(runtime.context)
-        update = await fn(state, ctx, services)
+        with get_usage_metadata_callback() as counted:
+            update = await fn(state, ctx, services)
+        if counted.usage_metadata:
+            update = update | {"usage": _total(counted.usage_metadata.values())}
         annotate_node_run(fn.__name__, state, update, ctx, services)  # no-op unless traced
         return update
 
     # Not functools.wraps: LangGraph reads the signature (through __wrapped__) to inject runtime.
     node.__name__, node.__qualname__, node.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
     return node
+
+
+def _total(usages: Iterable[UsageMetadata]) -> UsageMetadata:
+    """The calls' usage, summed over models."""
+    total: UsageMetadata = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+    for usage in usages:
+        total = add_usage(total, usage)
+    return total
 
 
 def _with_context(route: Callable[[State, Context], str]) -> Callable[..., str]:

@@ -20,6 +20,7 @@ from nodes.common import (
 from tools.text.excerpts import question_excerpts
 from tools.text.extractive import extractive_answer
 from tools.text.language import insufficient_message, language_name
+from tools.text.limits import bound_answer
 from tools.text.messages import message_text
 from tools.text.sanitize import plain_text
 
@@ -63,6 +64,9 @@ def _revision_note(state: State) -> str:
 async def generate_answer(state: State, ctx: Context, services: Services) -> dict:
     """Write the answer. One LLM call; offline (or if the call fails), an extractive answer.
 
+    ``ctx.answer_max_tokens`` and ``ctx.stop`` bound it: passed to the model call, and applied
+    to the extractive answer in words (:func:`tools.text.limits.bound_answer`).
+
     Never guesses: with no relevant documents it returns the kept closed-book candidate, flagged
     unverified, or says the information is insufficient in the user's language (no LLM call).
     """
@@ -82,11 +86,15 @@ async def generate_answer(state: State, ctx: Context, services: Services) -> dic
         query = f"{state['question']} {state.get('retrieval_query', '')}"
         shown = question_excerpts(docs, query, ctx.context_excerpt_chars)
         human = f"<question>{untrusted(state['question'])}</question>\n{number_documents(shown)}"
+        bounds = {"max_tokens": ctx.answer_max_tokens} if ctx.answer_max_tokens > 0 else {}
+        if ctx.stop:
+            bounds["stop"] = ctx.stop
+        writer = llm.bind(**bounds) if bounds else llm  # the client's max_tokens and stop
         reply = await ask_model(
             NODE,
             state,
             ctx,
-            lambda: llm.ainvoke(
+            lambda: writer.ainvoke(
                 [("system", system + _revision_note(state)), ("human", human)],
                 config=llm_config(NODE, language=language, draft=generations),
             ),
@@ -123,6 +131,7 @@ async def generate_answer(state: State, ctx: Context, services: Services) -> dic
     # Embedding sentences is CPU work (and the first call loads the model): off the event loop.
     embeddings = await asyncio.to_thread(services.embedder, ctx)
     answer = await asyncio.to_thread(extractive_answer, state["question"], docs, embeddings)
+    answer = bound_answer(answer, ctx.answer_max_tokens, ctx.stop)
     if not answer:
         return _no_documents(state) | fallback | {"generations": generations}
     return fallback | {

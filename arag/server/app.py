@@ -1,4 +1,8 @@
-"""The app factory: one FastAPI app (``/v1`` + health) for both hosts."""
+"""The app factory: one FastAPI app (``/v1`` + health) for both hosts.
+
+Errors are in OpenAI's format: ``/v1`` routes (and unknown ``/v1`` paths) on both hosts, and
+every route of ``arag serve``'s app.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
 
-from arag.server import health, openai_api
-from arag.server.errors import ApiError
+from arag.server import health, openai_api, responses_api
+from arag.server.errors import ApiError, openai_http_errors
 from arag.server.guard import guarded_route
 from arag.server.runner import Runner
 from arag.server.settings import ServerSettings
@@ -48,6 +53,8 @@ def create_app(settings: ServerSettings, open_runner: RunnerFactory) -> FastAPI:
     )
     route_class = guarded_route(settings)
     app.include_router(openai_api.router(settings, runner, route_class))
+    app.include_router(responses_api.router(settings, runner, route_class))
+    app.include_router(openai_api.unmatched_router(route_class))  # after every /v1 route
     app.include_router(health.router(lambda: current.get("runner"), route_class))
     return app
 
@@ -62,4 +69,7 @@ def local_app(settings: ServerSettings, ctx) -> FastAPI:
         async with open_checkpointer(ctx.data_dir, settings.postgres_dsn) as saver:
             yield LocalRunner(saver, ctx)
 
-    return create_app(settings, open_runner)
+    app = create_app(settings, open_runner)
+    # Only here: under the LangGraph API an app-wide handler would answer for its routes too.
+    app.add_exception_handler(HTTPException, openai_http_errors)
+    return app

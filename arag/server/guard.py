@@ -66,7 +66,8 @@ def validation_error(exc: RequestValidationError) -> ApiError:
     """A 400 naming the first invalid field, as OpenAI does."""
     first = exc.errors()[0] if exc.errors() else {}
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
-    return invalid_request(f"Invalid request: {where}: {first.get('msg', 'invalid value')}.")
+    message = f"Invalid request: {where}: {first.get('msg', 'invalid value')}."
+    return invalid_request(message, param=where if where != "body" else None)
 
 
 def guarded_route(settings: ServerSettings) -> type[APIRoute]:

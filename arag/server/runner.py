@@ -14,6 +14,7 @@ the graph advances, then one ``Final`` (the turn's ``TurnResult``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
@@ -80,9 +81,16 @@ class Runner(Protocol):
         ...
 
     def run(
-        self, messages: list[dict[str, Any]], thread_id: str | None, owner: str
+        self,
+        messages: list[dict[str, Any]],
+        thread_id: str | None,
+        owner: str,
+        context: dict[str, Any] | None = None,
     ) -> AsyncIterator[Step | Final]:
-        """One turn: on a thread (``messages`` = the new message) or stateless (the history)."""
+        """One turn: on a thread (``messages`` = the new message) or stateless (the history).
+
+        ``context`` overrides the host's ``Context`` fields for this run (the answer's bounds).
+        """
         ...
 
     async def messages(self, thread_id: str) -> list[dict[str, Any]]:
@@ -124,7 +132,11 @@ class LocalRunner:
         return (found.metadata or {}).get("owner") or LOCAL_OWNER
 
     async def run(
-        self, messages: list[dict[str, Any]], thread_id: str | None, owner: str
+        self,
+        messages: list[dict[str, Any]],
+        thread_id: str | None,
+        owner: str,
+        context: dict[str, Any] | None = None,
     ) -> AsyncIterator[Step | Final]:
         """Stream the turn's updates; the owner goes into every checkpoint's metadata."""
         if thread_id is not None and thread_id in self._busy:
@@ -139,7 +151,11 @@ class LocalRunner:
             self._busy.add(thread_id)
         try:
             async for event in stream_turn(
-                graph, {"messages": messages}, config, context=self.ctx, stream_mode="updates"
+                graph,
+                {"messages": messages},
+                config,
+                context=dataclasses.replace(self.ctx, **(context or {})),
+                stream_mode="updates",
             ):
                 if isinstance(event, Step):
                     yield event
@@ -206,7 +222,11 @@ class LangGraphRunner:
         return (thread.get("metadata") or {}).get("owner") or LOCAL_OWNER
 
     async def run(
-        self, messages: list[dict[str, Any]], thread_id: str | None, owner: str
+        self,
+        messages: list[dict[str, Any]],
+        thread_id: str | None,
+        owner: str,
+        context: dict[str, Any] | None = None,
     ) -> AsyncIterator[Step | Final]:
         """Create the thread if new (owned), then stream the run's updates (JSON parts)."""
         import httpx
@@ -223,6 +243,7 @@ class LangGraphRunner:
                 input={"messages": messages},
                 stream_mode="updates",
                 metadata={"owner": owner},
+                context=context or None,
                 multitask_strategy="reject",
             ):
                 if part.event == "error":
