@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from typing import Any
 
 from graph import prompts
 from graph.config import Context
@@ -61,6 +63,17 @@ def _revision_note(state: State) -> str:
     )
 
 
+def _bounded_writer(llm: Any, ctx: Context, services: Services) -> Any:
+    """The answering model under the client's bounds: ``answer_max_tokens`` and ``stop``.
+
+    The token bound is the model's own ``max_tokens`` setting (a second, per-call one would
+    reach OpenAI beside it), so the model is loaded with it; ``stop`` is a per-call argument.
+    """
+    if 0 < ctx.answer_max_tokens and not 0 < ctx.max_output_tokens <= ctx.answer_max_tokens:
+        llm = services.llm(dataclasses.replace(ctx, max_output_tokens=ctx.answer_max_tokens))
+    return llm.bind(stop=ctx.stop) if ctx.stop else llm
+
+
 async def generate_answer(state: State, ctx: Context, services: Services) -> dict:
     """Write the answer. One LLM call; offline (or if the call fails), an extractive answer.
 
@@ -86,10 +99,7 @@ async def generate_answer(state: State, ctx: Context, services: Services) -> dic
         query = f"{state['question']} {state.get('retrieval_query', '')}"
         shown = question_excerpts(docs, query, ctx.context_excerpt_chars)
         human = f"<question>{untrusted(state['question'])}</question>\n{number_documents(shown)}"
-        bounds = {"max_tokens": ctx.answer_max_tokens} if ctx.answer_max_tokens > 0 else {}
-        if ctx.stop:
-            bounds["stop"] = ctx.stop
-        writer = llm.bind(**bounds) if bounds else llm  # the client's max_tokens and stop
+        writer = _bounded_writer(llm, ctx, services)
         reply = await ask_model(
             NODE,
             state,

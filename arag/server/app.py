@@ -52,9 +52,13 @@ def create_app(settings: ServerSettings, open_runner: RunnerFactory) -> FastAPI:
         redoc_url=None,
     )
     route_class = guarded_route(settings)
-    app.include_router(openai_api.router(settings, runner, route_class))
-    app.include_router(responses_api.router(settings, runner, route_class))
-    app.include_router(openai_api.unmatched_router(route_class))  # after every /v1 route
+    v1 = [
+        openai_api.router(settings, runner, route_class),
+        responses_api.router(settings, runner, route_class),
+    ]
+    for api in v1:
+        app.include_router(api)
+    app.include_router(openai_api.unmatched_router(route_class, v1))  # after every /v1 route
     app.include_router(health.router(lambda: current.get("runner"), route_class))
     return app
 

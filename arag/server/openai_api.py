@@ -134,7 +134,7 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
         """The one model: the adaptive RAG graph."""
         return ModelList(data=[Model(id=MODEL_ID)])
 
-    @api.get("/threads/{thread_id}", response_model=Thread)
+    @api.get("/threads/{thread_id:path}", response_model=Thread)  # a name may hold "/"
     async def get_thread(request: Request, thread_id: str, owner: Owner) -> Thread:
         """A stored conversation; another key's thread is 404, as if it did not exist."""
         requested = requested_thread(thread_id)
@@ -204,27 +204,22 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def unmatched_router(route_class: type) -> APIRouter:
-    """``/v1/...`` that no route serves: 404, or 405 with ``Allow``, in OpenAI's format.
+def unmatched_router(route_class: type, served: list[APIRouter]) -> APIRouter:
+    """``/v1/...`` that no route of ``served`` serves: 404, or 405 with ``Allow``, in OpenAI's
+    format.
 
     A route rather than an app exception handler, so it holds on both hosts: under the LangGraph
     API this app's exception handlers would also answer for the LangGraph routes. Include it
-    after every other ``/v1`` router.
-    """
+    after the ``served`` routers.
+    """  # noqa: D205
     api = APIRouter(prefix="/v1", route_class=route_class)
+    routes = [route for router in served for route in router.routes if hasattr(route, "methods")]
 
     @api.api_route("/{rest:path}", methods=ALL_METHODS, include_in_schema=False)
     async def unmatched(request: Request, rest: str) -> None:
         path = request.url.path
         allowed = sorted(
-            {
-                method
-                for route in request.app.router.routes
-                if getattr(route, "endpoint", None) is not unmatched
-                and hasattr(route, "path_regex")
-                and route.path_regex.match(path)
-                for method in getattr(route, "methods", None) or ()
-            }
+            {m for route in routes if route.path_regex.match(path) for m in route.methods}
         )
         if allowed:
             raise ApiError(

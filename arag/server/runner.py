@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from arag.server.auth import LOCAL_OWNER
 from arag.server.errors import ApiError
+from arag.server.thread_ids import langgraph_thread_id
 from arag.turn import Step, stream_turn, text_of
 from arag.turn import TurnResult as Final
 from graph.config import Context
@@ -204,10 +205,7 @@ class LangGraphRunner:
 
     def thread_id(self, requested: str) -> str:
         """LangGraph thread ids are UUIDs: other names map to a stable UUID5."""
-        try:
-            return str(uuid.UUID(requested))
-        except ValueError:
-            return str(uuid.uuid5(uuid.NAMESPACE_URL, f"arag:thread:{requested}"))
+        return langgraph_thread_id(requested)
 
     async def owner_of(self, thread_id: str) -> str | None:
         """From the thread's metadata."""
