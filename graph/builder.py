@@ -51,6 +51,8 @@ def _bind(fn: NodeFn, services: Services) -> Callable[[State, Runtime[Context]],
 
     The node's model calls are counted by langchain_core's usage callback; their tokens go into
     the update as ``usage``, so every host reads a turn's usage from its ``updates`` stream.
+    A single step, flag or failure record is returned as a one-item list, so the stream always
+    carries lists for those fields.
     """
 
     async def node(state: State, runtime: Runtime[Context]) -> dict:
@@ -59,12 +61,22 @@ def _bind(fn: NodeFn, services: Services) -> Callable[[State, Runtime[Context]],
             update = await fn(state, ctx, services)
         if counted.usage_metadata:
             update = update | {"usage": _total(counted.usage_metadata.values())}
+        update = _as_lists(update)
         annotate_node_run(fn.__name__, state, update, ctx, services)  # no-op unless traced
         return update
 
     # Not functools.wraps: LangGraph reads the signature (through __wrapped__) to inject runtime.
     node.__name__, node.__qualname__, node.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
     return node
+
+
+LIST_FIELDS = ("path", "flags", "failures")
+
+
+def _as_lists(update: dict) -> dict:
+    """``update`` with a lone record of a list field as a one-item list."""
+    lone = {k: [v] for k in LIST_FIELDS if isinstance(v := update.get(k), dict | str)}
+    return update | lone if lone else update
 
 
 def _total(usages: Iterable[UsageMetadata]) -> UsageMetadata:
