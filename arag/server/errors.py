@@ -64,7 +64,7 @@ def not_found(message: str) -> ApiError:
 def http_error(status: int, detail: str, headers: dict[str, str] | None = None) -> ApiError:
     """An HTTP error of the framework's (unknown route, wrong method, ...) in OpenAI's format."""
     kind = "invalid_request_error" if status < 500 else "server_error"
-    code = {404: "not_found", 405: "method_not_allowed"}.get(status, "invalid_request")
+    code = {404: "unknown_route", 405: "method_not_allowed"}.get(status, "invalid_request")
     if status == 404:
         kind = "not_found_error"
     return ApiError(status, detail, kind, code)

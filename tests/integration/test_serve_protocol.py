@@ -131,7 +131,8 @@ def test_unknown_routes_and_wrong_methods_are_openai_errors(server):
     wrong = httpx.get(server.url + "/v1/chat/completions", headers=auth)
     assert_openai_error(wrong, 405, "method_not_allowed")
     assert wrong.headers["allow"] == "POST"
-    assert_openai_error(httpx.get(server.url + "/nope"), 404, "not_found")
+    assert_openai_error(httpx.get(server.url + "/nope"), 404, "unknown_route")
+    assert httpx.post(server.url + "/healthz").headers["allow"] == "GET"
     assert_openai_error(httpx.post(server.url + "/healthz"), 405, "method_not_allowed")
     # The SDK turns them into its typed errors with the message.
     with pytest.raises(openai.NotFoundError, match="No route POST /v1/embeddings"):
