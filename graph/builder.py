@@ -14,13 +14,11 @@ respond → END
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any, get_type_hints
 
-from langchain_core.callbacks import get_usage_metadata_callback
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages.ai import UsageMetadata, add_usage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
@@ -41,6 +39,7 @@ from nodes.rewrite import rewrite_query
 from nodes.translate import translate_question
 from nodes.web_search import web_search
 from tools.index.base import HybridIndex
+from tools.llm.usage import counting_usage, total_usage
 from tools.web_search import WebSearch
 
 NodeFn = Callable[[State, Context, Services], Awaitable[dict]]
@@ -49,18 +48,19 @@ NodeFn = Callable[[State, Context, Services], Awaitable[dict]]
 def _bind(fn: NodeFn, services: Services) -> Callable[[State, Runtime[Context]], Awaitable[dict]]:
     """Adapt ``fn(state, ctx, services)`` to LangGraph's ``(state, runtime)`` node signature.
 
-    The node's model calls are counted by langchain_core's usage callback; their tokens go into
-    the update as ``usage``, so every host reads a turn's usage from its ``updates`` stream.
+    The node's model calls are counted by langchain_core's usage callback handler
+    (``tools.llm.usage``); their tokens go into the update as ``usage``, so every host reads a
+    turn's usage from its ``updates`` stream.
     A single step, flag or failure record is returned as a one-item list, so the stream always
     carries lists for those fields.
     """
 
     async def node(state: State, runtime: Runtime[Context]) -> dict:
         ctx = Context.resolve(runtime.context)
-        with get_usage_metadata_callback() as counted:
+        with counting_usage() as counted:
             update = await fn(state, ctx, services)
-        if counted.usage_metadata:
-            update = update | {"usage": _total(counted.usage_metadata.values())}
+        if usage := total_usage(counted):
+            update = update | {"usage": usage}
         update = _as_lists(update)
         annotate_node_run(fn.__name__, state, update, ctx, services)  # no-op unless traced
         return update
@@ -77,14 +77,6 @@ def _as_lists(update: dict) -> dict:
     """``update`` with a lone record of a list field as a one-item list."""
     lone = {k: [v] for k in LIST_FIELDS if isinstance(v := update.get(k), dict | str)}
     return update | lone if lone else update
-
-
-def _total(usages: Iterable[UsageMetadata]) -> UsageMetadata:
-    """The calls' usage, summed over models."""
-    total: UsageMetadata = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
-    for usage in usages:
-        total = add_usage(total, usage)
-    return total
 
 
 def _with_context(route: Callable[[State, Context], str]) -> Callable[..., str]:
