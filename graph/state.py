@@ -182,6 +182,9 @@ class OutputState(TypedDict, total=False):
     """Warnings a user should see: not_grounded, insufficient, translation_skipped, ..."""
     path: Annotated[list[Step], append_steps]
     """Every step taken this turn, with its decision and reason."""
+    usage: Annotated[UsageMetadata, add_usage]
+    """Tokens the thread's model calls used, summed over its turns; each node's update carries
+    its own calls' (output state, since the LangGraph API streams only output fields)."""
 
 
 class State(InputState, OutputState, total=False):
@@ -224,7 +227,5 @@ class State(InputState, OutputState, total=False):
     translation_doubtful: bool
     """The translation looked wrong (empty, an echo, the wrong language, or matching the corpus
     far worse than the question as written): the original is searched too."""
-    usage: Annotated[UsageMetadata, add_usage]
-    """Tokens the thread's model calls used, summed; a node's update carries its own calls'."""
     turn_started: float
     """When this turn began (Unix time): LLM calls stop at ``request_deadline`` after it."""
