@@ -2,8 +2,9 @@
 
 The graph's nodes are async, so a turn runs with ``graph.astream``; under the LangGraph API it
 arrives instead as the JSON parts of the SDK's ``runs.stream``. Either way every ``updates``
-part (node → update) goes through ``TurnResult.feed``, which unwraps reducer bypasses
-(``Overwrite``, or its JSON form) and keeps the path, the flags and the final answer.
+part (node → update) goes through ``TurnResult.feed``, which drops the new-turn marker of the
+reset lists (``graph.state.NEW_TURN``) and keeps the path, the flags, the model usage and the
+final answer.
 
 ``stream_turn`` yields the turn as it happens: a ``Step`` per path entry, a ``Token`` per
 streamed piece of the reply (``messages`` mode), and the ``TurnResult`` last. ``run_turn``
@@ -22,7 +23,10 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_core.messages.ai import add_usage
 from langgraph.types import Overwrite
+
+from graph.state import NEW_TURN
 
 ANSWER_NODE = "generate_answer"
 """The node that writes answer drafts."""
@@ -45,11 +49,15 @@ class Token:
 
 
 def unwrap(value: Any) -> Any:
-    """A reducer bypass (``Overwrite``) as its plain value, in-process or JSON-serialized."""
+    """An update's plain value: a reset list without its ``NEW_TURN`` marker, a reducer bypass
+    (``Overwrite``, in-process or JSON-serialized) as its value.
+    """  # noqa: D205
     if isinstance(value, Overwrite):
-        return value.value
-    if isinstance(value, dict) and value.get("type") == "__overwrite__":  # via the LangGraph API
-        return value.get("value")
+        value = value.value
+    elif isinstance(value, dict) and value.get("type") == "__overwrite__":  # via the LangGraph API
+        value = value.get("value")
+    if isinstance(value, list) and value and value[0] == NEW_TURN:
+        return value[1:]
     return value
 
 
@@ -89,6 +97,9 @@ class TurnResult:
     """The flags ``respond`` itself raised (the last check's ``not_grounded``/``not_useful``)."""
     confidence: dict[str, Any] | None = None
     """The retrieve-or-not record of ``check_confidence`` (probe score, model confidence)."""
+    usage: dict[str, Any] = field(default_factory=dict)
+    """Tokens the turn's model calls used (``input_tokens``, ``output_tokens``,
+    ``total_tokens``), summed over the nodes' updates; empty when no model was called."""
 
     def feed(self, node: str, update: Any) -> list[Step]:
         """Take one node's update; return the path entries it added, as ``Step`` events."""
@@ -104,6 +115,8 @@ class TurnResult:
         documents = unwrap(update.get("documents"))
         if self.searched is None and documents and node != "web_search":
             self.searched = documents  # the corpus search for the (translated) question
+        if usage := update.get("usage"):
+            self.usage = dict(add_usage(self.usage or None, usage))
         if node == "retrieve_documents":
             self.retrieved = True
         elif node == ANSWER_NODE:

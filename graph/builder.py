@@ -41,23 +41,44 @@ from nodes.summarize import summarize_documents
 from nodes.translate import translate_question
 from nodes.web_search import web_search
 from tools.index.base import HybridIndex
+from tools.llm.usage import counting_usage, total_usage
 from tools.web_search import WebSearch
 
 NodeFn = Callable[[State, Context, Services], Awaitable[dict]]
 
 
 def _bind(fn: NodeFn, services: Services) -> Callable[[State, Runtime[Context]], Awaitable[dict]]:
-    """Adapt ``fn(state, ctx, services)`` to LangGraph's ``(state, runtime)`` node signature."""
+    """Adapt ``fn(state, ctx, services)`` to LangGraph's ``(state, runtime)`` node signature.
+
+    The node's model calls are counted by langchain_core's usage callback handler
+    (``tools.llm.usage``); their tokens go into the update as ``usage``, so every host reads a
+    turn's usage from its ``updates`` stream.
+    A single step, flag or failure record is returned as a one-item list, so the stream always
+    carries lists for those fields.
+    """
 
     async def node(state: State, runtime: Runtime[Context]) -> dict:
         ctx = Context.resolve(runtime.context)
-        update = await fn(state, ctx, services)
+        with counting_usage() as counted:
+            update = await fn(state, ctx, services)
+        if usage := total_usage(counted):
+            update = update | {"usage": usage}
+        update = _as_lists(update)
         annotate_node_run(fn.__name__, state, update, ctx, services)  # no-op unless traced
         return update
 
     # Not functools.wraps: LangGraph reads the signature (through __wrapped__) to inject runtime.
     node.__name__, node.__qualname__, node.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
     return node
+
+
+LIST_FIELDS = ("path", "flags", "failures")
+
+
+def _as_lists(update: dict) -> dict:
+    """``update`` with a lone record of a list field as a one-item list."""
+    lone = {k: [v] for k in LIST_FIELDS if isinstance(v := update.get(k), dict | str)}
+    return update | lone if lone else update
 
 
 def _with_context(route: Callable[[State, Context], str]) -> Callable[..., str]:

@@ -218,6 +218,20 @@ class Context:
         512,
         "Tokens one LLM reply may take (answers, grades, checks; 0 = the provider's limit)",
     )
+    answer_max_tokens: int = _setting(
+        "ARAG_ANSWER_MAX_TOKENS",
+        0,
+        "Tokens the answer may take (an API client's max_tokens): passed to the answering "
+        "model call; offline, the extractive answer is cut to this many words (0 = no bound "
+        "beyond max_output_tokens)",
+    )
+    stop: list[str] = field(
+        default_factory=list,
+        metadata={
+            "description": "Stop sequences for the answer (an API client's stop): passed to "
+            "the answering model call; offline, the extractive answer ends before the first"
+        },
+    )
     max_retries: int = _setting(
         "ARAG_MAX_RETRIES",
         2,

@@ -15,6 +15,8 @@ from typing import (
 )
 
 from langchain_core.messages import AnyMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.messages.ai import add_usage as lc_add_usage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
@@ -101,32 +103,61 @@ class Check(TypedDict, total=False):
     """Why, in one line."""
 
 
+NEW_TURN = "__new_turn__"
+"""First item of a list a node returns for ``path``, ``flags`` or ``failures``: the list starts a
+new turn, so the reducer drops what earlier turns left. A plain JSON string, so the ``updates``
+stream carries plain lists (as ``add_messages`` does with ``REMOVE_ALL_MESSAGES``)."""
+
+
+def new_turn(items: list) -> list:
+    """``items`` as the first records of a turn: ``[NEW_TURN, *items]``."""
+    return [NEW_TURN, *items]
+
+
+def _items(right: list | dict | str | None) -> tuple[bool, list]:
+    """Whether ``right`` starts a new turn, and its records (the marker removed)."""
+    if right is None:
+        return False, []
+    if isinstance(right, dict | str):
+        return right == NEW_TURN, [] if right == NEW_TURN else [right]
+    if right and right[0] == NEW_TURN:
+        return True, list(right[1:])
+    return False, list(right)
+
+
 def _append(left: list | None, right: list | dict | None) -> list:
     """``left`` plus ``right`` (one record or a list of them), as a new list."""
-    if right is None:
-        return list(left or [])
-    return [*(left or []), *([right] if isinstance(right, dict) else right)]
+    reset, items = _items(right)
+    return [*([] if reset else left or []), *items]
 
 
 def append_steps(left: list[Step] | None, right: list[Step] | Step | None) -> list[Step]:
-    """Reducer for ``path``: append new steps; a node resets the list with ``Overwrite([...])``."""
+    """Reducer for ``path``: append new steps; ``new_turn([...])`` starts the list afresh."""
     return _append(left, right)
 
 
 def append_failures(
     left: list[Failure] | None, right: list[Failure] | Failure | None
 ) -> list[Failure]:
-    """Reducer for ``failures``: append new records; a turn resets them with ``Overwrite([])``."""
+    """Reducer for ``failures``: append new records; ``new_turn([])`` resets them."""
     return _append(left, right)
 
 
 def merge_flags(left: list[str] | None, right: list[str] | str | None) -> list[str]:
-    """Reducer for ``flags``: ordered union, so a warning raised twice is shown once."""
-    merged = list(left or [])
-    for flag in [right] if isinstance(right, str) else (right or []):
+    """Reducer for ``flags``: ordered union (a warning raised twice is shown once); ``new_turn``
+    starts it afresh.
+    """  # noqa: D205
+    reset, items = _items(right)
+    merged = [] if reset else list(left or [])
+    for flag in items:
         if flag not in merged:
             merged.append(flag)
     return merged
+
+
+def add_usage(left: UsageMetadata | None, right: UsageMetadata | None) -> UsageMetadata:
+    """Reducer for ``usage``: token counts summed (langchain_core's ``add_usage``)."""
+    return lc_add_usage(left, right)
 
 
 class InputState(TypedDict):
@@ -153,6 +184,9 @@ class OutputState(TypedDict, total=False):
     """Warnings a user should see: not_grounded, insufficient, translation_skipped, ..."""
     path: Annotated[list[Step], append_steps]
     """Every step taken this turn, with its decision and reason."""
+    usage: Annotated[UsageMetadata, add_usage]
+    """Tokens the thread's model calls used, summed over its turns; each node's update carries
+    its own calls' (output state, since the LangGraph API streams only output fields)."""
 
 
 class State(InputState, OutputState, total=False):

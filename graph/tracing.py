@@ -55,8 +55,7 @@ def node_annotations(
     if merged.get("user_language"):
         metadata["language"] = merged["user_language"]
     step = update.get("path")
-    step = getattr(step, "value", step)  # Overwrite([...]) resets the path on a turn's start
-    if isinstance(step, list):
+    if isinstance(step, list):  # new_turn([...]) puts its marker first; the step is last
         step = step[-1] if step else None
     if isinstance(step, dict):
         metadata["decision"] = step.get("decision")

@@ -7,12 +7,11 @@ import time
 import uuid
 
 from langchain_core.messages import HumanMessage
-from langgraph.types import Overwrite
 
 from graph import prompts
 from graph.config import Context
 from graph.services import Services
-from graph.state import State
+from graph.state import State, new_turn
 from nodes.common import ask_model, llm_config, step, untrusted
 from tools.text.followup import needs_history
 from tools.text.messages import clean_question, message_text
@@ -25,8 +24,8 @@ HISTORY_CHARS = 600
 def _turn_reset() -> dict:
     """Per-turn fields, reset so an earlier turn of the thread never leaks into this one."""
     return {
-        "flags": Overwrite([]),
-        "failures": Overwrite([]),
+        "flags": new_turn([]),
+        "failures": new_turn([]),
         "index_error": "",
         "dropped_references": 0,
         "translation_doubtful": False,
@@ -68,7 +67,7 @@ async def condense_question(state: State, ctx: Context, services: Services) -> d
             "question": "",
             "route": "invalid_input",
             "answer": "Please ask a question: the message was empty.",
-            "path": Overwrite([step(NODE, "invalid_input", "the question is empty")]),
+            "path": new_turn([step(NODE, "invalid_input", "the question is empty")]),
         }
     flags: list[str] = []
     if len(question) > ctx.max_question_chars:
@@ -83,18 +82,18 @@ async def condense_question(state: State, ctx: Context, services: Services) -> d
         )
         return update | {
             "question": question,
-            "flags": Overwrite(flags),
-            "path": Overwrite([step(NODE, "first_turn", f"no history; {used}")]),
+            "flags": new_turn(flags),
+            "path": new_turn([step(NODE, "first_turn", f"no history; {used}")]),
         }
     previous = clean_question(message_text(history[max(i for i in humans if i < humans[-1])]))
     if not needs_history(question, previous):  # a new topic: searched alone, no LLM call
         s = step(NODE, "new_topic", "the question names its own subject; history not used")
-        return update | {"question": question, "flags": Overwrite(flags), "path": Overwrite([s])}
+        return update | {"question": question, "flags": new_turn(flags), "path": new_turn([s])}
     llm = services.llm(ctx)
     if llm is None:
         standalone = f"{question} ({previous[:HISTORY_CHARS]})"
         s = step(NODE, "offline_context", "no LLM: previous question appended for retrieval")
-        return update | {"question": standalone, "flags": Overwrite(flags), "path": Overwrite([s])}
+        return update | {"question": standalone, "flags": new_turn(flags), "path": new_turn([s])}
     transcript = "\n".join(
         f"{m.type}: {message_text(m)[:HISTORY_CHARS]}" for m in history[-HISTORY_MESSAGES:]
     )
@@ -117,12 +116,12 @@ async def condense_question(state: State, ctx: Context, services: Services) -> d
     if reply.value is None:
         standalone = f"{question} ({previous[:HISTORY_CHARS]})"
         s = step(NODE, "offline_context", f"{reply.why}; appended history")
-        return update | {  # the turn's first records: Overwrite resets the previous turn's
+        return update | {  # the turn's first records: new_turn resets the previous turn's
             "question": standalone,
-            "failures": Overwrite([reply.failure]),
-            "flags": Overwrite([*flags, *reply.flags]),
-            "path": Overwrite([s]),
+            "failures": new_turn([reply.failure]),
+            "flags": new_turn([*flags, *reply.flags]),
+            "path": new_turn([s]),
         }
     standalone = clean_question(message_text(reply.value)) or question
     s = step(NODE, "standalone", f"rewritten from {len(history)} earlier messages")
-    return update | {"question": standalone, "flags": Overwrite(flags), "path": Overwrite([s])}
+    return update | {"question": standalone, "flags": new_turn(flags), "path": new_turn([s])}

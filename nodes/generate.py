@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from typing import Any
 
 from graph import prompts
 from graph.config import Context
@@ -21,6 +23,7 @@ from nodes.common import (
 from tools.text.excerpts import question_excerpts
 from tools.text.extractive import extractive_answer, sentence_supported
 from tools.text.language import insufficient_message, language_name
+from tools.text.limits import bound_answer
 from tools.text.messages import message_text
 from tools.text.release import SentenceRelease
 
@@ -61,12 +64,26 @@ def _revision_note(state: State) -> str:
     )
 
 
+def _bounded_writer(llm: Any, ctx: Context, services: Services) -> Any:
+    """The answering model under the client's bounds: ``answer_max_tokens`` and ``stop``.
+
+    The token bound is the model's own ``max_tokens`` setting (a second, per-call one would
+    reach OpenAI beside it), so the model is loaded with it; ``stop`` is a per-call argument.
+    """
+    if 0 < ctx.answer_max_tokens and not 0 < ctx.max_output_tokens <= ctx.answer_max_tokens:
+        llm = services.llm(dataclasses.replace(ctx, max_output_tokens=ctx.answer_max_tokens))
+    return llm.bind(stop=ctx.stop) if ctx.stop else llm
+
+
 async def generate_answer(state: State, ctx: Context, services: Services) -> dict:
     """Write the answer. One streamed LLM call; offline (or if the call fails), extractive.
 
     The model's draft reaches the chat while it is written, sentence by sentence, as far as
     each sentence verifies against the documents it cites (``released``); the rest of the
     draft is shown by ``respond`` once the answer check has passed it.
+
+    ``ctx.answer_max_tokens`` and ``ctx.stop`` bound it: passed to the model call, and applied
+    to the extractive answer in words (:func:`tools.text.limits.bound_answer`).
 
     Never guesses: with no relevant documents it returns the kept closed-book candidate, flagged
     unverified, or says the information is insufficient in the user's language (no LLM call).
@@ -94,10 +111,12 @@ async def generate_answer(state: State, ctx: Context, services: Services) -> dic
             on_release=lambda piece: show_in_chat(state, piece),
         )
 
+        writer = _bounded_writer(llm, ctx, services)
+
         async def write() -> SentenceRelease:
             config = llm_config(NODE, language=language, draft=generations)
             messages = [("system", system + _revision_note(state)), ("human", human)]
-            async for chunk in llm.astream(messages, config=config):
+            async for chunk in writer.astream(messages, config=config):
                 release.feed(message_text(chunk))
             return release
 
@@ -142,6 +161,7 @@ async def generate_answer(state: State, ctx: Context, services: Services) -> dic
     # Embedding sentences is CPU work (and the first call loads the model): off the event loop.
     embeddings = await asyncio.to_thread(services.embedder, ctx)
     answer = await asyncio.to_thread(extractive_answer, state["question"], docs, embeddings)
+    answer = bound_answer(answer, ctx.answer_max_tokens, ctx.stop)
     if not answer:
         return _no_documents(state) | fallback | {"generations": generations}
     return fallback | {

@@ -1,4 +1,4 @@
-"""Serving: one FastAPI app (OpenAI-compatible ``/v1``, health) on two hosts.
+"""Serving: one FastAPI app (OpenAI-compatible ``/v1`` chat and Responses, health), two hosts.
 
 ``arag serve`` runs it with uvicorn over a compiled graph and a SQLite or PostgreSQL
 checkpointer (``runner.LocalRunner``); ``langgraph dev`` / the LangGraph API mount it through

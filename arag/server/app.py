@@ -1,8 +1,9 @@
 """The app factory: one FastAPI app (``/v1`` + health) for both hosts, plus ``/mcp`` locally.
 
-``/mcp`` is mounted only in ``arag serve`` (``local_app``): under ``langgraph dev`` the
-LangGraph server answers ``/mcp`` itself (each assistant as a tool), and an ``http.app`` route
-of the same path would hide it.
+Errors are in OpenAI's format: ``/v1`` routes (and unknown ``/v1`` paths) on both hosts, and
+every route of ``arag serve``'s app. ``/mcp`` is mounted only in ``arag serve`` (``local_app``):
+under ``langgraph dev`` the LangGraph server answers ``/mcp`` itself (each assistant as a
+tool), and an ``http.app`` route of the same path would hide it.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
 
-from arag.server import health, openai_api
-from arag.server.errors import ApiError
+from arag.server import health, openai_api, responses_api
+from arag.server.errors import ApiError, openai_http_errors
 from arag.server.guard import guarded_route
 from arag.server.runner import Runner
 from arag.server.settings import ServerSettings
@@ -76,7 +78,13 @@ def create_app(
         redoc_url=None,
     )
     keyed = guarded_route(settings, keyed=True)  # the key is checked before the body is read
-    app.include_router(openai_api.router(settings, runner, keyed))
+    v1 = [
+        openai_api.router(settings, runner, keyed),
+        responses_api.router(settings, runner, keyed),
+    ]
+    for api in v1:
+        app.include_router(api)
+    app.include_router(openai_api.unmatched_router(keyed, v1))  # after every /v1 route
     app.include_router(health.router(lambda: current.get("runner"), guarded_route(settings)))
     if mcp is not None:
         from arag.server.mcp_http import mcp_route
@@ -100,4 +108,7 @@ def local_app(settings: ServerSettings, ctx: Context, host: str = "127.0.0.1") -
         async with open_checkpointer(ctx.data_dir, settings.postgres_dsn) as saver:
             yield LocalRunner(saver, ctx, checkpoints_kept=settings.checkpoints_kept)
 
-    return create_app(settings, open_runner, mcp=MCPMount(ctx, host))
+    app = create_app(settings, open_runner, mcp=MCPMount(ctx, host))
+    # Only here: under the LangGraph API an app-wide handler would answer for its routes too.
+    app.add_exception_handler(HTTPException, openai_http_errors)
+    return app

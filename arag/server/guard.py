@@ -63,11 +63,22 @@ async def read_body(request: Request, settings: ServerSettings) -> None:
     request._body = body  # FastAPI then parses this instead of reading the stream again
 
 
+_UNION_TAG = re.compile(r"^(str|int|float|bool|none|[a-z-]+\[.*\]|[A-Z]\w*)$")
+"""Location parts pydantic adds for a union's branches (``str``, ``list[ContentPart]``)."""
+
+
 def validation_error(exc: RequestValidationError) -> ApiError:
-    """A 400 naming the first invalid field, as OpenAI does."""
-    first = exc.errors()[0] if exc.errors() else {}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
-    return invalid_request(f"Invalid request: {where}: {first.get('msg', 'invalid value')}.")
+    """A 400 naming the invalid field, as OpenAI does.
+
+    Of the errors, the deepest is reported: for ``content: str | list[part]`` a broken part says
+    what is wrong with the part, not that the content is not a string.
+    """
+    errors = exc.errors()
+    first = max(errors, key=lambda e: len(e.get("loc", ()))) if errors else {}
+    loc = [str(p) for p in first.get("loc", ()) if p != "body" and not _UNION_TAG.match(str(p))]
+    where = ".".join(loc) or "body"
+    message = f"Invalid request: {where}: {first.get('msg', 'invalid value')}."
+    return invalid_request(message, param=where if where != "body" else None)
 
 
 def guarded_route(settings: ServerSettings, *, keyed: bool = False) -> type[APIRoute]:

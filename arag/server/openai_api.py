@@ -1,164 +1,77 @@
 """OpenAI-compatible routes: ``POST /v1/chat/completions``, ``GET /v1/models`` and
-``GET /v1/threads/{id}``, with the request/response models that give validation and the schema.
+``GET /v1/threads/{id}`` (the wire models are in ``openai_schemas``; ``/v1/responses`` is in
+``responses_api``).
 
 Conversations and threads:
-- an explicit thread id (``X-Thread-Id`` header or ``metadata.thread_id``) is stored and resumed:
-  only the last user message is appended, the thread holds the history;
+- an explicit thread id (``X-Thread-Id`` header or ``metadata.thread_id``: any text of 1-256
+  characters without control characters) is stored and resumed: only the last user message is
+  appended, the thread holds the history;
 - without one the run is stateless: the client keeps the history and sends all of it, and the
   graph condenses the follow-up from those messages. Nothing is stored.
-System and tool messages are dropped: the graph has its own prompts and calls no client tools.
+System, developer, tool and function messages are dropped: the graph has its own prompts and
+calls no client tools. Content parts that are not text are ignored, and the reply says so.
+
+``max_tokens`` (or ``max_completion_tokens``) and ``stop`` bound the answer (see
+``graph.config.Context.answer_max_tokens``); ``n`` > 1, tools and structured output get a 400.
+``usage`` sums every model call of the turn (zeros offline).
 
 Streaming sends only what has been checked, as soon as it has been. A token once sent to a chat
 UI cannot be taken back, so the graph releases a draft sentence by sentence while the model
 writes it, as far as each sentence verifies against the documents it cites; the rest follows
 when the answer check has passed it (``respond``), with the sources and notes. A draft the
 check rejects is never shown. The chunks concatenate to the non-streamed ``content``; the last
-one carries the citations. Progress goes out as SSE comment lines (``: progress {...}``), which
+one carries the citations, and with ``stream_options.include_usage`` one more chunk (no
+choices) the usage. Progress goes out as SSE comment lines (``: progress {...}``), which
 SSE clients ignore by specification and which keep idle proxies from closing the connection.
 sse-starlette frames the events (``data: {json}`` chunks, then ``data: [DONE]``).
 """  # noqa: D205
 
 # No "from __future__ import annotations": FastAPI resolves the route signatures, which refer to
 # names local to router(), when the routes are declared.
+import asyncio
 import json
 import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
-from arag.server.auth import owner_for
-from arag.server.errors import ApiError, invalid_request, not_found
+from arag.server.errors import ApiError, invalid_request
+from arag.server.openai_schemas import (
+    MODEL_ID,
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionRequest,
+    Choice,
+    Citation,
+    Model,
+    ModelList,
+    Thread,
+    Usage,
+)
 from arag.server.runner import Final, Runner, Step, Token
 from arag.server.settings import ServerSettings
+from arag.server.turns import (
+    answer_context,
+    authenticate,
+    final_of,
+    graph_messages,
+    ignored_parts,
+    last_user_message,
+    owned_thread,
+    refuse_n,
+    requested_thread,
+    with_notes,
+)
 
-MODEL_ID = "adaptive-rag"
-THREAD_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")  # fullmatch: "$" would let "id\n" pass
+__all__ = ["MODEL_ID", "router", "word_chunks"]
+
 SSE_LINE_END = "\n"  # LF, as this stream always used (sse-starlette defaults to CRLF)
-
-
-class TextPart(BaseModel):
-    """A text content part (``{"type": "text", "text": ...}``)."""
-
-    type: Literal["text"]
-    text: str
-
-
-class ChatMessage(BaseModel):
-    """One message of the conversation the client sends."""
-
-    model_config = ConfigDict(extra="allow")
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart] | None = None
-    name: str | None = None
-
-    def text(self) -> str:
-        """The message as plain text."""
-        if isinstance(self.content, list):
-            return "".join(p.text for p in self.content)
-        return self.content or ""
-
-
-class ChatCompletionRequest(BaseModel):
-    """The request body. Sampling parameters (temperature, ...) are accepted and ignored."""
-
-    model_config = ConfigDict(extra="allow")
-    model: str = Field(MODEL_ID, description=f"Must be {MODEL_ID!r} (see GET /v1/models)")
-    messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
-    stream: bool = False
-    user: str | None = Field(None, max_length=256, description="End-user id; logged, not a thread")
-    metadata: dict[str, str] | None = Field(
-        None, description="metadata.thread_id names a stored thread to continue"
-    )
-
-
-class Citation(BaseModel):
-    """A numbered source: ``[n]`` in the answer text."""
-
-    n: int
-    id: str
-    title: str
-    source: str = Field(description="File path or URL")
-
-
-class AssistantMessage(BaseModel):
-    """The answer: text with footnotes, plus the citations as data."""
-
-    role: Literal["assistant"] = "assistant"
-    content: str
-    citations: list[Citation] = []
-
-
-class Choice(BaseModel):
-    """The single choice."""
-
-    index: int = 0
-    message: AssistantMessage
-    finish_reason: Literal["stop"] = "stop"
-
-
-class PathStep(BaseModel):
-    """One step the graph took: node, decision and reason."""
-
-    node: str
-    decision: str
-    reason: str
-
-
-class ChatCompletion(BaseModel):
-    """The non-streaming response, with the graph's structured answer fields added."""
-
-    id: str
-    object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str = MODEL_ID
-    choices: list[Choice]
-    citations: list[Citation]
-    thread_id: str | None = Field(description="Stored thread, or null for a stateless run")
-    route: str = Field(
-        description="closed_book, retrieval, web, insufficient, invalid_input, error"
-    )
-    mode: str = Field(description="llm or offline")
-    flags: list[str]
-    path: list[PathStep]
-
-
-class Model(BaseModel):
-    """One entry of ``GET /v1/models``."""
-
-    id: str
-    object: Literal["model"] = "model"
-    created: int = 0
-    owned_by: str = "adaptive-rag"
-
-
-class ModelList(BaseModel):
-    """``GET /v1/models``."""
-
-    object: Literal["list"] = "list"
-    data: list[Model]
-
-
-class ThreadMessage(BaseModel):
-    """A stored message."""
-
-    role: str
-    content: str
-    citations: list[Citation] = []
-
-
-class Thread(BaseModel):
-    """``GET /v1/threads/{id}``: a stored conversation (an extension, not in OpenAI's API)."""
-
-    id: str
-    object: Literal["thread"] = "thread"
-    messages: list[ThreadMessage]
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -176,24 +89,23 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def graph_messages(messages: list[ChatMessage]) -> list[dict[str, str]]:
-    """User and assistant messages as graph input; at least one user message is required."""
-    out = [
-        {"role": m.role, "content": m.text()} for m in messages if m.role in ("user", "assistant")
-    ]
-    if not any(m["role"] == "user" for m in out):
-        raise invalid_request("messages must contain a user message.")
-    return out
+def unknown_model(model: str) -> ApiError:
+    """404 for a model other than the graph."""
+    return ApiError(
+        404,
+        f"The model {model!r} does not exist; use {MODEL_ID!r}.",
+        "invalid_request_error",
+        "model_not_found",
+    )
 
 
-def refuse_unsupported(body: ChatCompletionRequest) -> None:
+def refuse_unsupported(extra: dict[str, Any]) -> None:
     """400 for what the graph cannot do: client tools and structured output, never silence.
 
     Accepting them with a 200 makes a client's structured-output call fail later, or LangChain's
     ``function_calling`` method quietly return ``None``. ``tool_choice: "none"`` and
     ``response_format: {"type": "text"}`` ask for nothing special and pass.
     """
-    extra = body.model_extra or {}
     if extra.get("tools") or extra.get("functions"):
         raise invalid_request(
             "tools are not supported: this endpoint answers from its documents and calls no "
@@ -210,18 +122,6 @@ def refuse_unsupported(body: ChatCompletionRequest) -> None:
         )
 
 
-def requested_thread(header: str | None, body: ChatCompletionRequest) -> str | None:
-    """The explicit thread id, from the header or ``metadata.thread_id``."""
-    value = header or (body.metadata or {}).get("thread_id")
-    if value is None:
-        return None
-    if not THREAD_ID.fullmatch(value):
-        raise invalid_request(
-            "thread id must be 1-128 letters, digits, '_', '.', ':' or '-'.", "invalid_thread_id"
-        )
-    return value
-
-
 def word_chunks(text: str) -> list[str]:
     """Word-sized pieces that concatenate back to ``text`` exactly."""
     return [piece for piece in re.findall(r"\S*\s*", text) if piece]
@@ -230,49 +130,18 @@ def word_chunks(text: str) -> list[str]:
 def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: type) -> APIRouter:
     """The ``/v1`` routes over ``runner()`` (resolved per request: it starts with the app)."""
     api = APIRouter(prefix="/v1", route_class=route_class, responses=ERRORS)
-
-    def authenticate(request: Request) -> str:
-        # The keyed route class checked the key before reading the body; hosts that mount
-        # these routes with another route class get the same check here.
-        owner = getattr(request.state, "owner", None)
-        if owner is None:
-            owner = owner_for(
-                request.headers.get("authorization"),
-                settings.api_keys,
-                request.headers.get("x-api-key"),
-            )
-            request.state.owner = owner
-        return owner
-
-    Owner = Annotated[str, Depends(authenticate)]
-
-    async def owned_thread(request: Request, requested: str, owner: str, *, new_ok: bool) -> str:
-        thread_id = runner().thread_id(requested)
-        request.state.thread_id = thread_id
-        found = await runner().owner_of(thread_id)
-        if (found is None and not new_ok) or (found is not None and found != owner):
-            raise not_found(f"No thread {requested!r} for this API key.")
-        quota = settings.max_threads_per_key
-        if found is None and quota and await runner().threads_of(owner) >= quota:
-            raise ApiError(
-                429,
-                f"This API key already has {quota} threads, the most ARAG_MAX_THREADS_PER_KEY "
-                "allows: continue an existing thread, send the request without a thread id "
-                "(stateless), or ask the operator to raise the limit.",
-                "rate_limit_error",
-                "thread_quota_exceeded",
-            )
-        return thread_id
+    Owner = Annotated[str, Depends(authenticate(settings))]
 
     @api.get("/models", response_model=ModelList)
     async def list_models(owner: Owner) -> ModelList:
         """The one model: the adaptive RAG graph."""
         return ModelList(data=[Model(id=MODEL_ID)])
 
-    @api.get("/threads/{thread_id}", response_model=Thread)
+    @api.get("/threads/{thread_id:path}", response_model=Thread)  # a name may hold "/"
     async def get_thread(request: Request, thread_id: str, owner: Owner) -> Thread:
         """A stored conversation; another key's thread is 404, as if it did not exist."""
-        stored = await owned_thread(request, thread_id, owner, new_ok=False)
+        requested = requested_thread(thread_id)
+        stored = await owned_thread(runner(), request, requested, owner, new_ok=False)
         return Thread(id=stored, messages=await runner().messages(stored))
 
     @api.post(
@@ -288,26 +157,32 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
     ) -> Any:
         """Answer the last user message; ``stream: true`` for server-sent events."""
         if body.model != MODEL_ID:
-            raise ApiError(
-                404,
-                f"The model {body.model!r} does not exist; use {MODEL_ID!r}.",
-                "invalid_request_error",
-                "model_not_found",
-            )
-        refuse_unsupported(body)
+            raise unknown_model(body.model)
+        refuse_unsupported(body.model_extra or {})
+        refuse_n(body.n)
         messages = graph_messages(body.messages)
-        requested = requested_thread(x_thread_id, body)
+        warnings = ignored_parts(body.messages)
+        requested = requested_thread(x_thread_id or (body.metadata or {}).get("thread_id"))
         thread_id = None
         if requested is not None:
-            thread_id = await owned_thread(request, requested, owner, new_ok=True)
-            messages = [next(m for m in reversed(messages) if m["role"] == "user")]
+            thread_id = await owned_thread(
+                runner(),
+                request,
+                requested,
+                owner,
+                new_ok=True,
+                quota=settings.max_threads_per_key,
+            )
+            messages = last_user_message(messages)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-        events = runner().run(messages, thread_id, owner)
+        context = answer_context(body.answer_bound(), body.stop)
+        events = runner().run(messages, thread_id, owner, context)
         headers = {"X-Thread-Id": thread_id} if thread_id else {}
         if body.stream:
             timeout = settings.request_timeout
+            usage = bool(body.stream_options and body.stream_options.include_usage)
             return EventSourceResponse(
-                _sse(events, completion_id, thread_id, timeout),
+                _sse(events, completion_id, thread_id, timeout, warnings, usage),
                 headers=headers | {"Cache-Control": "no-cache"},  # sets X-Accel-Buffering: no
                 sep=SSE_LINE_END,
                 ping=0,  # no ": ping" comments: the progress comments keep the connection busy
@@ -315,24 +190,57 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
                 # within uvicorn's graceful shutdown, as non-streaming requests do.
                 shutdown_grace_period=timeout,
             )
-        final: Final | None = None
-        async for event in events:
-            if isinstance(event, Final):
-                final = event
-        assert final is not None  # run() always ends with a Final or raises
+        final = await final_of(events)
         cited = [Citation(**c) for c in final.citations]
+        content = with_notes(final.content, warnings)
         completion = ChatCompletion(
             id=completion_id,
             created=int(time.time()),
-            choices=[Choice(message=AssistantMessage(content=final.content, citations=cited))],
+            choices=[Choice(message=AssistantMessage(content=content, citations=cited))],
+            usage=Usage.of(final.usage),
             citations=cited,
             thread_id=thread_id,
             route=final.route,
             mode=final.mode,
             flags=final.flags,
+            warnings=warnings,
             path=final.path,
         )
         return JSONResponse(completion.model_dump(), headers=headers)
+
+    return api
+
+
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def unmatched_router(route_class: type, served: list[APIRouter]) -> APIRouter:
+    """``/v1/...`` that no route of ``served`` serves: 404, or 405 with ``Allow``, in OpenAI's
+    format.
+
+    A route rather than an app exception handler, so it holds on both hosts: under the LangGraph
+    API this app's exception handlers would also answer for the LangGraph routes. Include it
+    after the ``served`` routers.
+    """  # noqa: D205
+    api = APIRouter(prefix="/v1", route_class=route_class)
+    routes = [route for router in served for route in router.routes if hasattr(route, "methods")]
+
+    @api.api_route("/{rest:path}", methods=ALL_METHODS, include_in_schema=False)
+    async def unmatched(request: Request, rest: str) -> None:
+        path = request.url.path
+        allowed = sorted(
+            {m for route in routes if route.path_regex.match(path) for m in route.methods}
+        )
+        if allowed:
+            raise ApiError(
+                405,
+                f"Method {request.method} is not allowed on {path}; use {', '.join(allowed)}.",
+                "invalid_request_error",
+                "method_not_allowed",
+            ).with_headers({"Allow": ", ".join(allowed)})
+        raise ApiError(
+            404, f"No route {request.method} {path}.", "not_found_error", "unknown_route"
+        )
 
     return api
 
@@ -341,14 +249,17 @@ def _data(text: str) -> ServerSentEvent:
     return ServerSentEvent(text, sep=SSE_LINE_END)
 
 
-def _chunk(completion_id: str, created: int, delta: dict, **extra: Any) -> ServerSentEvent:
-    choice = {"index": 0, "delta": delta, "finish_reason": extra.pop("finish_reason", None)}
+def _chunk(completion_id: str, created: int, delta: dict | None, **extra: Any) -> ServerSentEvent:
+    """A ``chat.completion.chunk``; ``delta=None`` is the usage chunk, which has no choices."""
+    choices = []
+    if delta is not None:
+        choices = [{"index": 0, "delta": delta, "finish_reason": extra.pop("finish_reason", None)}]
     body = {
         "id": completion_id,
         "object": "chat.completion.chunk",
         "created": created,
         "model": MODEL_ID,
-        "choices": [choice],
+        "choices": choices,
         **extra,
     }
     return _data(json.dumps(body, ensure_ascii=False))
@@ -359,12 +270,14 @@ async def _sse(
     completion_id: str,
     thread_id: str | None,
     timeout: float,
+    warnings: list[str],
+    include_usage: bool,
 ) -> AsyncIterator[ServerSentEvent]:
-    """The SSE events: role, progress comments, answer chunks, a final chunk, ``[DONE]``."""
-    import asyncio
-
+    """The SSE events: role, progress comments, answer chunks, a final chunk, usage, ``[DONE]``."""
     created = int(time.time())
-    yield _chunk(completion_id, created, {"role": "assistant", "content": ""})
+    # With include_usage every chunk carries "usage": null but the last, as OpenAI sends them.
+    nothing = {"usage": None} if include_usage else {}
+    yield _chunk(completion_id, created, {"role": "assistant", "content": ""}, **nothing)
     final: Final | None = None
     sent = ""
     try:
@@ -376,7 +289,7 @@ async def _sse(
                 elif isinstance(event, Token):
                     sent += event.text
                     for piece in word_chunks(event.text):  # a whole sentence: word by word
-                        yield _chunk(completion_id, created, {"content": piece})
+                        yield _chunk(completion_id, created, {"content": piece}, **nothing)
                 elif isinstance(event, Final):
                     final = event
     except TimeoutError:
@@ -392,9 +305,10 @@ async def _sse(
         return
     assert final is not None
     # The graph streamed the whole reply; a host that did not (a Final alone) is sent in full.
-    rest = final.content[len(sent) :] if final.content.startswith(sent) else ""
+    content = with_notes(final.content, warnings)
+    rest = content[len(sent) :] if content.startswith(sent) else ""
     for piece in word_chunks(rest):
-        yield _chunk(completion_id, created, {"content": piece})
+        yield _chunk(completion_id, created, {"content": piece}, **nothing)
     yield _chunk(
         completion_id,
         created,
@@ -405,5 +319,9 @@ async def _sse(
         route=final.route,
         mode=final.mode,
         flags=final.flags,
+        warnings=warnings,
+        **nothing,
     )
+    if include_usage:
+        yield _chunk(completion_id, created, None, usage=Usage.of(final.usage).model_dump())
     yield _data("[DONE]")

@@ -16,6 +16,7 @@ answer was written, then the rest after the check), then one ``Final`` (the turn
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 
 from arag.server.auth import LOCAL_OWNER
 from arag.server.errors import ApiError
+from arag.server.thread_ids import langgraph_thread_id
 from arag.turn import Step, Token, stream_turn, text_of
 from arag.turn import TurnResult as Final
 from graph.config import Context
@@ -84,9 +86,16 @@ class Runner(Protocol):
         ...
 
     def run(
-        self, messages: list[dict[str, Any]], thread_id: str | None, owner: str
+        self,
+        messages: list[dict[str, Any]],
+        thread_id: str | None,
+        owner: str,
+        context: dict[str, Any] | None = None,
     ) -> AsyncIterator[Step | Token | Final]:
-        """One turn: on a thread (``messages`` = the new message) or stateless (the history)."""
+        """One turn: on a thread (``messages`` = the new message) or stateless (the history).
+
+        ``context`` overrides the host's ``Context`` fields for this run (the answer's bounds).
+        """
         ...
 
     async def messages(self, thread_id: str) -> list[dict[str, Any]]:
@@ -145,7 +154,11 @@ class LocalRunner:
         return (found.metadata or {}).get("owner") or LOCAL_OWNER
 
     async def run(
-        self, messages: list[dict[str, Any]], thread_id: str | None, owner: str
+        self,
+        messages: list[dict[str, Any]],
+        thread_id: str | None,
+        owner: str,
+        context: dict[str, Any] | None = None,
     ) -> AsyncIterator[Step | Token | Final]:
         """Stream the turn's updates and reply; the owner goes into every checkpoint's metadata."""
         if thread_id is not None and thread_id in self._busy:
@@ -159,7 +172,12 @@ class LocalRunner:
         if thread_id:
             self._busy.add(thread_id)
         try:
-            async for event in stream_turn(graph, {"messages": messages}, config, context=self.ctx):
+            async for event in stream_turn(
+                graph,
+                {"messages": messages},
+                config,
+                context=dataclasses.replace(self.ctx, **(context or {})),
+            ):
                 if isinstance(event, Final):
                     result = event
                 else:
@@ -236,10 +254,7 @@ class LangGraphRunner:
 
     def thread_id(self, requested: str) -> str:
         """LangGraph thread ids are UUIDs: other names map to a stable UUID5."""
-        try:
-            return str(uuid.UUID(requested))
-        except ValueError:
-            return str(uuid.uuid5(uuid.NAMESPACE_URL, f"arag:thread:{requested}"))
+        return langgraph_thread_id(requested)
 
     async def owner_of(self, thread_id: str) -> str | None:
         """From the thread's metadata."""
@@ -254,7 +269,11 @@ class LangGraphRunner:
         return (thread.get("metadata") or {}).get("owner") or LOCAL_OWNER
 
     async def run(
-        self, messages: list[dict[str, Any]], thread_id: str | None, owner: str
+        self,
+        messages: list[dict[str, Any]],
+        thread_id: str | None,
+        owner: str,
+        context: dict[str, Any] | None = None,
     ) -> AsyncIterator[Step | Token | Final]:
         """Create the thread if new (owned), then stream the run's updates and reply (JSON)."""
         import httpx
@@ -271,6 +290,7 @@ class LangGraphRunner:
                 input={"messages": messages},
                 stream_mode=["messages-tuple", "updates"],
                 metadata={"owner": owner},
+                context=context or None,
                 multitask_strategy="reject",
             ):
                 if part.event == "error":

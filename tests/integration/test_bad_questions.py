@@ -204,6 +204,7 @@ def test_api_100k_question_is_413_over_the_limit_else_cut(api, fault_ledger):
             expected={
                 "message": "Request body is larger than 20000 bytes.",
                 "type": "invalid_request_error",
+                "param": None,
                 "code": "too_large",
             },
         )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 import httpx
 import openai
 import pytest
+from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict
 
 from tests.serving import langgraph_dev
 
@@ -175,3 +178,134 @@ def test_v1_on_the_langgraph_server_shares_its_threads(dev_server):
         )
     assert httpx.get(url + "/readyz").json()["status"] == "ready"
     assert "BlockingError" not in log_path.read_text()
+
+
+# The protocol as clients use it, on the LangGraph host -------------------------------------
+
+
+class Parent(TypedDict, total=False):
+    """A parent graph's state around the RemoteGraph node."""
+
+    messages: Annotated[list, add_messages]
+    answer: str
+
+
+async def test_updates_stream_carries_plain_lists_and_each_turn_starts_afresh(dev_server):
+    url, _ = dev_server
+    client = sdk(url)
+    thread = await client.threads.create()
+    for question in ("What year did Tesla die?", "Who did he partner with in 1886?"):
+        updates = [
+            part.data
+            async for part in client.runs.stream(
+                thread["thread_id"],
+                "adaptive_rag",
+                input={"messages": [{"role": "user", "content": question}]},
+                stream_mode="updates",
+            )
+            if part.event == "updates"
+        ]
+        written = [
+            (node, key, value)
+            for data in updates
+            for node, update in data.items()
+            for key, value in (update or {}).items()
+            if key in ("path", "flags", "failures")
+        ]
+        assert written
+        for node, key, value in written:
+            # A plain JSON list, never {"type": "__overwrite__", "value": [...]}.
+            assert isinstance(value, list), (node, key, value)
+        condensed = next(v for n, k, v in written if n == "condense_question" and k == "path")
+        assert condensed[-1]["node"] == "condense_question"
+        state = (await client.threads.get_state(thread["thread_id"]))["values"]
+        # The turn's path starts at its own condense step: the earlier turn's was dropped.
+        assert [s["node"] for s in state["path"]].count("condense_question") == 1
+        assert state["path"][0]["node"] == "condense_question"
+    assert state["path"][0]["decision"] == "offline_context"
+
+
+def test_v1_errors_are_openai_format_and_langgraph_routes_keep_theirs(dev_server):
+    url, _ = dev_server
+    auth = {"Authorization": f"Bearer {ALICE}"}
+    unknown = httpx.get(url + "/v1/nope", headers=auth)
+    assert unknown.status_code == 404
+    assert unknown.json()["error"] == {
+        "message": "No route GET /v1/nope.",
+        "type": "not_found_error",
+        "param": None,
+        "code": "unknown_route",
+    }
+    wrong = httpx.get(url + "/v1/chat/completions", headers=auth)
+    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
+    # LangGraph's own routes and errors are untouched by the mounted app.
+    missing = httpx.get(f"{url}/threads/{uuid.uuid4()}", headers=auth)
+    assert missing.status_code == 404 and "detail" in missing.json()
+    assert httpx.get(url + "/ok").status_code == 200
+    assert httpx.post(url + "/threads/search", headers=auth, json={}).status_code == 200
+    assert "/threads/{thread_id}" in httpx.get(url + "/openapi.json").json()["paths"]
+
+
+def test_v1_on_langgraph_takes_any_thread_id_usage_and_the_responses_api(dev_server):
+    url, _ = dev_server
+    llm = openai.OpenAI(base_url=url + "/v1", api_key=ALICE, max_retries=0, timeout=60)
+    name = f"Zürich chat {uuid.uuid4().hex[:6]} / ünïcode"
+    for question in ("What year did Tesla die?", "Who did he partner with in 1886?"):
+        reply = llm.chat.completions.create(
+            model="adaptive-rag",
+            messages=[{"role": "user", "content": question}],
+            metadata={"thread_id": name},
+            stream_options={"include_usage": True},
+        )
+    assert "Robert Lane" in reply.choices[0].message.content
+    assert reply.usage.total_tokens == 0  # offline
+    with pytest.raises(openai.BadRequestError, match="control characters"):
+        llm.chat.completions.create(
+            model="adaptive-rag",
+            messages=[{"role": "user", "content": "hi"}],
+            metadata={"thread_id": "bad\x07id"},
+        )
+    first = llm.responses.create(model="adaptive-rag", input="What year did Tesla die?")
+    assert "1943" in first.output_text
+    second = llm.responses.create(
+        model="adaptive-rag",
+        input="Who did he partner with in 1886?",
+        previous_response_id=first.id,
+    )
+    assert "Robert Lane" in second.output_text
+    streamed = list(
+        llm.responses.create(model="adaptive-rag", input="What year did Tesla die?", stream=True)
+    )
+    assert streamed[-1].type == "response.completed" and "1943" in streamed[-1].response.output_text
+
+
+async def test_remote_graph_under_a_parent_with_a_non_uuid_thread_id(dev_server):
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import START, StateGraph
+    from langgraph.pregel.remote import RemoteGraph
+
+    from arag.server.thread_ids import langgraph_thread_id
+
+    url, _ = dev_server
+    remote = RemoteGraph("adaptive_rag", url=url, api_key=ALICE)
+    parent = (
+        StateGraph(Parent)
+        .add_node("rag", remote)
+        .add_edge(START, "rag")
+        .compile(checkpointer=InMemorySaver())
+    )
+    name = f"parent thread {uuid.uuid4().hex[:6]}"
+    config = {"configurable": {"thread_id": name}}
+    first = await parent.ainvoke(
+        {"messages": [{"role": "user", "content": "What year did Tesla die?"}]}, config
+    )
+    assert "1943" in first["answer"]
+    second = await parent.ainvoke(
+        {"messages": [{"role": "user", "content": "Who did he partner with in 1886?"}]}, config
+    )
+    assert "Robert Lane" in second["answer"]
+    # The remote thread is the name's stable UUID, the same one /v1 would use for it.
+    remote_state = await sdk(url).threads.get_state(langgraph_thread_id(name))
+    assert remote_state["values"]["path"][0]["decision"] == "offline_context"
+    bad = httpx.get(f"{url}/threads/bad%0Aid", headers={"Authorization": f"Bearer {ALICE}"})
+    assert bad.status_code == 400 and "control characters" in bad.json()["detail"]

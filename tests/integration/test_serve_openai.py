@@ -164,7 +164,7 @@ def test_bad_requests_get_clear_openai_errors(server):
     bad_thread = httpx.post(
         server.url + "/v1/chat/completions",
         json={"model": "adaptive-rag", "messages": [{"role": "user", "content": "hi"}]},
-        headers={"Authorization": f"Bearer {ALICE}", "X-Thread-Id": "../etc/passwd"},
+        headers={"Authorization": f"Bearer {ALICE}", "X-Thread-Id": "x" * 300},
     )
     assert bad_thread.status_code == 400
     assert bad_thread.json()["error"]["code"] == "invalid_thread_id"
@@ -227,8 +227,12 @@ def test_auth_negative_cases_never_leak_a_thread(server, fault_ledger):
         )
         bad = httpx.post(
             f"{server.url}/v1/chat/completions",
-            headers={**as_bob, "X-Thread-Id": "../../etc/passwd"},
-            json={"model": "adaptive-rag", "messages": [{"role": "user", "content": TESLA}]},
+            headers=as_bob,
+            json={
+                "model": "adaptive-rag",
+                "messages": [{"role": "user", "content": TESLA}],
+                "metadata": {"thread_id": "../../etc/passwd\x00"},
+            },
         )
         observed.observe(
             'bad.status_code == 400 and "thread" in bad.json()["error"]["message...',

@@ -25,7 +25,7 @@ class FlakyRunner:
     async def owner_of(self, thread_id):
         return None
 
-    async def run(self, messages, thread_id, owner):
+    async def run(self, messages, thread_id, owner, context=None):
         if messages[-1]["content"] == "boom":
             raise ApiError(500, "The graph failed.", "server_error", "run_error")
         yield Step({"node": "retrieve_documents", "decision": "1 document", "reason": "r"})

@@ -4,7 +4,7 @@ import pytest
 
 from graph import routing
 from graph.config import Context
-from graph.state import append_steps, merge_flags
+from graph.state import NEW_TURN, add_usage, append_failures, append_steps, merge_flags, new_turn
 
 
 def test_append_steps_appends_single_and_lists():
@@ -19,6 +19,25 @@ def test_merge_flags_is_an_ordered_union():
     assert merge_flags(["a"], ["b", "a"]) == ["a", "b"]
     assert merge_flags(None, "x") == ["x"]
     assert merge_flags(["x"], None) == ["x"]
+
+
+def test_a_new_turn_list_replaces_what_earlier_turns_left():
+    a = {"node": "a", "decision": "x", "reason": "r"}
+    b = {"node": "b", "decision": "y", "reason": "r"}
+    assert new_turn([b]) == [NEW_TURN, b]  # a plain JSON list, marker first
+    assert append_steps([a, a], new_turn([b])) == [b]
+    assert append_steps([a], [b]) == [a, b]  # no marker: appended
+    assert merge_flags(["old"], new_turn(["x", "x"])) == ["x"]
+    assert merge_flags(["old"], new_turn([])) == []
+    failure = {"node": "n", "kind": "deadline", "cause": "c"}
+    assert append_failures([failure], new_turn([])) == []
+    assert append_failures(None, failure) == [failure]
+
+
+def test_usage_is_summed():
+    one = {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}
+    assert add_usage(None, one) == one
+    assert add_usage(one, one) == {"input_tokens": 6, "output_tokens": 4, "total_tokens": 10}
 
 
 def test_context_precedence_runtime_then_env_then_default(monkeypatch):
