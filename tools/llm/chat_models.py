@@ -145,6 +145,10 @@ def load_chat_model(
     else:
         init_provider = sdk_name = "openai"
         api_key = os.environ.get("OPENAI_API_KEY")
+    if init_provider == "openai":
+        # Streamed calls (the answer always; every call under a chat UI's messages stream)
+        # report their tokens only when asked (stream_options.include_usage): usage sums them.
+        kwargs["stream_usage"] = True
 
     if not api_key:
         # The SDKs would raise "The api_key client option must be set" from deep inside the
