@@ -27,15 +27,16 @@ answer's first sentence was complete (``first_sentence_s``, from the request's a
 
 Two switches make the answers document-shaped, for ``make bench-stream``:
 
-* ``--quote``: an answer quotes the two sentences of document 1 of its prompt that share most
-  words with the question, the best first, each cited ``[1]``, so it is grounded;
+* ``--quote``: an answer quotes the ``--sentences`` (2) sentences of document 1 of its prompt
+  that share most words with the question, the best first, each cited ``[1]``, so it is
+  grounded;
 * ``--wrong-first-draft opening|middle`` (with ``--quote``): a first draft (one written without
   the answer prompt's "previous draft was rejected" note) holds a wrong claim
   (:data:`WRONG_CLAIM`) before or after its first sentence, and ``AnswerCheck`` judges any
   answer holding it not grounded.
 
     python -m benchmarks.serve.llm_stub --port 8765 [--base-ms 300] [--per-100-tokens-ms 5]
-        [--token-ms 80] [--quote] [--wrong-first-draft opening|middle]
+        [--token-ms 80] [--quote] [--sentences 2] [--wrong-first-draft opening|middle]
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ class Behaviour:
     """Answers quote document 1 of their prompt."""
     wrong_first_draft: str = ""
     """Where a first draft holds :data:`WRONG_CLAIM`: ``opening``, ``middle`` or nowhere."""
+    sentences: int = 2
+    """Sentences a quoting answer has (fewer when document 1 has fewer)."""
 
 
 def _quoted_answer(body: dict[str, Any], behaviour: Behaviour) -> str:
@@ -95,7 +98,7 @@ def _quoted_answer(body: dict[str, Any], behaviour: Behaviour) -> str:
         enumerate(found_sentences),
         key=lambda item: (-len(words & set(re.findall(r"\w+", item[1].lower()))), item[0]),
     )
-    sentences = [s for _, s in ranked[:2]]
+    sentences = [s for _, s in ranked[: behaviour.sentences]]
     cited = [s[:-1] + " [1]" + s[-1] if s[-1] in ".!?" else s + " [1]" for s in sentences]
     if "previous draft was rejected" not in _system_prompt(body):  # a first draft
         if behaviour.wrong_first_draft == "opening":
@@ -437,8 +440,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--wrong-first-draft", choices=("opening", "middle"), default="", help="see above"
     )
+    parser.add_argument("--sentences", type=int, default=2, help="in a quoting answer")
     args = parser.parse_args(argv)
-    behaviour = Behaviour(args.token_ms, args.quote, args.wrong_first_draft)
+    behaviour = Behaviour(args.token_ms, args.quote, args.wrong_first_draft, args.sentences)
     app = create_app(Latency(args.base_ms, args.per_100_tokens_ms), behaviour)
     # One event loop answers every call: each waits in asyncio.sleep, so calls overlap freely.
     # No access log: one line per call would cost the shared cores more than the reply itself.

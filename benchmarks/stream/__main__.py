@@ -21,6 +21,7 @@ from benchmarks.serve.llm_stub import WRONG_CLAIM
 
 SCENARIOS = {
     "happy": [],
+    "happy_4_sentences": ["--sentences", "4"],
     "rejected_opening": ["--wrong-first-draft", "opening"],
     "rejected_middle": ["--wrong-first-draft", "middle"],
 }
@@ -124,20 +125,22 @@ def _summary(rows: list[dict]) -> dict:
 
 
 def _targets(results: dict) -> list[dict]:
-    happy = results["happy"]
-    out = [
-        {
-            "target": "happy path: TTFT ≤ 0.5× the non-streamed total (the old TTFT)",
-            "value": happy["ttft_over_whole"],
-            "pass": happy["ttft_over_whole"] is not None and happy["ttft_over_whole"] <= 0.5,
-        },
-        {
-            "target": "happy path: TTFT ≤ 1.2× (grade + write the first sentence)",
-            "value": happy["ttft_over_reference"],
-            "pass": happy["ttft_over_reference"] is not None
-            and happy["ttft_over_reference"] <= 1.2,
-        },
-    ]
+    out = []
+    for name in ("happy", "happy_4_sentences"):
+        happy = results[name]
+        out += [
+            {
+                "target": f"{name}: TTFT ≤ 0.5× the non-streamed total (the old TTFT)",
+                "value": happy["ttft_over_whole"],
+                "pass": happy["ttft_over_whole"] is not None and happy["ttft_over_whole"] <= 0.5,
+            },
+            {
+                "target": f"{name}: TTFT ≤ 1.2× (grade + write the first sentence)",
+                "value": happy["ttft_over_reference"],
+                "pass": happy["ttft_over_reference"] is not None
+                and happy["ttft_over_reference"] <= 1.2,
+            },
+        ]
     for name in ("rejected_opening", "rejected_middle"):
         shown = results[name]["rejected_text_shown"]
         out.append(
@@ -191,6 +194,9 @@ NOTES = [
     "What streams: the sentences of a draft that verified against the documents they cite, "
     "while the model writes it (a sentence is released once the next one has begun), then the "
     "rest after the answer check, with the sources. See README, 'Streaming guarantee'.",
+    "The ratio to the old TTFT depends on the answer's shape: the first sentence has to be "
+    "written before anything is shown, so a two-sentence answer whose first sentence is the "
+    "longer one cannot reach 0.5; happy_4_sentences shows a longer answer.",
     "In rejected_opening nothing of draft 1 verifies, so the first token waits for draft 2: "
     "its TTFT is not a target. In rejected_middle the first sentence streams and the rest of "
     "the rejected draft is dropped, with a note.",

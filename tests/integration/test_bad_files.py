@@ -56,7 +56,7 @@ def build_folder(root: Path) -> Path:
     (docs / "okapi.md").write_text("# Okapi\n\nThe okapi is a giraffid of the Congo forest.\n")
     (docs / "sub" / "narwhal.txt").write_text("The narwhal has one long spiral tusk.\n")
     (docs / "sub" / "up").symlink_to(docs, target_is_directory=True)  # directory loop
-    (docs / "report.docx").write_bytes(b"PK\x03\x04 not supported")
+    (docs / "report.xlsx").write_bytes(b"PK\x03\x04 not supported")
     for name, (content, _, _) in BAD_FILES.items():
         if isinstance(content, Path):
             (docs / name).symlink_to(content)
@@ -82,9 +82,9 @@ def test_each_bad_file_gets_one_line_and_the_rest_ingest(tmp_path, fault_ledger)
             )
     with fault_ledger.fault("ingest", "bad file: unknown extension in a folder") as observed:
         observed.observe(
-            '[line for line in lines if "report.docx" in line] == [ f"ignored {d...',
-            [line for line in lines if "report.docx" in line],
-            expected=[f"ignored {docs / 'report.docx'}: unsupported file type"],
+            '[line for line in lines if "report.xlsx" in line] == [ f"ignored {d...',
+            [line for line in lines if "report.xlsx" in line],
+            expected=[f"ignored {docs / 'report.xlsx'}: unsupported file type"],
         )
     assert f"2 files ok, {len(BAD_FILES)} failed, 1 ignored (unsupported type)" in result.output
     assert "2 added" in result.output and "2 in index" in result.output

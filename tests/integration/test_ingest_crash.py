@@ -117,7 +117,13 @@ def snapshot(data_dir: Path) -> dict:
     rows = table.to_arrow().select(["id", "text", "source", "chunk_id"]).to_pylist()
     with closing(sqlite3.connect(data_dir / RECORD_DB)) as db:
         keys = [k for (k,) in db.execute("SELECT key FROM upsertion_record")]
-        printed = dict(db.execute("SELECT source, digest FROM arag_file_fingerprints"))
+        # A kill can land after the record manager made its tables, before the fingerprints'.
+        tables = {t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        printed = (
+            dict(db.execute("SELECT source, digest FROM arag_file_fingerprints"))
+            if "arag_file_fingerprints" in tables
+            else {}
+        )
     return {
         "ids": [r["id"] for r in rows],
         "rows": {

@@ -199,6 +199,7 @@ async def test_http_rejects_a_wrong_or_missing_key(server, headers, message):
     assert raw.json()["error"] == {
         "message": message,
         "type": "authentication_error",
+        "param": None,
         "code": "invalid_api_key",
     }
 
