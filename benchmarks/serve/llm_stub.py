@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.graph.counting_model import Latency, estimate_tokens
+from tools.index.scoring import term_set
 
 MODEL_ID = "stub"
 LOW_LOGPROB = -2.5
@@ -90,13 +91,13 @@ def _quoted_answer(body: dict[str, Any], behaviour: Behaviour) -> str:
     found = _DOCUMENT_1.search(prompt)
     if not found:
         return ANSWER
-    # As a model answers: the sentence that shares most words with the question first, then
-    # the next best (ties in document order).
-    words = set(re.findall(r"\w+", question_of(body).lower()))
+    # As a model answers: the sentence that shares most content terms with the question first,
+    # then the next best (ties in document order).
+    words = term_set(question_of(body))  # stemmed content terms: "die" matches "died"
     found_sentences = [s for s in _SENTENCE.split(" ".join(found.group(1).split())) if s]
     ranked = sorted(
         enumerate(found_sentences),
-        key=lambda item: (-len(words & set(re.findall(r"\w+", item[1].lower()))), item[0]),
+        key=lambda item: (-len(words & term_set(item[1])), item[0]),
     )
     sentences = [s for _, s in ranked[: behaviour.sentences]]
     cited = [s[:-1] + " [1]" + s[-1] if s[-1] in ".!?" else s + " [1]" for s in sentences]
