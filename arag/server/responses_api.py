@@ -37,7 +37,7 @@ from sse_starlette.sse import EventSourceResponse
 from arag.server.errors import ApiError, invalid_request, not_found
 from arag.server.openai_api import SSE_LINE_END, refuse_unsupported, unknown_model, word_chunks
 from arag.server.openai_schemas import MODEL_ID, ChatMessage, ContentPart
-from arag.server.runner import Final, Runner, Step, Token
+from arag.server.runner import Final, Runner, Step, Token, detached
 from arag.server.settings import ServerSettings
 from arag.server.turns import (
     answer_context,
@@ -227,6 +227,8 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
         events = runner().run(messages, thread_id, owner, context)
         if body.stream:
             timeout = settings.request_timeout
+            if thread_id:  # a client that disconnects must not leave its message unanswered
+                events = detached(events, timeout)
             return EventSourceResponse(
                 _events(events, reply, warnings, timeout),
                 headers={"Cache-Control": "no-cache"},

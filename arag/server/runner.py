@@ -11,6 +11,11 @@ Both read the turn with ``arag.turn`` and yield the same events: a ``Step`` per 
 the graph advances, a ``Token`` per streamed piece of the reply (sentences that verified as the
 answer was written, then the rest after the check), then one ``Final`` (the turn's
 ``TurnResult``). The tokens concatenate to ``Final.content``.
+
+A streamed turn on a thread runs ``detached`` from the response: a client that disconnects
+mid-stream stops reading, not the turn, so the answer is still stored and the thread never
+keeps a user message without its reply. The turn stays bounded by the request timeout, and
+the app waits for such turns (``finish_detached``) before it closes the thread store.
 """
 
 from __future__ import annotations
@@ -33,6 +38,53 @@ from graph.services import Services
 log = logging.getLogger("arag.server")
 GRAPH_ID = "adaptive_rag"
 CHECK_TIMEOUT = 5.0
+
+
+_END = object()
+_DETACHED: set[asyncio.Task[None]] = set()
+
+
+async def detached(
+    events: AsyncIterator[Step | Token | Final], timeout: float
+) -> AsyncIterator[Step | Token | Final]:
+    """``events``, produced by a task of their own that the reader's cancellation does not stop.
+
+    The reader gets the same events and errors (``TimeoutError`` after ``timeout`` seconds). If
+    it goes away (the client disconnected), the task runs the turn to its end and stores it; a
+    failure then is logged, since nobody is left to tell.
+    """
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    reader = {"gone": False}
+
+    async def produce() -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                async for event in events:
+                    queue.put_nowait(event)
+        except Exception as exc:  # noqa: BLE001 - handed to the reader, or logged
+            queue.put_nowait(exc)
+            if reader["gone"]:
+                log.warning("a turn whose client disconnected failed: %s", type(exc).__name__)
+        finally:
+            queue.put_nowait(_END)  # a cancelled task (shutdown) still ends the reader
+
+    task = asyncio.create_task(produce(), name="arag-detached-turn")
+    _DETACHED.add(task)
+    task.add_done_callback(_DETACHED.discard)
+    try:
+        while (item := await queue.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        reader["gone"] = not task.done()
+
+
+async def finish_detached(timeout: float) -> None:
+    """Wait up to ``timeout`` seconds for the turns still running without a client."""
+    if pending := list(_DETACHED):
+        log.info("waiting for %d turn(s) whose client disconnected", len(pending))
+        await asyncio.wait(pending, timeout=timeout)
 
 
 def thread_busy(thread_id: str) -> ApiError:
