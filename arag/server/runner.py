@@ -34,10 +34,13 @@ from arag.turn import Step, Token, stream_turn, text_of
 from arag.turn import TurnResult as Final
 from graph.config import Context
 from graph.services import Services
+from tools.index.base import disk_full_cause
 
 log = logging.getLogger("arag.server")
 GRAPH_ID = "adaptive_rag"
 CHECK_TIMEOUT = 5.0
+MIN_FREE_BYTES = 1 << 20
+"""Below this much free space on the data directory's disk, ``/readyz`` reports the disk full."""
 
 
 _END = object()
@@ -167,6 +170,41 @@ class Runner(Protocol):
         ...
 
 
+def disk_full(cause: str) -> ApiError:
+    """507: a write of the turn (its checkpoint) failed because the server's disk is full."""
+    return ApiError(
+        507,
+        f"The server's disk is full ({cause}): the turn could not be stored. Retry once the "
+        "operator has freed space (GET /readyz reports it).",
+        "server_error",
+        "disk_full",
+    )
+
+
+def _disk_problem(data_dir: str) -> str | None:
+    """``"disk full: ..."`` when the data directory's disk has less than ``MIN_FREE_BYTES``."""
+    import shutil
+    from pathlib import Path
+
+    path = Path(data_dir).expanduser()
+    while not path.exists() and path != path.parent:  # the disk it would be created on
+        path = path.parent
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError as exc:
+        return f"disk unreadable: {type(exc).__name__}"
+    if free < MIN_FREE_BYTES:
+        return (
+            f"disk full: {free // 1024} KiB free for the data directory (below "
+            f"{MIN_FREE_BYTES // 1024} KiB); threads and ingests cannot be written"
+        )
+    return None
+
+
+async def _disk_check(ctx: Context) -> str | None:
+    return await asyncio.to_thread(_disk_problem, str(ctx.data_dir))
+
+
 async def _index_check(services: Services, ctx: Context) -> str | None:
     return await asyncio.to_thread(services.index_problem, ctx)
 
@@ -234,6 +272,11 @@ class LocalRunner:
                     result = event
                 else:
                     yield event
+        except Exception as exc:
+            if (cause := disk_full_cause(exc)) is None:
+                raise
+            log.error("a turn could not be stored: disk full (%s)", cause)
+            raise disk_full(cause) from None
         finally:
             self._busy.discard(thread_id)
             if thread_id and self.checkpoints_kept:
@@ -278,7 +321,11 @@ class LocalRunner:
             threads = None
         except Exception as exc:  # noqa: BLE001 - any failure makes the server unready
             threads = f"thread store unreachable: {type(exc).__name__}"
-        return {"index": await _index_check(self.services, self.ctx), "threads": threads}
+        return {
+            "index": await _index_check(self.services, self.ctx),
+            "threads": threads,
+            "disk": await _disk_check(self.ctx),
+        }
 
     async def index_chunks(self) -> int | None:
         """The index's current size (it catches up with other writers on every read)."""
@@ -379,7 +426,11 @@ class LangGraphRunner:
             threads = None
         except Exception as exc:  # noqa: BLE001 - any failure makes the server unready
             threads = f"thread store unreachable: {type(exc).__name__}"
-        return {"index": await _index_check(self.services, self.ctx), "threads": threads}
+        return {
+            "index": await _index_check(self.services, self.ctx),
+            "threads": threads,
+            "disk": await _disk_check(self.ctx),
+        }
 
     async def index_chunks(self) -> int | None:
         """The index's current size (it catches up with other writers on every read)."""
