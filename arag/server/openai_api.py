@@ -85,6 +85,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         413: "request body too large",
         429: "thread quota of this API key reached",
         504: "answer took too long",
+        507: "the server's disk is full: the turn could not be stored",
     }.items()
 }
 
