@@ -129,3 +129,4 @@ reliability: install-dev  ## Faults injected, survived and data lost, at full si
 		$(BIN)/python -m pytest \
 		-m reliability --reliability-report benchmarks/results/reliability
 	$(BIN)/python -m benchmarks.dependency_audit
+	$(BIN)/python -m benchmarks.schemathesis_run  # in a venv of its own, against arag serve

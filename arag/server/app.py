@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from arag.server import health, openai_api, responses_api
 from arag.server.errors import ApiError, openai_http_errors
 from arag.server.guard import guarded_route
-from arag.server.runner import Runner
+from arag.server.runner import Runner, finish_detached
 from arag.server.settings import ServerSettings
 from graph.config import Context
 
@@ -59,6 +59,8 @@ def create_app(
                 yield
             finally:
                 current.clear()
+                # Turns whose client disconnected store their answer before the store closes.
+                await finish_detached(settings.request_timeout)
 
     def runner() -> Runner:
         if "runner" not in current:

@@ -1,4 +1,4 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (index opens, thread store answers)."""
+"""``/healthz`` (process answers) and ``/readyz`` (index, thread store and disk are fine)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def router(runner: Callable[[], Runner | None], route_class: type) -> APIRouter:
 
     @api.get("/readyz", responses={503: {"description": "not ready, with the reasons"}})
     async def readyz() -> JSONResponse:
-        """Readiness: 200 when the index opens and the thread store answers, else 503.
+        """Readiness: 200 when the index opens, the thread store answers and the disk has room.
 
         The body also gives ``index_chunks``, the index size now.
         """

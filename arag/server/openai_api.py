@@ -54,7 +54,7 @@ from arag.server.openai_schemas import (
     Thread,
     Usage,
 )
-from arag.server.runner import Final, Runner, Step, Token
+from arag.server.runner import Final, Runner, Step, Token, detached
 from arag.server.settings import ServerSettings
 from arag.server.turns import (
     answer_context,
@@ -85,6 +85,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         413: "request body too large",
         429: "thread quota of this API key reached",
         504: "answer took too long",
+        507: "the server's disk is full: the turn could not be stored",
     }.items()
 }
 
@@ -181,6 +182,8 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
         if body.stream:
             timeout = settings.request_timeout
             usage = bool(body.stream_options and body.stream_options.include_usage)
+            if thread_id:  # a client that disconnects must not leave its message unanswered
+                events = detached(events, timeout)
             return EventSourceResponse(
                 _sse(events, completion_id, thread_id, timeout, warnings, usage),
                 headers=headers | {"Cache-Control": "no-cache"},  # sets X-Accel-Buffering: no

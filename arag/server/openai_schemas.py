@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 MODEL_ID = "adaptive-rag"
 MAX_ID_CHARS = 256
@@ -88,7 +88,7 @@ class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = Field(MODEL_ID, description=f"Must be {MODEL_ID!r} (see GET /v1/models)")
     messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
-    stream: bool = False
+    stream: StrictBool = False  # JSON true or false only, as the schema says
     stream_options: StreamOptions | None = None
     max_tokens: int | None = Field(None, ge=1, description="Tokens the answer may take")
     max_completion_tokens: int | None = Field(None, ge=1, description="Same as max_tokens")

@@ -30,14 +30,20 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
 from arag.server.errors import ApiError, invalid_request, not_found
-from arag.server.openai_api import SSE_LINE_END, refuse_unsupported, unknown_model, word_chunks
+from arag.server.openai_api import (
+    ERRORS,
+    SSE_LINE_END,
+    refuse_unsupported,
+    unknown_model,
+    word_chunks,
+)
 from arag.server.openai_schemas import MODEL_ID, ChatMessage, ContentPart
-from arag.server.runner import Final, Runner, Step, Token
+from arag.server.runner import Final, Runner, Step, Token, detached
 from arag.server.settings import ServerSettings
 from arag.server.turns import (
     answer_context,
@@ -71,8 +77,9 @@ class ResponseRequest(BaseModel):
     input: str | list[InputItem] = Field(description="A user message, or a list of messages")
     instructions: str | None = Field(None, description="Accepted and echoed; not used")
     previous_response_id: str | None = Field(None, description="Continue its conversation")
-    store: bool = Field(True, description="Keep the conversation so it can be continued")
-    stream: bool = False
+    # Strict: JSON true or false only (schemathesis found "stream": 0 taken as false).
+    store: StrictBool = Field(True, description="Keep the conversation so it can be continued")
+    stream: StrictBool = False
     max_output_tokens: int | None = Field(None, ge=1, description="Tokens the answer may take")
     metadata: dict[str, str] | None = None
 
@@ -182,7 +189,7 @@ class Reply:
 
 def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: type) -> APIRouter:
     """The ``/v1/responses`` route over ``runner()``."""
-    api = APIRouter(prefix="/v1", route_class=route_class)
+    api = APIRouter(prefix="/v1", route_class=route_class, responses=ERRORS)
     Owner = Annotated[str, Depends(authenticate(settings))]
 
     async def conversation(
@@ -227,6 +234,8 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
         events = runner().run(messages, thread_id, owner, context)
         if body.stream:
             timeout = settings.request_timeout
+            if thread_id:  # a client that disconnects must not leave its message unanswered
+                events = detached(events, timeout)
             return EventSourceResponse(
                 _events(events, reply, warnings, timeout),
                 headers={"Cache-Control": "no-cache"},

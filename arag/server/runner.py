@@ -11,6 +11,11 @@ Both read the turn with ``arag.turn`` and yield the same events: a ``Step`` per 
 the graph advances, a ``Token`` per streamed piece of the reply (sentences that verified as the
 answer was written, then the rest after the check), then one ``Final`` (the turn's
 ``TurnResult``). The tokens concatenate to ``Final.content``.
+
+A streamed turn on a thread runs ``detached`` from the response: a client that disconnects
+mid-stream stops reading, not the turn, so the answer is still stored and the thread never
+keeps a user message without its reply. The turn stays bounded by the request timeout, and
+the app waits for such turns (``finish_detached``) before it closes the thread store.
 """
 
 from __future__ import annotations
@@ -29,10 +34,60 @@ from arag.turn import Step, Token, stream_turn, text_of
 from arag.turn import TurnResult as Final
 from graph.config import Context
 from graph.services import Services
+from tools.index.base import disk_full_cause
 
 log = logging.getLogger("arag.server")
 GRAPH_ID = "adaptive_rag"
 CHECK_TIMEOUT = 5.0
+MIN_FREE_BYTES = 1 << 20
+"""Below this much free space on the data directory's disk, ``/readyz`` reports the disk full."""
+
+
+_END = object()
+_DETACHED: set[asyncio.Task[None]] = set()
+
+
+async def detached(
+    events: AsyncIterator[Step | Token | Final], timeout: float
+) -> AsyncIterator[Step | Token | Final]:
+    """``events``, produced by a task of their own that the reader's cancellation does not stop.
+
+    The reader gets the same events and errors (``TimeoutError`` after ``timeout`` seconds). If
+    it goes away (the client disconnected), the task runs the turn to its end and stores it; a
+    failure then is logged, since nobody is left to tell.
+    """
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    reader = {"gone": False}
+
+    async def produce() -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                async for event in events:
+                    queue.put_nowait(event)
+        except Exception as exc:  # noqa: BLE001 - handed to the reader, or logged
+            queue.put_nowait(exc)
+            if reader["gone"]:
+                log.warning("a turn whose client disconnected failed: %s", type(exc).__name__)
+        finally:
+            queue.put_nowait(_END)  # a cancelled task (shutdown) still ends the reader
+
+    task = asyncio.create_task(produce(), name="arag-detached-turn")
+    _DETACHED.add(task)
+    task.add_done_callback(_DETACHED.discard)
+    try:
+        while (item := await queue.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        reader["gone"] = not task.done()
+
+
+async def finish_detached(timeout: float) -> None:
+    """Wait up to ``timeout`` seconds for the turns still running without a client."""
+    if pending := list(_DETACHED):
+        log.info("waiting for %d turn(s) whose client disconnected", len(pending))
+        await asyncio.wait(pending, timeout=timeout)
 
 
 def thread_busy(thread_id: str) -> ApiError:
@@ -115,6 +170,41 @@ class Runner(Protocol):
         ...
 
 
+def disk_full(cause: str) -> ApiError:
+    """507: a write of the turn (its checkpoint) failed because the server's disk is full."""
+    return ApiError(
+        507,
+        f"The server's disk is full ({cause}): the turn could not be stored. Retry once the "
+        "operator has freed space (GET /readyz reports it).",
+        "server_error",
+        "disk_full",
+    )
+
+
+def _disk_problem(data_dir: str) -> str | None:
+    """``"disk full: ..."`` when the data directory's disk has less than ``MIN_FREE_BYTES``."""
+    import shutil
+    from pathlib import Path
+
+    path = Path(data_dir).expanduser()
+    while not path.exists() and path != path.parent:  # the disk it would be created on
+        path = path.parent
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError as exc:
+        return f"disk unreadable: {type(exc).__name__}"
+    if free < MIN_FREE_BYTES:
+        return (
+            f"disk full: {free // 1024} KiB free for the data directory (below "
+            f"{MIN_FREE_BYTES // 1024} KiB); threads and ingests cannot be written"
+        )
+    return None
+
+
+async def _disk_check(ctx: Context) -> str | None:
+    return await asyncio.to_thread(_disk_problem, str(ctx.data_dir))
+
+
 async def _index_check(services: Services, ctx: Context) -> str | None:
     return await asyncio.to_thread(services.index_problem, ctx)
 
@@ -182,6 +272,11 @@ class LocalRunner:
                     result = event
                 else:
                     yield event
+        except Exception as exc:
+            if (cause := disk_full_cause(exc)) is None:
+                raise
+            log.error("a turn could not be stored: disk full (%s)", cause)
+            raise disk_full(cause) from None
         finally:
             self._busy.discard(thread_id)
             if thread_id and self.checkpoints_kept:
@@ -226,7 +321,11 @@ class LocalRunner:
             threads = None
         except Exception as exc:  # noqa: BLE001 - any failure makes the server unready
             threads = f"thread store unreachable: {type(exc).__name__}"
-        return {"index": await _index_check(self.services, self.ctx), "threads": threads}
+        return {
+            "index": await _index_check(self.services, self.ctx),
+            "threads": threads,
+            "disk": await _disk_check(self.ctx),
+        }
 
     async def index_chunks(self) -> int | None:
         """The index's current size (it catches up with other writers on every read)."""
@@ -327,7 +426,11 @@ class LangGraphRunner:
             threads = None
         except Exception as exc:  # noqa: BLE001 - any failure makes the server unready
             threads = f"thread store unreachable: {type(exc).__name__}"
-        return {"index": await _index_check(self.services, self.ctx), "threads": threads}
+        return {
+            "index": await _index_check(self.services, self.ctx),
+            "threads": threads,
+            "disk": await _disk_check(self.ctx),
+        }
 
     async def index_chunks(self) -> int | None:
         """The index's current size (it catches up with other writers on every read)."""

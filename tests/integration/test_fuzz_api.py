@@ -11,7 +11,10 @@ Schemathesis is the usual tool for this, but no release fits this environment: 4
 ``jsonschema-rs>=0.60`` while ``langgraph-api`` pins ``<0.45``, and 3.x needs
 ``starlette<1`` while FastAPI needs ``>=1.6``. Its generator, hypothesis-jsonschema, fails
 on the current hypothesis (``'many' object has no attribute 'more'``), hence the small
-schema-to-strategy converter below, enough for the JSON Schema FastAPI emits.
+schema-to-strategy converter below, enough for the JSON Schema FastAPI emits. Schemathesis
+itself runs from an environment of its own against a live ``arag serve`` in ``make
+reliability`` (``benchmarks/schemathesis_run.py``, counts in
+``benchmarks/results/schemathesis.md``).
 
 ``ARAG_FUZZ_EXAMPLES`` sets the cases per operation (default 100; 1000 in make reliability).
 """

@@ -176,7 +176,7 @@ def test_health_readiness_and_logs_without_secrets(server):
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ready",
-        "checks": {"index": "ok", "threads": "ok"},
+        "checks": {"index": "ok", "threads": "ok", "disk": "ok"},
         "index_chunks": 12,  # the sample corpus
     }
     httpx.get(

@@ -185,3 +185,32 @@ def test_secrets_are_masked_in_log_records():
     record = logging.LogRecord("x", logging.INFO, "", 0, "failed with %s", (KEY,), None)
     RedactSecrets([KEY]).filter(record)
     assert record.getMessage() == "failed with ***"
+
+
+async def test_the_spec_documents_the_errors_both_completion_routes_answer():
+    # schemathesis (benchmarks/schemathesis_run.py) found /v1/responses answering an
+    # undocumented 400; a full disk answers 507 on both.
+    async with serving(StubRunner()) as client:
+        spec = (await client.get("/openapi.json")).json()
+    for path in ("/v1/chat/completions", "/v1/responses"):
+        documented = set(spec["paths"][path]["post"]["responses"])
+        assert {"400", "401", "409", "429", "504", "507"} <= documented, (path, documented)
+
+
+async def test_stream_must_be_a_json_boolean():
+    # schemathesis found {"stream": 0} answered 200 on /v1/responses: the schema says boolean.
+    async with serving(StubRunner()) as client:
+        responses = await client.post(
+            "/v1/responses", json={"model": "adaptive-rag", "input": "hi", "stream": 0}
+        )
+        chat = await client.post(
+            "/v1/chat/completions",
+            json={
+                "model": "adaptive-rag",
+                "messages": [{"role": "user", "content": "hi"}],
+                "stream": "yes",
+            },
+        )
+    for reply in (responses, chat):
+        assert reply.status_code == 400, reply.text
+        assert reply.json()["error"]["param"] == "stream" or "stream" in reply.text

@@ -8,6 +8,8 @@ manager) can drive ingestion idempotently.
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -25,6 +27,42 @@ readers in other processes notice the change with one ``stat``."""
 
 class IndexError_(RuntimeError):
     """Base class for index errors whose message tells the user what to do."""
+
+
+class DiskFullError(IndexError_):
+    """A write failed because the disk (or the quota) is full; the message says what to do."""
+
+
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_DISK_FULL_TEXT = {  # what the message holds -> the cause shown
+    "no space left on device": "No space left on device",
+    "os error 28": "No space left on device",  # LanceDB (Rust) I/O errors
+    "database or disk is full": "database or disk is full",  # SQLite
+    "disk quota exceeded": "Disk quota exceeded",
+}
+
+
+def disk_full_cause(exc: BaseException) -> str | None:
+    """``"No space left on device"`` (or the like) when ``exc`` or its causes is a full disk.
+
+    Follows ``__cause__``, ``__context__`` and SQLAlchemy's ``orig``: a full disk reaches the
+    caller as an ``OSError``, a LanceDB ``RuntimeError`` or a wrapped ``sqlite3`` error.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
+            return os.strerror(current.errno)
+        text = str(current).lower()
+        for marker, cause in _DISK_FULL_TEXT.items():
+            if marker in text:
+                return cause
+        todo += [current.__cause__, current.__context__, getattr(current, "orig", None)]
+    return None
 
 
 class IndexNotFoundError(IndexError_):

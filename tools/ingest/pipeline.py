@@ -21,6 +21,7 @@ from typing import Literal
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
+from tools.index.base import DiskFullError, disk_full_cause
 from tools.ingest.chunking import chunk_documents
 from tools.ingest.contextual import ContextStats, model_name
 from tools.ingest.loaders import LoaderError, is_url, iter_files
@@ -295,18 +296,29 @@ def ingest(
         raise MissingInputError(f"no such file or directory: {', '.join(missing)}")
     embeddings = embeddings or load_embeddings("wordllama")
     with writer_lock(data_dir, wait=wait, on_wait=on_wait):
-        report = _ingest_locked(
-            paths,
-            data_dir,
-            open_index(data_dir, embeddings, backend=backend, create=True),
-            cleanup=cleanup,
-            chunk_tokens=chunk_tokens,
-            overlap_tokens=overlap_tokens,
-            on_progress=on_progress,
-            contextual=contextual,
-            chat_model=chat_model,
-            repair=repair,
-        )
+        try:
+            report = _ingest_locked(
+                paths,
+                data_dir,
+                open_index(data_dir, embeddings, backend=backend, create=True),
+                cleanup=cleanup,
+                chunk_tokens=chunk_tokens,
+                overlap_tokens=overlap_tokens,
+                on_progress=on_progress,
+                contextual=contextual,
+                chat_model=chat_model,
+                repair=repair,
+            )
+        except Exception as exc:
+            if (cause := disk_full_cause(exc)) is None:
+                raise
+            with contextlib.suppress(OSError):  # earlier batches may be in: readers reload
+                bump_generation(data_dir)
+            raise DiskFullError(
+                f"the disk holding {data_dir} is full ({cause}); the index keeps what was "
+                "written before this write and stays usable. Free some space and run the "
+                "same ingest again: files already indexed are skipped."
+            ) from None
         if report.changed or report.repair.changed:
             bump_generation(data_dir)
     report.seconds = time.perf_counter() - started
