@@ -90,8 +90,12 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
     stream: StrictBool = False  # JSON true or false only, as the schema says
     stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(None, ge=1, description="Tokens the answer may take")
-    max_completion_tokens: int | None = Field(None, ge=1, description="Same as max_tokens")
+    max_tokens: int | None = Field(
+        None, ge=1, strict=True, description="Tokens the answer may take"
+    )
+    max_completion_tokens: int | None = Field(
+        None, ge=1, strict=True, description="Same as max_tokens"
+    )
     stop: str | list[str] | None = Field(None, description="Up to 4 sequences ending the answer")
     n: int | None = Field(None, ge=1, description="Must be 1: the graph writes one answer")
     user: str | None = Field(None, description="End-user id; logged, not a thread")

@@ -80,7 +80,9 @@ class ResponseRequest(BaseModel):
     # Strict: JSON true or false only (schemathesis found "stream": 0 taken as false).
     store: StrictBool = Field(True, description="Keep the conversation so it can be continued")
     stream: StrictBool = False
-    max_output_tokens: int | None = Field(None, ge=1, description="Tokens the answer may take")
+    max_output_tokens: int | None = Field(
+        None, ge=1, strict=True, description="Tokens the answer may take (a JSON integer)"
+    )
     metadata: dict[str, str] | None = None
 
     def messages(self) -> tuple[list[ChatMessage], list[str]]:

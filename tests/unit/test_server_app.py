@@ -214,3 +214,22 @@ async def test_stream_must_be_a_json_boolean():
     for reply in (responses, chat):
         assert reply.status_code == 400, reply.text
         assert reply.json()["error"]["param"] == "stream" or "stream" in reply.text
+
+
+async def test_token_bounds_must_be_json_integers():
+    # schemathesis found a schema-violating max_output_tokens answered 200: "7" was coerced.
+    async with serving(StubRunner()) as client:
+        responses = await client.post(
+            "/v1/responses", json={"model": "adaptive-rag", "input": "hi", "max_output_tokens": "7"}
+        )
+        chat = await client.post(
+            "/v1/chat/completions",
+            json={
+                "model": "adaptive-rag",
+                "messages": [{"role": "user", "content": "hi"}],
+                "max_tokens": 7.5,
+            },
+        )
+    for reply in (responses, chat):
+        assert reply.status_code == 400, reply.text
+        assert "max_" in reply.json()["error"]["param"]
