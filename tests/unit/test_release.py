@@ -62,3 +62,12 @@ def test_a_stated_number_must_be_in_the_cited_document():
     assert not sentence_supported("Tesla died in New York in 1950 [1].", DOCS)
     assert not sentence_supported("Tesla died in New York in 1943.", DOCS)  # uncited
     assert not sentence_supported("Tesla died in New York in 1943 [2].", DOCS)  # no such doc
+
+
+def test_an_abbreviation_or_initial_does_not_end_a_released_sentence():
+    docs = [{**DOCS[0], "content": "Dr. Smith met James O. McKinsey in 1943. They talked."}]
+    _, shown = _stream(
+        "Dr. Smith met James O. McKinsey in 1943 [1]. They talked [1]. End",
+        verified=lambda s: sentence_supported(s, docs),
+    )
+    assert shown == ["Dr. Smith met James O. McKinsey in 1943 [1].", " They talked [1]."]

@@ -2,8 +2,9 @@
 
 A chat UI cannot take back text it has shown, so an answer being written is held until its
 sentences check out: :class:`SentenceRelease` takes the model's text as it streams, cuts it into
-finished sentences (a sentence is finished once the next one has begun, so citations written
-after its full stop are still its own) and releases each one that ``verified`` accepts, in
+finished sentences at the boundaries :mod:`tools.text.sentences` uses (not after an initial or
+an abbreviation; a sentence is finished once the next one has begun, so citations written after
+its full stop are still its own) and releases each one that ``verified`` accepts, in
 order. The first sentence that does not verify stops the release for the rest of the draft;
 what was held is judged with the whole draft afterwards.
 
@@ -18,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tools.text.sanitize import plain_text
+from tools.text.sentences import BOUNDARY, continues
 
-_BOUNDARY = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 _CITATIONS = re.compile(r"\[\d+\](?:\s*\[\d+\])*")
 _PARTIAL_CITATION = re.compile(r"\[\d*")
 
@@ -74,10 +75,12 @@ class SentenceRelease:
         Citation markers right after the boundary ("... in 1943. [1]") still belong to it.
         """
         text, start = self._buffer, self._consumed
-        for boundary in _BOUNDARY.finditer(text, start):
+        for boundary in BOUNDARY.finditer(text, start):
             after = text[boundary.end() :]
             if not after.strip():
                 return None  # the next sentence has not begun
+            if "\n" not in boundary.group() and continues(text[start : boundary.start()], after):
+                continue  # "Dr. Smith", "James O. McKinsey": the sentence goes on
             if cites := _CITATIONS.match(after):
                 if not after[cites.end() :].strip():
                     return None  # more markers may follow, or this is the draft's end

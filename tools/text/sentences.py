@@ -19,7 +19,8 @@ import re
 _WRAPPED = re.compile(r"(?<=[\w,;)])\n(?=[ \t]{0,3}[\w(\"'‘“])")
 _WRAP_MIN_LINE = 40
 """A line shorter than this is a heading or a breadcrumb, not part of a wrapped paragraph."""
-_BOUNDARY = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+BOUNDARY = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+"""A candidate sentence boundary: whitespace after terminal punctuation, or line breaks."""
 _LAST_WORD = re.compile(r"(\w+)\.$")
 
 # Titles and short forms that are followed by a name or a number, never by a new sentence.
@@ -33,7 +34,7 @@ _NEVER_FINAL = frozenset(
 _MAYBE_FINAL = frozenset("etc inc ltd co corp bros dept univ esp resp".split())
 
 
-def _continues(piece: str, following: str) -> bool:
+def continues(piece: str, following: str) -> bool:
     """Whether the full stop ending ``piece`` belongs to an abbreviation, not a sentence end."""
     match = _LAST_WORD.search(piece)
     if not match:
@@ -69,10 +70,10 @@ def split_sentences(text: str) -> list[str]:
     sentences: list[str] = []
     start = 0
     pending = ""
-    for match in _BOUNDARY.finditer(text):
+    for match in BOUNDARY.finditer(text):
         piece = pending + text[start : match.start()]
         start = match.end()
-        if "\n" not in match.group() and _continues(piece, text[start : start + 1]):
+        if "\n" not in match.group() and continues(piece, text[start : start + 1]):
             pending = piece + " "
             continue
         pending = ""
