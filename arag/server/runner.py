@@ -24,7 +24,7 @@ import asyncio
 import dataclasses
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol
 
 from arag.server.auth import LOCAL_OWNER
@@ -201,6 +201,22 @@ def _disk_problem(data_dir: str) -> str | None:
     return None
 
 
+async def _readiness(
+    thread_probe: Awaitable[Any], services: Services, ctx: Context
+) -> dict[str, str | None]:
+    """The readiness checks of either host: index, thread store (``thread_probe``) and disk."""
+    try:
+        await asyncio.wait_for(thread_probe, CHECK_TIMEOUT)
+        threads = None
+    except Exception as exc:  # noqa: BLE001 - any failure makes the server unready
+        threads = f"thread store unreachable: {type(exc).__name__}"
+    return {
+        "index": await _index_check(services, ctx),
+        "threads": threads,
+        "disk": await _disk_check(ctx),
+    }
+
+
 async def _disk_check(ctx: Context) -> str | None:
     return await asyncio.to_thread(_disk_problem, str(ctx.data_dir))
 
@@ -312,20 +328,9 @@ class LocalRunner:
         return chat_messages(state.values.get("messages") or [])
 
     async def ready(self) -> dict[str, str | None]:
-        """The index opens and the checkpointer answers."""
-        try:
-            await asyncio.wait_for(
-                self.checkpointer.aget_tuple({"configurable": {"thread_id": "__readyz__"}}),
-                CHECK_TIMEOUT,
-            )
-            threads = None
-        except Exception as exc:  # noqa: BLE001 - any failure makes the server unready
-            threads = f"thread store unreachable: {type(exc).__name__}"
-        return {
-            "index": await _index_check(self.services, self.ctx),
-            "threads": threads,
-            "disk": await _disk_check(self.ctx),
-        }
+        """The index opens, the checkpointer answers and the disk has room."""
+        probe = self.checkpointer.aget_tuple({"configurable": {"thread_id": "__readyz__"}})
+        return await _readiness(probe, self.services, self.ctx)
 
     async def index_chunks(self) -> int | None:
         """The index's current size (it catches up with other writers on every read)."""
@@ -420,17 +425,8 @@ class LangGraphRunner:
         return chat_messages((state.get("values") or {}).get("messages") or [])
 
     async def ready(self) -> dict[str, str | None]:
-        """The index opens and the LangGraph thread store answers."""
-        try:
-            await asyncio.wait_for(self.client.threads.search(limit=1), CHECK_TIMEOUT)
-            threads = None
-        except Exception as exc:  # noqa: BLE001 - any failure makes the server unready
-            threads = f"thread store unreachable: {type(exc).__name__}"
-        return {
-            "index": await _index_check(self.services, self.ctx),
-            "threads": threads,
-            "disk": await _disk_check(self.ctx),
-        }
+        """The index opens, the LangGraph thread store answers and the disk has room."""
+        return await _readiness(self.client.threads.search(limit=1), self.services, self.ctx)
 
     async def index_chunks(self) -> int | None:
         """The index's current size (it catches up with other writers on every read)."""
