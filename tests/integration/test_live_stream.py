@@ -80,3 +80,34 @@ def test_a_draft_rejected_after_its_first_sentence_keeps_only_that_sentence(samp
     assert "only the sentences verified against their sources are shown" in result.content
     assert "could not be fully verified" not in result.content  # one note, not two
     assert result.answer.count("[1]") == 1  # the one verified sentence
+
+
+def test_under_a_messages_stream_only_the_answer_is_requested_as_a_stream(
+    sample_data_dir, monkeypatch
+):
+    """Structured calls are read whole (their provider errors come as one response)."""
+    from langchain_core.messages import HumanMessage
+
+    from tests.fakes.openai_server import FakeOpenAIServer, Reply
+    from tools.llm.chat_models import load_chat_model
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeOpenAIServer() as llm:
+        llm.script(
+            Reply.tool_call({"relevant": [1], "reason": "about Tesla"}, name="DocumentGrades"),
+            Reply.say("Tesla died on 7 January 1943 [1]. That is all [1]."),
+            Reply.tool_call({"grounded": True, "useful": True}, name="AnswerCheck"),
+        )
+        model = load_chat_model("openai:fake-model", base_url=llm.base_url)
+        graph = build_graph(chat_model=model)
+        ctx = Context(data_dir=str(sample_data_dir), web_search="none")
+
+        async def collect():
+            turn = {"messages": [HumanMessage(QUESTION)]}
+            return [e async for e in stream_turn(graph, turn, context=ctx)]
+
+        events = run(collect())
+        bodies = llm.chat_requests()
+    streamed = {bool(b.get("tools")): bool(b.get("stream")) for b in bodies}
+    assert streamed == {True: False, False: True}  # tool calls whole, the answer streamed
+    assert events[-1].grounded is True and "1943" in events[-1].content

@@ -116,6 +116,10 @@ def load_chat_model(
         "temperature": temperature,
         "timeout": timeout,
         "max_retries": max_retries,
+        # Structured calls (grader, checker, rewrite) are read whole: under a chat UI's
+        # messages stream they would otherwise be streamed for nobody (they are nostream),
+        # and a provider's tool-call errors arrive mid-stream instead of as one response.
+        "disable_streaming": "tool_calling",
     }
     if max_tokens:
         # A bound on every reply: a small local model otherwise rambles until its context is
