@@ -139,3 +139,47 @@ async def threads_of(saver: BaseCheckpointSaver, owner: str) -> int:
         )
         row = await cur.fetchone()
     return int(row["n"])
+
+
+async def latest_id(saver: BaseCheckpointSaver, thread_id: str) -> str | None:
+    """The id of ``thread_id``'s newest checkpoint, or None when the thread does not exist."""
+    found = await saver.aget_tuple({"configurable": {"thread_id": thread_id}})
+    return None if found is None else found.config["configurable"]["checkpoint_id"]
+
+
+async def roll_back(saver: BaseCheckpointSaver, thread_id: str, to: str | None) -> None:
+    """Return ``thread_id`` to checkpoint ``to``: delete what a failed turn saved after it.
+
+    A turn saves a checkpoint per step, the first one holding the new user message. One cut
+    by the request timeout (or failing) would otherwise leave the thread with a question and
+    no answer, and the next turn would read it as history. ``to=None`` (the turn made the
+    thread) deletes the thread. Checkpoint ids are time-ordered, so "after" is ``> to``; on
+    PostgreSQL the channel blobs only the deleted checkpoints used go too.
+    """
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    if to is None:
+        await saver.adelete_thread(thread_id)
+        return
+    if isinstance(saver, AsyncSqliteSaver):
+        async with saver.lock:
+            for table in ("writes", "checkpoints"):
+                await saver.conn.execute(
+                    f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id > ?",
+                    (thread_id, to),
+                )
+            await saver.conn.commit()
+        return
+    async with saver._cursor() as cur, cur.connection.transaction():  # AsyncPostgresSaver
+        for table in ("checkpoint_writes", "checkpoints"):
+            await cur.execute(
+                f"DELETE FROM {table} WHERE thread_id = %s AND checkpoint_id > %s",
+                (thread_id, to),
+            )
+        await cur.execute(
+            "DELETE FROM checkpoint_blobs b WHERE b.thread_id = %s AND NOT EXISTS ("
+            "SELECT 1 FROM checkpoints c WHERE c.thread_id = b.thread_id "
+            "AND c.checkpoint_ns = b.checkpoint_ns "
+            "AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
+            (thread_id,),
+        )

@@ -16,6 +16,10 @@ A streamed turn on a thread runs ``detached`` from the response: a client that d
 mid-stream stops reading, not the turn, so the answer is still stored and the thread never
 keeps a user message without its reply. The turn stays bounded by the request timeout, and
 the app waits for such turns (``finish_detached``) before it closes the thread store.
+
+A turn that ends without an answer (cut by the request timeout, or failed) is undone on its
+thread: ``LocalRunner`` deletes the checkpoints it saved, ``LangGraphRunner`` cancels the run
+with the LangGraph API's ``rollback``. The client gets the error; the thread is as before.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol
 
 from arag.server.auth import LOCAL_OWNER
+from arag.server.checkpointers import keep_latest, latest_id, roll_back
 from arag.server.errors import ApiError
 from arag.server.thread_ids import langgraph_thread_id
 from arag.turn import Step, Token, stream_turn, text_of
@@ -275,9 +280,12 @@ class LocalRunner:
             "metadata": {"owner": owner},
         }
         result = Final()
+        before: str | None = None
         if thread_id:
             self._busy.add(thread_id)
         try:
+            if thread_id:
+                before = await latest_id(self.checkpointer, thread_id)
             async for event in stream_turn(
                 graph,
                 {"messages": messages},
@@ -294,10 +302,35 @@ class LocalRunner:
             log.error("a turn could not be stored: disk full (%s)", cause)
             raise disk_full(cause) from None
         finally:
-            self._busy.discard(thread_id)
-            if thread_id and self.checkpoints_kept:
-                await self._trim(thread_id)
+            try:
+                if thread_id:
+                    # Shielded: a second cancellation (shutdown) must not stop a half-done undo.
+                    await asyncio.shield(self._settle(thread_id, before, done=result.responded))
+            finally:
+                self._busy.discard(thread_id)
         yield _finished(result)
+
+    async def _settle(self, thread_id: str, before: str | None, *, done: bool) -> None:
+        """After a turn: trim an answered thread, or undo what an unanswered turn stored.
+
+        A turn that did not reach ``respond`` (cut by the request timeout, cancelled with a
+        non-streaming request whose client left, or failed) is rolled back to ``before``, so
+        the thread never keeps a question without its answer. A failed undo is logged: the
+        client already has the turn's error, and the next turn can still be answered.
+        """
+        if done:
+            if self.checkpoints_kept:
+                await self._trim(thread_id)
+            return
+        try:
+            await roll_back(self.checkpointer, thread_id, before)
+            log.info("an unanswered turn was rolled back", extra={"thread_id": thread_id})
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning(
+                "could not roll back an unanswered turn (%s)",
+                type(exc).__name__,
+                extra={"thread_id": thread_id},
+            )
 
     async def _trim(self, thread_id: str) -> None:
         """Keep the thread's newest checkpoints; a failure is logged, never the turn's error.
@@ -305,8 +338,6 @@ class LocalRunner:
         The answer is stored by then: a prune that fails (a locked database, two processes
         pruning one PostgreSQL thread at once) only leaves older checkpoints for the next turn.
         """
-        from arag.server.checkpointers import keep_latest
-
         try:
             await keep_latest(self.checkpointer, thread_id, self.checkpoints_kept)
         except Exception as exc:  # noqa: BLE001 - see the docstring
@@ -387,6 +418,7 @@ class LangGraphRunner:
                 thread_id=thread_id, metadata={"owner": owner}, if_exists="do_nothing"
             )
         result = Final()
+        run_id: str | None = None
         try:
             async for part in self.client.runs.stream(
                 thread_id,
@@ -397,6 +429,8 @@ class LangGraphRunner:
                 context=context or None,
                 multitask_strategy="reject",
             ):
+                if part.event == "metadata" and isinstance(part.data, dict):
+                    run_id = part.data.get("run_id")
                 if part.event == "error":
                     message = (part.data or {}).get("message", "the run failed")
                     raise ApiError(500, f"The graph failed: {message}", "server_error", "run_error")
@@ -413,7 +447,24 @@ class LangGraphRunner:
             if exc.response.status_code == 409 and thread_id:
                 raise thread_busy(thread_id) from None
             raise
+        finally:
+            if thread_id and run_id and not result.responded:
+                await asyncio.shield(self._roll_back(thread_id, run_id))
         yield _finished(result)
+
+    async def _roll_back(self, thread_id: str, run_id: str) -> None:
+        """Cancel an unanswered run with the LangGraph API's own ``rollback`` (which deletes
+        the run and what it stored), so the thread never keeps a question without its answer.
+        """  # noqa: D205
+        try:
+            await self.client.runs.cancel(thread_id, run_id, wait=True, action="rollback")
+            log.info("an unanswered run was rolled back", extra={"thread_id": thread_id})
+        except Exception as exc:  # noqa: BLE001 - the client already has the turn's error
+            log.warning(
+                "could not roll back an unanswered run (%s)",
+                type(exc).__name__,
+                extra={"thread_id": thread_id},
+            )
 
     async def threads_of(self, owner: str) -> int:
         """How many threads ``owner`` has in the LangGraph thread store."""
