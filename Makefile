@@ -104,6 +104,11 @@ bench-answers: install-dev  ## Answer correctness, abstention and citation preci
 
 # LEVELS=1,8,32,128 picks the client counts; HOSTS=serve,inprocess,serve-llm,inprocess-llm,
 # langgraph,langgraph-v1 the hosts (-llm: with the simulated LLM, benchmarks/serve/llm_stub.py).
+# BURST=64 sets the number of questions sent at once.
+.PHONY: bench-cold
+bench-cold: install-dev  ## The first burst of questions after arag serve starts, against the same burst warm (~1 min).
+	$(BIN)/python -m benchmarks.cold_start $(if $(BURST),--burst $(BURST)) --out benchmarks/results/cold_start
+
 # TURNS=200 sets the number of turns on one thread.
 .PHONY: bench-threads
 bench-threads: install-dev  ## Thread storage after many turns: all checkpoints kept vs the latest (~2 min).

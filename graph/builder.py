@@ -105,6 +105,7 @@ def build_graph(
     web_search_backend: WebSearch | None = None,
     checkpointer: Checkpointer = None,
     name: str = "adaptive_rag",
+    services: Services | None = None,
 ):
     """Compile the adaptive RAG graph.
 
@@ -117,15 +118,21 @@ def build_graph(
         checkpointer: a LangGraph checkpointer for multi-turn threads (``langgraph dev`` and the
             LangGraph API bring their own).
         name: the compiled graph's name, shown in Studio and traces.
+        services: the backends themselves, instead of the four arguments above: graphs that
+            share one ``Services`` share its opened index (``arag serve``'s threaded and
+            stateless graphs, and its readiness check).
 
     Returns:
         A compiled graph taking ``{"messages": [...]}`` and ``context=Context(...)`` (or a dict).
         Its nodes are async: run it with ``ainvoke`` / ``astream`` (``arag.turn`` does).
 
     """
-    services = Services(
-        chat_model=chat_model, embeddings=embeddings, index=index, web_search=web_search_backend
-    )
+    if services is None:
+        services = Services(
+            chat_model=chat_model, embeddings=embeddings, index=index, web_search=web_search_backend
+        )
+    elif (chat_model, embeddings, index, web_search_backend) != (_UNSET, None, None, None):
+        raise TypeError("pass either services or the backends it holds, not both")
     builder = StateGraph(
         State, context_schema=Context, input_schema=InputState, output_schema=OutputState
     )

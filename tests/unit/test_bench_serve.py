@@ -37,6 +37,9 @@ class FlakyRunner:
     async def ready(self):
         return {"index": None, "threads": None}
 
+    async def warm(self):
+        return None
+
     async def index_chunks(self):
         return 12
 

@@ -51,6 +51,9 @@ class StubRunner:
     async def index_chunks(self):
         return 12
 
+    async def warm(self):
+        return None
+
     async def threads_of(self, owner):
         return 0
 

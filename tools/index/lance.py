@@ -95,7 +95,6 @@ STEM_LANGUAGES = {
 _RESERVED = frozenset({"score", "dense", "lexical", "rank"})
 
 
-
 LEXICAL_FAILED = "lexical_failed"
 """Metadata key on results of a search whose BM25 half failed: why (vector search alone)."""
 
@@ -118,6 +117,7 @@ def _mark_failure(bm25_rows: list[dict], vector_rows: list[dict]) -> None:
     if error := getattr(bm25_rows, "error", ""):
         for row in vector_rows:
             row[LEXICAL_FAILED] = error
+
 
 class _MemoryTable:
     """A small table held in memory: rows as Arrow, unit vectors as one numpy matrix."""
