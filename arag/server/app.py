@@ -52,7 +52,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             runner = await stack.enter_async_context(open_runner())
-            await runner.warm()  # until it is done, requests get 503 "starting"
+            await runner.warm()  # uvicorn opens the port only after the start-up
             if mcp_server is not None:
                 await stack.enter_async_context(mcp_server.session_manager.run())
             current["runner"] = runner
