@@ -109,10 +109,10 @@ bench-answers: install-dev  ## Answer correctness, abstention and citation preci
 bench-cold: install-dev  ## The first burst of questions after arag serve starts, against the same burst warm (~1 min).
 	$(BIN)/python -m benchmarks.cold_start $(if $(BURST),--burst $(BURST)) --out benchmarks/results/cold_start
 
-# TURNS=200 sets the number of turns on one thread.
+# TURNS=500 sets the number of turns on one thread.
 .PHONY: bench-threads
-bench-threads: install-dev  ## Thread storage after many turns: all checkpoints kept vs the latest (~2 min).
-	$(BIN)/python -m benchmarks.thread_growth $(if $(TURNS),--turns $(TURNS)) --out benchmarks/results/thread_growth
+bench-threads: install-dev  ## Thread storage over 500 turns: the latest checkpoint kept vs all kept (to 200 turns).
+	$(BIN)/python -m benchmarks.thread_growth --turns $(or $(TURNS),500) --out benchmarks/results/thread_growth
 
 .PHONY: bench-serve
 bench-serve: install-dev  ## arag serve under load vs in-process and langgraph dev, offline and simulated LLM (~9 min).

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from graph.state import Citation, Doc
-from tools.index.search import display_name
+from tools.index.search import display_name, public_id
 from tools.text.extractive import cited_numbers
 
 _CITATION = re.compile(r"\[(\d+)\]")
@@ -34,7 +34,7 @@ def sources(answer: str, docs: list[Doc]) -> tuple[dict[int, int], list[Citation
             by_source[doc["source"]] = len(citations) + 1
             citation: Citation = {
                 "n": len(citations) + 1,
-                "id": doc["id"],
+                "id": public_id(doc["id"], display_name(doc)),
                 "title": doc["title"],
                 "source": display_name(doc),
             }

@@ -107,17 +107,6 @@ def _text(value: str, what: str) -> str:
     return value
 
 
-def public_id(chunk_id: str, display: str) -> str:
-    """A chunk id (``/srv/docs/guide.md#3``) with its source path replaced by ``display``.
-
-    Ids of web results are their URLs and stay as they are.
-    """
-    if "://" in chunk_id:
-        return chunk_id
-    _, sep, n = chunk_id.rpartition("#")
-    return f"{display}#{n}" if sep and n.isdigit() else display
-
-
 def answer_result(result: Final) -> CallToolResult:
     """The turn as a tool result: the chat text as content, the fields as structured content.
 
@@ -126,7 +115,7 @@ def answer_result(result: Final) -> CallToolResult:
     component, as ``/readyz`` does).
     """
     text = public_reason(result.content) if result.route == "error" else result.content
-    citations = [Citation(**{**c, "id": public_id(c["id"], c["source"])}) for c in result.citations]
+    citations = [Citation(**c) for c in result.citations]  # ids are public already
     answer = Answer(
         answer=result.answer,
         citations=citations,
@@ -216,7 +205,7 @@ def _search(index: Any, query: str, k: int, multihop: bool) -> list[Any]:
 
 
 def _hit(rank: int, doc: Any) -> Hit:
-    from tools.index.search import display_name
+    from tools.index.search import display_name, public_id
 
     return Hit(
         rank=rank,

@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from tests.serving import arag_serve, copy_index
+from tests.serving import ROOT, arag_serve, copy_index
 
 pytestmark = pytest.mark.integration
 
@@ -69,6 +69,9 @@ def test_answer_has_numbered_sources_in_text_and_as_data(server):
     assert "[1]" in text and "\n\nSources:\n[1] " in text and "nikola_tesla.md" in text
     citations = extra(completion)["citations"]
     assert citations[0]["n"] == 1 and citations[0]["source"].endswith("nikola_tesla.md")
+    # The chunk id names the file under the ingest root, never the server's path to it.
+    assert citations[0]["id"].startswith("nikola_tesla.md#"), citations[0]["id"]
+    assert str(ROOT) not in raw.http_response.text  # the sample corpus lies in the repository
     assert extra(completion.choices[0].message)["citations"] == citations
     assert extra(completion)["route"] == "retrieval"
     assert extra(completion)["thread_id"] is None  # no thread id given: stateless

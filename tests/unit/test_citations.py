@@ -70,8 +70,8 @@ def test_a_pdf_cited_on_two_pages_is_one_source_naming_both_pages():
     docs = [chunk(0, 1, "Zebras have stripes."), chunk(4, 3, "Zebras live in Africa.")]
     answer, citations = cite_by_source("Zebras have stripes [1] and live in Africa [2].", docs)
     assert answer == "Zebras have stripes [1] and live in Africa [1]."
-    assert citations == [
-        {"n": 1, "id": "/srv/guide.pdf#0", "title": "Guide", "source": "guide.pdf", "pages": [1, 3]}
+    assert citations == [  # the id names the file as displayed, not the server's path
+        {"n": 1, "id": "guide.pdf#0", "title": "Guide", "source": "guide.pdf", "pages": [1, 3]}
     ]
     assert "[1] Guide — guide.pdf, pp. 1, 3" in footnotes(citations)
 

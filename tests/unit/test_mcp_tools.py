@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from arag.server.mcp_tools import answer_result, public_id
+from arag.server.mcp_tools import answer_result
 from arag.turn import TurnResult
+from tools.index.search import public_id
 
 
 def test_chunk_ids_show_the_display_name_not_the_server_path():
@@ -20,7 +21,7 @@ def test_answer_becomes_text_plus_structured_fields():
         content="Paris [1].\n\nSources:\n[1] France — geo/france.md",
         answer="Paris [1].",
         citations=[
-            {"n": 1, "id": "/data/geo/france.md#0", "title": "France", "source": "geo/france.md"}
+            {"n": 1, "id": "geo/france.md#0", "title": "France", "source": "geo/france.md"}
         ],
         route="retrieval",
         mode="offline",

@@ -7,7 +7,7 @@ the graph.
 
 from __future__ import annotations
 
-from pathlib import PurePath
+from pathlib import PurePath, PurePosixPath, PureWindowsPath
 from typing import NotRequired  # pydantic < 3.12 rejects typing's
 
 from typing_extensions import TypedDict
@@ -44,6 +44,22 @@ def display_name(doc: Doc) -> str:
         return doc["display"]
     source = doc["source"]
     return source if "://" in source else PurePath(source).name
+
+
+def public_id(chunk_id: str, display: str) -> str:
+    """A chunk id (``/srv/docs/guide.md#3``) with its server path replaced by ``display``
+    (``guide.md#3``): citations never show where the server keeps its files.
+
+    URLs (web results, ingested pages) and ids that are not absolute paths (a dataset's
+    passage ids) stay as they are.
+    """  # noqa: D205
+    path, sep, n = chunk_id.rpartition("#")
+    where = path or chunk_id
+    if "://" in chunk_id or not (
+        PurePosixPath(where).is_absolute() or PureWindowsPath(where).is_absolute()
+    ):
+        return chunk_id
+    return f"{display}#{n}" if sep and n.isdigit() else display
 
 
 def unreadable_index_message(index: HybridIndex, exc: Exception) -> str:
