@@ -64,6 +64,16 @@ def ask(url: str, thread: str, *, stream: bool) -> tuple[int, str]:
     return reply.status_code, text
 
 
+def slow_model_env(llm: FakeOpenAIServer) -> dict[str, str]:
+    """A server on the fake model, with a 5 s request timeout."""
+    return {
+        "ARAG_MODEL": "openai:fake-model",
+        "ARAG_BASE_URL": llm.base_url,
+        "OPENAI_API_KEY": "sk-test",
+        "ARAG_SERVE_TIMEOUT": "5",
+    }
+
+
 def warm(url: str, attempts: int = 4) -> None:
     """Stateless turns until one is answered within the timeout: the first run on a fresh
     server loads the graph and the index, which can take longer than the 5 s under test. The
@@ -81,12 +91,7 @@ def test_a_timed_out_turn_is_rolled_back(sample_data_dir, tmp_path, fault_ledger
     data = copy_index(sample_data_dir, tmp_path / "data")
     kept, fresh = f"kept-{uuid.uuid4().hex[:8]}", f"fresh-{uuid.uuid4().hex[:8]}"
     with FakeOpenAIServer() as llm:
-        env = {
-            "ARAG_MODEL": "openai:fake-model",
-            "ARAG_BASE_URL": llm.base_url,
-            "OPENAI_API_KEY": "sk-test",
-            "ARAG_SERVE_TIMEOUT": "5",
-        }
+        env = slow_model_env(llm)
         with arag_serve(data, tmp_path, **env) as server:
             llm.script(Reply.say(ANSWER))
             status, answer = ask(server.url, kept, stream=False)
@@ -201,12 +206,7 @@ def test_a_timed_out_turn_on_the_langgraph_server_is_rolled_back(
     """The same cut under ``langgraph dev``: the run is cancelled with ``action="rollback"``."""
     thread = f"lg-{uuid.uuid4().hex[:8]}"
     with FakeOpenAIServer() as llm:
-        env = {
-            "ARAG_MODEL": "openai:fake-model",
-            "ARAG_BASE_URL": llm.base_url,
-            "OPENAI_API_KEY": "sk-test",
-            "ARAG_SERVE_TIMEOUT": "5",
-        }
+        env = slow_model_env(llm)
         with langgraph_dev(sample_data_dir, tmp_path, **env) as server:
             warm(server.url)
             llm.script(Reply.say(ANSWER))

@@ -20,9 +20,7 @@ def test_answer_becomes_text_plus_structured_fields():
     turn = TurnResult(
         content="Paris [1].\n\nSources:\n[1] France — geo/france.md",
         answer="Paris [1].",
-        citations=[
-            {"n": 1, "id": "geo/france.md#0", "title": "France", "source": "geo/france.md"}
-        ],
+        citations=[{"n": 1, "id": "geo/france.md#0", "title": "France", "source": "geo/france.md"}],
         route="retrieval",
         mode="offline",
         flags=["offline"],
