@@ -185,7 +185,7 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
             if thread_id:  # a client that disconnects must not leave its message unanswered
                 events = detached(events, timeout)
             return EventSourceResponse(
-                _sse(events, completion_id, thread_id, timeout, warnings, usage),
+                _sse(events, completion_id, thread_id, timeout, warnings, usage, own=not thread_id),
                 headers=headers | {"Cache-Control": "no-cache"},  # sets X-Accel-Buffering: no
                 sep=SSE_LINE_END,
                 ping=0,  # no ": ping" comments: the progress comments keep the connection busy
@@ -275,8 +275,15 @@ async def _sse(
     timeout: float,
     warnings: list[str],
     include_usage: bool,
+    *,
+    own: bool = True,
 ) -> AsyncIterator[ServerSentEvent]:
-    """The SSE events: role, progress comments, answer chunks, a final chunk, usage, ``[DONE]``."""
+    """The SSE events: role, progress comments, answer chunks, a final chunk, usage, ``[DONE]``.
+
+    ``own=False``: ``events`` is a ``detached`` turn, which ends itself after ``timeout`` once
+    it has undone what it stored; waiting for that, rather than for a clock of its own, the
+    504 reaches the client only when the thread is back as it was.
+    """
     created = int(time.time())
     # With include_usage every chunk carries "usage": null but the last, as OpenAI sends them.
     nothing = {"usage": None} if include_usage else {}
@@ -284,7 +291,7 @@ async def _sse(
     final: Final | None = None
     sent = ""
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout if own else None):
             async for event in events:
                 if isinstance(event, Step):
                     progress = json.dumps(event.step, ensure_ascii=False)

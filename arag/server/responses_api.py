@@ -239,7 +239,7 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
             if thread_id:  # a client that disconnects must not leave its message unanswered
                 events = detached(events, timeout)
             return EventSourceResponse(
-                _events(events, reply, warnings, timeout),
+                _events(events, reply, warnings, timeout, own=not thread_id),
                 headers={"Cache-Control": "no-cache"},
                 sep=SSE_LINE_END,
                 ping=0,
@@ -252,9 +252,17 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
 
 
 async def _events(
-    events: AsyncIterator[Step | Token | Final], reply: Reply, warnings: list[str], timeout: float
+    events: AsyncIterator[Step | Token | Final],
+    reply: Reply,
+    warnings: list[str],
+    timeout: float,
+    *,
+    own: bool = True,
 ) -> AsyncIterator[ServerSentEvent]:
-    """The Responses API's stream for one text message, with progress comments meanwhile."""
+    """The Responses API's stream for one text message, with progress comments meanwhile.
+
+    ``own=False``: a ``detached`` turn bounds itself (see ``openai_api._sse``).
+    """
     sequence = 0
 
     def event(kind: str, **fields: Any) -> ServerSentEvent:
@@ -270,7 +278,7 @@ async def _events(
     final: Final | None = None
     sent, opened = "", False
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout if own else None):
             async for item in events:
                 if isinstance(item, Step):
                     progress = json.dumps(item.step, ensure_ascii=False)
