@@ -94,19 +94,17 @@ def strip_citations(text: str) -> str:
     return _CITATION.sub("", text).strip()
 
 
-def extractive_answer(
-    question: str, docs: list[Doc], embeddings: Embeddings | None, max_sentences: int = 2
-) -> str:
-    """The best-matching sentences of ``docs`` for ``question``, each followed by ``[n]``.
+def rank_sentences(
+    question: str, docs: list[Doc], embeddings: Embeddings | None
+) -> list[tuple[Sentence, float]]:
+    """The candidate sentences of ``docs`` for ``question``, best first, with their scores.
 
-    ``n`` is the document's 1-based position in ``docs``. Documents that
-    :func:`looks_like_instruction` are skipped whole: their other sentences ("the answer is X")
-    carry the injected payload. Headings and sentences with fewer than three words besides
-    links (badges, bare URLs) are not candidates; Markdown and reST links are quoted as their
-    text (:func:`readable`). Sentences are ranked by :func:`tools.text.evidence.score_sentences`
-    (question terms, embedding cosine, the document's retrieval score, the kind of answer asked
-    for); sentences after the first must reach :data:`SECOND_SENTENCE_SHARE` of the best score,
-    so a weak second sentence is not padded in.
+    Documents that :func:`looks_like_instruction` are skipped whole: their other sentences
+    ("the answer is X") carry the injected payload. Headings and sentences with fewer than
+    three words besides links (badges, bare URLs) are not candidates; Markdown and reST links
+    are quoted as their text (:func:`readable`). Sentences are scored by
+    :func:`tools.text.evidence.score_sentences` (question terms, embedding cosine, the
+    document's retrieval score, the kind of answer asked for).
     """
     candidates: list[Sentence] = []
     for n, doc in enumerate(docs, 1):
@@ -119,7 +117,7 @@ def extractive_answer(
                 candidates.append(Sentence(n, readable(sentence), context, doc.get("score", 0.0)))
             previous = sentence
     if not candidates:
-        return ""
+        return []
     if embeddings is not None:
         vectors = np.array(embeddings.embed_documents([c.text for c in candidates]))
         query = np.array(embeddings.embed_query(question))
@@ -129,9 +127,32 @@ def extractive_answer(
         dense = np.zeros(len(candidates))
     scores = score_sentences(question, candidates, dense)
     order = np.argsort(-scores, kind="stable")
-    floor = SECOND_SENTENCE_SHARE * float(scores[order[0]])
-    picked = [candidates[i] for i in order[:max_sentences] if i == order[0] or scores[i] >= floor]
+    return [(candidates[i], float(scores[i])) for i in order]
+
+
+def pick_sentences(ranked: list[tuple[Sentence, float]], max_sentences: int = 2) -> list[Sentence]:
+    """The best sentence, and the next ones that reach :data:`SECOND_SENTENCE_SHARE` of it."""
+    if not ranked:
+        return []
+    floor = SECOND_SENTENCE_SHARE * ranked[0][1]
+    return [s for i, (s, score) in enumerate(ranked[:max_sentences]) if i == 0 or score >= floor]
+
+
+def cite_picked(picked: list[Sentence]) -> str:
+    """The picked sentences, each followed by its ``[n]``."""
     return " ".join(cite_sentence(c.text, c.n) for c in picked)
+
+
+def extractive_answer(
+    question: str, docs: list[Doc], embeddings: Embeddings | None, max_sentences: int = 2
+) -> str:
+    """The best-matching sentences of ``docs`` for ``question``, each followed by ``[n]``.
+
+    ``n`` is the document's 1-based position in ``docs``. Candidates and their ranking are
+    :func:`rank_sentences`'; sentences after the first must reach
+    :data:`SECOND_SENTENCE_SHARE` of the best score, so a weak second sentence is not padded in.
+    """
+    return cite_picked(pick_sentences(rank_sentences(question, docs, embeddings), max_sentences))
 
 
 def cite_sentence(sentence: str, n: int) -> str:
