@@ -2,11 +2,17 @@
 
 For each split set of :mod:`arag.evaluation.splits` (XQuAD-en and Belebele-en for English,
 Belebele-ko for Korean, measured apart) it observes every question once
-(:func:`arag.evaluation.abstention.observe`), fits the score floor (``probe_weak`` /
-``relevance_threshold``) and ``answer_coverage`` on the fit halves, and reports the held-out
-halves at three settings: no coverage check with the floor configured before this calibration,
-the configured thresholds (``graph/config.py``), and the fitted ones. Writes
+(:func:`arag.evaluation.abstention.observe`), fits on the fit halves and reports the held-out
+halves at three settings: no coverage check with the floor used before this calibration, the
+configured thresholds (``graph/config.py``), and the fitted ones. Writes
 ``benchmarks/results/abstention.{md,json}``.
+
+* English: ``answer_coverage`` is fitted with the floor held at the configured
+  ``max(probe_weak, relevance_threshold)``: those two also decide when a model is asked at all
+  (``arag eval --sweep`` calibrates them with a model), and lowering or raising them moves
+  every English set, not only the near misses. The floor's fit is reported beside it;
+* Korean: the floor (``probe_weak_cjk`` = ``relevance_threshold_cjk``) and
+  ``answer_coverage_cjk`` are fitted together; nothing else uses them.
 """
 
 from __future__ import annotations
@@ -52,14 +58,19 @@ def main(argv: list[str] | None = None) -> dict:
     results: dict = {"command": "python -m benchmarks.abstention", "groups": {}}
     for language, names in GROUPS.items():
         sets = {n: observed[n] for n in names}
+        configured_floor = _configured(ctx, language)[0]
+        floors = FLOOR_GRID if language == "ko" else (configured_floor,)
         floor, cov, score = fit(
-            sets, floors=FLOOR_GRID, coverages=COVERAGE_GRID, relative_cut=RELATIVE_CUT
+            sets, floors=floors, coverages=COVERAGE_GRID, relative_cut=RELATIVE_CUT
         )
+        both = fit(sets, floors=FLOOR_GRID, coverages=COVERAGE_GRID, relative_cut=RELATIVE_CUT)
         settings = {
             "before (no coverage check)": (BEFORE[language], 0.0),
             "configured": _configured(ctx, language),
             "fitted": (floor, cov),
         }
+        if language != "ko":
+            settings["floor and coverage fitted together"] = both[:2]
         rows = []
         for name in names:
             for part in ("fit", "held"):
@@ -82,6 +93,11 @@ def main(argv: list[str] | None = None) -> dict:
         results["groups"][language] = {
             "sets": list(names),
             "fitted": {"floor": floor, "coverage": cov, "balanced_fit": round(score, 4)},
+            "fitted_together": {
+                "floor": both[0],
+                "coverage": both[1],
+                "balanced_fit": round(both[2], 4),
+            },
             "configured": dict(zip(("floor", "coverage"), _configured(ctx, language), strict=True)),
             "rows": rows,
         }
@@ -114,8 +130,10 @@ def _write(results: dict, out: Path) -> tuple[Path, Path]:
             f"## {'Korean (CJK)' if language == 'ko' else 'English'}: {', '.join(group['sets'])}",
             "",
             f"Fitted: floor {f['floor']:g}, coverage {f['coverage']:g} (balanced accuracy on "
-            f"the fit halves {f['balanced_fit']:.3f}). Configured: floor {c['floor']:g}, "
-            f"coverage {c['coverage']:g}.",
+            f"the fit halves {f['balanced_fit']:.3f}; floor and coverage fitted together: "
+            f"{group['fitted_together']['floor']:g}, {group['fitted_together']['coverage']:g}, "
+            f"{group['fitted_together']['balanced_fit']:.3f}). Configured: floor "
+            f"{c['floor']:g}, coverage {c['coverage']:g}.",
             "",
             "| set | half | setting | floor | coverage | questions | answerable right | "
             "near miss declined | balanced |",

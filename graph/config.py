@@ -199,15 +199,15 @@ class Context:
     )
     probe_weak_cjk: float = _setting(
         "ARAG_PROBE_WEAK_CJK",
-        0.27,
+        0.32,
         "probe_weak for a question written in Korean, Chinese, Japanese or Thai: WordLlama "
-        "scores those on term coverage alone (character pairs), which runs lower. Fitted on "
-        "half of Belebele-ko (Korean questions over Korean passages), see "
-        "benchmarks/results/abstention.md",
+        "scores those on term coverage alone (character pairs), which runs lower. Fitted with "
+        "answer_coverage_cjk on half of Belebele-ko (Korean questions over Korean passages), "
+        "see benchmarks/results/abstention.md",
     )
     relevance_threshold_cjk: float = _setting(
         "ARAG_RELEVANCE_THRESHOLD_CJK",
-        0.27,
+        0.32,
         "relevance_threshold for a question written in Korean, Chinese, Japanese or Thai "
         "(fitted with probe_weak_cjk)",
     )
@@ -216,14 +216,15 @@ class Context:
         0.3,
         "Offline: weighted share of the question's content terms that the quoted sentence (with "
         "the sentence before it and the title) must hold; below it the answer is declined as "
-        "not in the documents (a near miss). Fitted on held-out XQuAD splits, see "
-        "benchmarks/results/abstention.md; 0 turns the check off",
+        "not in the documents (a near miss). Fitted on half of XQuAD-en and Belebele-en "
+        "near-miss splits (benchmarks/results/abstention.md); 0 turns the check off",
     )
     answer_coverage_cjk: float = _setting(
         "ARAG_ANSWER_COVERAGE_CJK",
         0.25,
         "The same for a question written in Korean, Chinese, Japanese or Thai, whose terms are "
-        "character pairs (fitted on Belebele-ko, Korean questions over Korean passages)",
+        "character pairs (fitted with probe_weak_cjk on half of Belebele-ko, Korean questions "
+        "over Korean passages)",
     )
     web_search: str = field(
         default_factory=_web_search_default,

@@ -19,7 +19,10 @@ at the lowest floor, a superset).
 
 A threshold is fitted as the grid value with the highest *balanced accuracy* (the mean of the
 share of answerable questions answered right and the share of near misses declined) averaged
-over the fit halves of the sets given, so that no corpus outweighs another.
+over the fit halves of the sets given, so that no corpus outweighs another. Values within
+:data:`TIE` of the best count as tied, and a tie goes to the highest coverage (then the highest
+floor): a near miss answered is the error this check exists to prevent, and the fit halves
+cannot tell such values apart.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from arag.evaluation.splits import SplitSet
 FLOOR_GRID = tuple(round(0.15 + 0.01 * i, 2) for i in range(36))  # 0.15 .. 0.50
 COVERAGE_GRID = tuple(round(0.05 * i, 2) for i in range(13))  # 0 .. 0.60
 LOWEST_FLOOR = FLOOR_GRID[0]
+TIE = 0.005
+"""Balanced-accuracy differences below this are noise on fit halves of ~500 questions."""
 RANKED_KEPT = 12
 """Ranked sentences kept per question: enough for any floor of the grid to find its best."""
 
@@ -149,20 +154,27 @@ def fit(
     coverages: Sequence[float],
     relative_cut: float,
     part: str = "fit",
+    tie: float = TIE,
 ) -> tuple[float, float, float]:
     """``(floor, coverage, mean balanced accuracy)`` best on ``part`` of every set.
 
-    Ties go to the first pair in grid order (lowest floor, then lowest coverage).
+    Among the pairs within ``tie`` of the best score, the highest coverage wins, then the
+    highest floor (see the module docstring).
     """
-    best = None
-    for floor in floors:
-        for cov in coverages:
-            score = statistics.fmean(
+    scored = [
+        (
+            statistics.fmean(
                 outcome([o for o in obs if o.part == part], floor, cov, relative_cut).balanced
                 for obs in sets.values()
-            )
-            if best is None or score > best[2] + 1e-9:
-                best = (floor, cov, score)
-    if best is None:
+            ),
+            floor,
+            cov,
+        )
+        for floor in floors
+        for cov in coverages
+    ]
+    if not scored:
         raise ValueError("fit needs at least one floor and one coverage value")
-    return best
+    top = max(score for score, _, _ in scored)
+    score, floor, cov = max((s for s in scored if s[0] >= top - tie), key=lambda s: (s[2], s[1]))
+    return floor, cov, score

@@ -51,6 +51,8 @@ class SplitSet:
     """Question id -> ``fit`` or ``held``."""
     right: Callable[[Item, str, str], bool]
     """Whether an answer (its text, the source it cites) to an answerable item is right."""
+    by_citation: bool = False
+    """``right`` reads only the cited source (the reference answers are not verbatim)."""
 
     def part(self, part: str) -> list[Item]:
         """The items of one half."""
@@ -109,7 +111,14 @@ def belebele_split(language: str) -> SplitSet:
         kinds[item.id] = "answerable" if link in kept_links else "near_miss"
         parts[item.id] = "fit" if n % 2 == 0 else "held"
     return SplitSet(
-        f"belebele-{language}", language, list(passages.values()), items, kinds, parts, _cites_gold
+        f"belebele-{language}",
+        language,
+        list(passages.values()),
+        items,
+        kinds,
+        parts,
+        _cites_gold,
+        by_citation=True,
     )
 
 

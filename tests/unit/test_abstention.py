@@ -55,14 +55,14 @@ def test_answer_coverage_zero_turns_the_check_off(embeddings):
 KOREAN_DOC = (
     "ko#0",
     "아코디언은 풀무에 힘을 더 주면 소리가 커집니다. 건반을 세게 칠 필요는 없습니다.",
-    0.3,
+    0.4,
 )
 KOREAN_Q = "아코디언 소리를 크게 하려면 풀무를 어떻게 해야 하나요?"
 
 
 def test_a_korean_question_scored_on_character_pairs_uses_its_own_floor(embeddings):
-    # 0.3 is below the English probe_weak (0.35) and relevance threshold (0.45): it would be
-    # "insufficient"; on character pairs alone it is a good match (Belebele-ko fit: 0.27).
+    # 0.4 is below the English relevance threshold (0.45): it would be "insufficient"; on
+    # character pairs alone it is a good match (Belebele-ko fit: 0.32).
     index = StaticIndex(hits={KOREAN_Q: [KOREAN_DOC]})
     index.set_language("ko")
     result = _offline(index, KOREAN_Q, embeddings)
@@ -96,6 +96,11 @@ def test_the_fit_separates_near_misses_by_coverage_and_reports_each_share():
         {"s": observations}, floors=(0.1, 0.3), coverages=(0.0, 0.3, 0.6), relative_cut=0.75
     )
     assert (floor, coverage, balanced) == (0.3, 0.3, 1.0)
+    # Within the tie tolerance the highest coverage wins: 0.6 is as good here, so it is taken.
+    assert (
+        fit({"s": observations}, floors=(0.3,), coverages=(0.3, 0.6), relative_cut=0.75, tie=0.6)[1]
+        == 0.6
+    )
     result = outcome(observations, 0.3, 0.0, 0.75)
     assert (result.answerable_right, result.near_miss_declined) == (1.0, 0.5)
 
@@ -112,3 +117,25 @@ def test_an_embedding_model_without_a_fitted_ramp_is_flagged_on_every_answer(emb
     calibrated = _offline(StaticIndex(hits={ANSWERABLE: [SODIUM]}), ANSWERABLE, embeddings)
     assert "uncalibrated_embeddings" not in calibrated["flags"]
     assert "no fitted score calibration" in result["messages"][-1].content
+
+
+def test_near_miss_splits_leave_the_answering_passage_out_of_the_corpus():
+    from arag.evaluation.metrics import normalize_answer
+    from arag.evaluation.splits import belebele_split, xquad_split
+    from tools.index.scoring import spaceless_share
+
+    xquad = xquad_split()
+    corpus_ids = {p.id for p in xquad.passages}
+    corpus = " " + " ".join(normalize_answer(p.text) for p in xquad.passages) + " "
+    near = [i for i in xquad.items if xquad.kinds[i.id] == "near_miss"]
+    assert near and all(i.gold[0] not in corpus_ids for i in near)
+    assert not any(f" {normalize_answer(a)} " in corpus for i in near for a in i.answers)
+    # Same article: every near miss's article still has paragraphs in the corpus.
+    articles = {p.id.rsplit("#", 1)[0] for p in xquad.passages}
+    assert all(i.gold[0].rsplit("#", 1)[0] in articles for i in near)
+    assert {xquad.parts[i.id] for i in xquad.items} == {"fit", "held"}
+
+    korean = belebele_split("ko")
+    assert min(spaceless_share(p.text) for p in korean.passages) > 0.5  # Korean passages
+    gold_in = {p.id for p in korean.passages}
+    assert all((korean.kinds[i.id] == "answerable") == (i.gold[0] in gold_in) for i in korean.items)
