@@ -199,7 +199,7 @@ class Context:
     )
     probe_weak_cjk: float = _setting(
         "ARAG_PROBE_WEAK_CJK",
-        0.32,
+        0.35,
         "probe_weak for a question written in Korean, Chinese, Japanese or Thai: WordLlama "
         "scores those on term coverage alone (character pairs), which runs lower. Fitted with "
         "answer_coverage_cjk on half of Belebele-ko (Korean questions over Korean passages), "
@@ -207,7 +207,7 @@ class Context:
     )
     relevance_threshold_cjk: float = _setting(
         "ARAG_RELEVANCE_THRESHOLD_CJK",
-        0.32,
+        0.35,
         "relevance_threshold for a question written in Korean, Chinese, Japanese or Thai "
         "(fitted with probe_weak_cjk)",
     )

@@ -13,6 +13,8 @@ gets :data:`FALLBACK`, and its ``fitted_on`` stays empty, so every search with i
 :func:`fit_ramp` is how a ramp is fitted from labelled questions: ``low`` is the 95th
 percentile of question-vs-unrelated-passage cosines ("no relation" below it), ``high`` the
 75th percentile of question-vs-gold-passage cosines ("as related as a good answer" above it).
+For WordLlama on XQuAD-en (1,190 questions, 240 paragraphs) it gives 0.18 / 0.62; the table
+keeps the round 0.15 / 0.65 that every threshold was fitted with since.
 """
 
 from __future__ import annotations
