@@ -46,7 +46,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
     from graph.config import Context
-    from nodes.grade import RELATIVE_CUT
     from tools.embeddings import load_embeddings
 
     ctx = Context()
@@ -60,10 +59,8 @@ def main(argv: list[str] | None = None) -> dict:
         sets = {n: observed[n] for n in names}
         configured_floor = _configured(ctx, language)[0]
         floors = FLOOR_GRID if language == "ko" else (configured_floor,)
-        floor, cov, score = fit(
-            sets, floors=floors, coverages=COVERAGE_GRID, relative_cut=RELATIVE_CUT
-        )
-        both = fit(sets, floors=FLOOR_GRID, coverages=COVERAGE_GRID, relative_cut=RELATIVE_CUT)
+        floor, cov, score = fit(sets, floors=floors, coverages=COVERAGE_GRID)
+        both = fit(sets, floors=FLOOR_GRID, coverages=COVERAGE_GRID)
         settings = {
             "before (no coverage check)": (BEFORE[language], 0.0),
             "configured": _configured(ctx, language),
@@ -76,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
             for part in ("fit", "held"):
                 obs = [o for o in sets[name] if o.part == part]
                 for label, (f, c) in settings.items():
-                    o = outcome(obs, f, c, RELATIVE_CUT)
+                    o = outcome(obs, f, c)
                     rows.append(
                         {
                             "set": name,
@@ -120,7 +117,9 @@ def _write(results: dict, out: Path) -> tuple[Path, Path]:
         "document need (`probe_weak`, `relevance_threshold`); *coverage*: `answer_coverage`. "
         "Fitted on the *fit* halves (best mean balanced accuracy over the group's sets), "
         "reported on the *held* halves. Measured without the graph's query rewrites, so the "
-        "shares differ a little from `make bench-answers`.",
+        "shares differ a little from `make bench-answers`. Floors observed: "
+        + ", ".join(f"{f:g}" for f in FLOOR_GRID)
+        + ".",
         "",
     ]
     for language, group in results["groups"].items():

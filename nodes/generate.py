@@ -61,7 +61,7 @@ def _no_documents(state: State) -> dict:
 def _not_in_documents(state: State, coverage: float, needed: float) -> dict:
     """A near miss: the documents match, but no sentence says what the question asks."""
     reason = (
-        f"the best sentence holds {coverage:.2f} of the question's terms (< {needed:g}): "
+        f"the best sentences hold {coverage:.2f} of the question's terms (< {needed:g}): "
         "the documents do not say it; not guessing"
     )
     return {
@@ -107,8 +107,8 @@ async def generate_answer(state: State, ctx: Context, services: Services) -> dic
 
     Never guesses: with no relevant documents it returns the kept closed-book candidate, flagged
     unverified, or says the information is insufficient in the user's language (no LLM call).
-    The extractive answer is declined the same way (flag ``answer_not_found``) when its best
-    sentence holds less than ``answer_coverage`` of the question's terms
+    The extractive answer is declined the same way (flag ``answer_not_found``) when its quoted
+    sentences hold less than ``answer_coverage`` of the question's terms
     (:func:`tools.text.evidence.answer_coverage`): relevant documents, but not the answer.
     """
     docs = relevant_documents(state)
@@ -184,13 +184,13 @@ async def generate_answer(state: State, ctx: Context, services: Services) -> dic
     # Embedding sentences is CPU work (and the first call loads the model): off the event loop.
     embeddings = await asyncio.to_thread(services.embedder, ctx)
     ranked = await asyncio.to_thread(rank_sentences, state["question"], docs, embeddings)
-    picked = pick_sentences(ranked)
+    picked = pick_sentences(state["question"], ranked)
     if picked:
         # Coverage is read in the corpus language: the translation when there is one.
         query = state.get("retrieval_query") or state["question"]
         corpus = state.get("corpus_language") or "en"
         cross = needs_translation(query, corpus)
-        coverage = answer_coverage(query, picked[0], cross_script=cross)
+        coverage = answer_coverage(query, picked, cross_script=cross)
         needed = ctx.answer_coverage_for(query)
         if coverage is not None and coverage < needed:
             return (

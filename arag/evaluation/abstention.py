@@ -9,13 +9,13 @@ Offline, a question is answered when three things hold, each with its threshold 
 3. the best sentence of those documents holds ``answer_coverage`` of the question's weighted
    content terms (:func:`tools.text.evidence.answer_coverage`; else "insufficient").
 
-One :class:`Observation` per question records what the search and the sentence ranking gave
-(the retrieved scores, the ranked sentences with the document score, coverage and whether each
-is right), measured once with the lowest score floor of the grid. Any threshold pair is then
-replayed without searching again: the answer is the best-ranked sentence whose document
-passes the floor. Replaying is exact for the floor on the probe and the documents, and an
-approximation for the sentence ranking (its term rarity is read over the documents retrieved
-at the lowest floor, a superset).
+One :class:`Observation` per question records, for every score floor of :data:`FLOOR_GRID`,
+what the offline answer would quote (the graph's own functions: the documents at or above the
+floor and ``RELATIVE_CUT`` of the best, :func:`tools.text.extractive.rank_sentences`,
+:func:`~tools.text.extractive.pick_sentences`, :func:`tools.text.evidence.answer_coverage`),
+with its coverage and whether it is right. Any coverage threshold then replays without
+searching again. The graph's query rewrites (after nothing relevant is found) are not
+replayed, so the shares differ a little from ``make bench-answers``.
 
 A threshold is fitted as the grid value with the highest *balanced accuracy* (the mean of the
 share of answerable questions answered right and the share of near misses declined) averaged
@@ -34,21 +34,19 @@ from dataclasses import dataclass, field
 
 from arag.evaluation.splits import SplitSet
 
-FLOOR_GRID = tuple(round(0.15 + 0.01 * i, 2) for i in range(36))  # 0.15 .. 0.50
+FLOOR_GRID = (0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+"""Score floors observed (``max(probe_weak, relevance_threshold)``: an answer needs both)."""
 COVERAGE_GRID = tuple(round(0.05 * i, 2) for i in range(13))  # 0 .. 0.60
-LOWEST_FLOOR = FLOOR_GRID[0]
 TIE = 0.005
 """Balanced-accuracy differences below this are noise on fit halves of ~500 questions."""
-RANKED_KEPT = 12
-"""Ranked sentences kept per question: enough for any floor of the grid to find its best."""
 
 
 @dataclass(frozen=True)
-class Ranked:
-    """One ranked sentence as the replay needs it."""
+class Quoted:
+    """What the offline answer quotes at one floor: its coverage and whether it is right."""
 
-    doc_score: float
     coverage: float | None
+    """None when it cannot be judged (a question in a script the corpus does not use)."""
     right: bool
 
 
@@ -59,57 +57,49 @@ class Observation:
     id: str
     kind: str
     part: str
-    top: float
-    """The best calibrated score retrieved (the probe)."""
-    ranked: list[Ranked] = field(default_factory=list)
-    """Its sentences, best first, from the documents at or above :data:`LOWEST_FLOOR`."""
+    quoted: dict[float, Quoted | None] = field(default_factory=dict)
+    """Floor -> the quoted answer, or None for "insufficient" (nothing at or above it)."""
 
-    def answer(self, floor: float, coverage: float, relative_cut: float) -> Ranked | None:
-        """The sentence quoted at these thresholds, or None for "insufficient"."""
-        if self.top < floor:
+    def answer(self, floor: float, coverage: float) -> Quoted | None:
+        """The answer at these thresholds, or None for "insufficient"."""
+        quoted = self.quoted[floor]
+        if quoted is None or (quoted.coverage is not None and quoted.coverage < coverage):
             return None
-        cut = max(floor, relative_cut * self.top)
-        best = next((r for r in self.ranked if r.doc_score >= cut), None)
-        if best is None or (best.coverage is not None and best.coverage < coverage):
-            return None
-        return best
+        return quoted
 
 
-def observe(split: SplitSet, ctx, embeddings) -> list[Observation]:
+def observe(split: SplitSet, ctx, embeddings, floors: Sequence[float] = FLOOR_GRID):
     """Ingest the split's corpus into a temporary index and observe every question."""
     from arag.evaluation.runner import ingest_passages
+    from nodes.grade import grade_by_score
     from tools.index.lance import LanceIndex
     from tools.index.search import search
     from tools.text.evidence import answer_coverage
-    from tools.text.extractive import rank_sentences
+    from tools.text.extractive import pick_sentences, rank_sentences
     from tools.text.language import needs_translation
 
     out = []
     with tempfile.TemporaryDirectory(prefix=f"arag-abstention-{split.name}-") as tmp:
         ingest_passages(split.passages, tmp, embeddings)
         index = LanceIndex.open(tmp, embeddings)
-        cross_language = {
-            i.id: needs_translation(i.question, index.meta.language) for i in split.items
-        }
         try:
             for item in split.items:
                 docs = search(index, item.question, ctx.k, multihop=ctx.multihop)
-                top = docs[0]["score"] if docs else 0.0
-                # The lowest floor and no relative cut: every setting of the grid replays.
-                kept = [d for d in docs if d["score"] >= LOWEST_FLOOR]
-                ranked = []
-                for sentence, _ in rank_sentences(item.question, kept, embeddings)[:RANKED_KEPT]:
-                    doc = kept[sentence.n - 1]
-                    right = split.kinds[item.id] == "answerable" and split.right(
-                        item, sentence.text, doc["source"]
-                    )
-                    cov = answer_coverage(
-                        item.question, sentence, cross_script=cross_language[item.id]
-                    )
-                    ranked.append(Ranked(doc["score"], cov, right))
-                out.append(
-                    Observation(item.id, split.kinds[item.id], split.parts[item.id], top, ranked)
-                )
+                cross = needs_translation(item.question, index.meta.language)
+                obs = Observation(item.id, split.kinds[item.id], split.parts[item.id])
+                for floor in floors:
+                    kept = grade_by_score(docs, floor)
+                    ranked = rank_sentences(item.question, kept, embeddings) if kept else []
+                    picked = pick_sentences(item.question, ranked)
+                    if not picked:
+                        obs.quoted[floor] = None
+                        continue
+                    text = " ".join(p.text for p in picked)
+                    source = kept[picked[0].n - 1]["source"]
+                    right = obs.kind == "answerable" and split.right(item, text, source)
+                    coverage = answer_coverage(item.question, picked, cross_script=cross)
+                    obs.quoted[floor] = Quoted(coverage, right)
+                out.append(obs)
         finally:
             index.close()
     return out
@@ -129,17 +119,13 @@ class Outcome:
         return (self.answerable_right + self.near_miss_declined) / 2
 
 
-def outcome(
-    observations: Iterable[Observation], floor: float, coverage: float, relative_cut: float
-) -> Outcome:
+def outcome(observations: Iterable[Observation], floor: float, coverage: float) -> Outcome:
     """Answerable answered right / near misses declined, at these thresholds."""
     obs = list(observations)
     answerable = [o for o in obs if o.kind == "answerable"]
     near = [o for o in obs if o.kind == "near_miss"]
-    right = sum(
-        bool((a := o.answer(floor, coverage, relative_cut)) and a.right) for o in answerable
-    )
-    declined = sum(o.answer(floor, coverage, relative_cut) is None for o in near)
+    right = sum(bool((a := o.answer(floor, coverage)) and a.right) for o in answerable)
+    declined = sum(o.answer(floor, coverage) is None for o in near)
     return Outcome(
         right / len(answerable) if answerable else 0.0,
         declined / len(near) if near else 0.0,
@@ -152,7 +138,6 @@ def fit(
     *,
     floors: Sequence[float],
     coverages: Sequence[float],
-    relative_cut: float,
     part: str = "fit",
     tie: float = TIE,
 ) -> tuple[float, float, float]:
@@ -164,7 +149,7 @@ def fit(
     scored = [
         (
             statistics.fmean(
-                outcome([o for o in obs if o.part == part], floor, cov, relative_cut).balanced
+                outcome([o for o in obs if o.part == part], floor, cov).balanced
                 for obs in sets.values()
             ),
             floor,

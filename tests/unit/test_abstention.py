@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.messages import HumanMessage
 
-from arag.evaluation.abstention import Observation, Ranked, fit, outcome
+from arag.evaluation.abstention import Observation, Quoted, fit, outcome
 from graph.builder import build_graph
 from graph.config import Context
 from tests.fakes.static_index import StaticIndex
@@ -82,7 +82,9 @@ def test_context_picks_thresholds_by_the_script_of_the_query():
 
 
 def _obs(kind: str, top: float, coverage: float, right: bool, part: str = "fit") -> Observation:
-    return Observation(f"{kind}{top}{coverage}", kind, part, top, [Ranked(top, coverage, right)])
+    # Above its top score a floor finds nothing to quote.
+    quoted = {f: Quoted(coverage, right) if top >= f else None for f in (0.1, 0.3)}
+    return Observation(f"{kind}{top}{coverage}", kind, part, quoted)
 
 
 def test_the_fit_separates_near_misses_by_coverage_and_reports_each_share():
@@ -93,15 +95,12 @@ def test_the_fit_separates_near_misses_by_coverage_and_reports_each_share():
         _obs("near_miss", 0.2, 0.9, False),  # declined by the floor
     ]
     floor, coverage, balanced = fit(
-        {"s": observations}, floors=(0.1, 0.3), coverages=(0.0, 0.3, 0.6), relative_cut=0.75
+        {"s": observations}, floors=(0.1, 0.3), coverages=(0.0, 0.3, 0.6)
     )
     assert (floor, coverage, balanced) == (0.3, 0.3, 1.0)
     # Within the tie tolerance the highest coverage wins: 0.6 is as good here, so it is taken.
-    assert (
-        fit({"s": observations}, floors=(0.3,), coverages=(0.3, 0.6), relative_cut=0.75, tie=0.6)[1]
-        == 0.6
-    )
-    result = outcome(observations, 0.3, 0.0, 0.75)
+    assert fit({"s": observations}, floors=(0.3,), coverages=(0.3, 0.6), tie=0.6)[1] == 0.6
+    result = outcome(observations, 0.3, 0.0)
     assert (result.answerable_right, result.near_miss_declined) == (1.0, 0.5)
 
 

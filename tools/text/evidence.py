@@ -121,8 +121,10 @@ def _spaceless(term: str) -> bool:
     return spaceless_share(term) > 0.5
 
 
-def answer_coverage(query: str, best: Sentence, *, cross_script: bool = False) -> float | None:
-    """Weighted share of ``query``'s content terms held by ``best`` and its context.
+def answer_coverage(
+    query: str, picked: Sequence[Sentence], *, cross_script: bool = False
+) -> float | None:
+    """Weighted share of ``query``'s content terms held by the quoted sentences and their context.
 
     The abstention signal of the offline answer: a near miss (a question on the corpus's
     topic whose answer the corpus lacks) retrieves documents that match well, but no sentence
@@ -138,4 +140,4 @@ def answer_coverage(query: str, best: Sentence, *, cross_script: bool = False) -
         terms = [t for t in terms if not _spaceless(t)]
         if not terms:
             return None
-    return lexical_coverage(terms, f"{best.text} {best.context}")
+    return lexical_coverage(terms, " ".join(f"{s.text} {s.context}" for s in picked))

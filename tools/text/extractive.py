@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from tools.index.scoring import lexical_coverage, term_weight, tokenize
+from tools.index.scoring import lexical_coverage, term_set, term_weight, tokenize
 from tools.index.search import Doc
 from tools.text.evidence import Sentence, score_sentences
 from tools.text.normalize import for_matching
@@ -26,7 +26,9 @@ from tools.text.sentences import split_sentences
 
 OFFLINE_NOTICE = "extractive answer (no LLM configured)"
 SECOND_SENTENCE_SHARE = 0.75
-"""A sentence after the best one is quoted only if it scores at least this share of the best."""
+"""A sentence after the best one is quoted if it scores at least this share of the best..."""
+COMPLEMENT_SHARE = 0.5
+"""...or this share, when it holds question terms the sentences before it lack."""
 
 _CITATION = re.compile(r"\[(\d+)\]")
 # Text addressed to the assistant rather than the reader: the usual prompt-injection openings.
@@ -130,12 +132,30 @@ def rank_sentences(
     return [(candidates[i], float(scores[i])) for i in order]
 
 
-def pick_sentences(ranked: list[tuple[Sentence, float]], max_sentences: int = 2) -> list[Sentence]:
-    """The best sentence, and the next ones that reach :data:`SECOND_SENTENCE_SHARE` of it."""
+def pick_sentences(
+    question: str, ranked: list[tuple[Sentence, float]], max_sentences: int = 2
+) -> list[Sentence]:
+    """The best sentence, then the next ones that add to it; padding is dropped.
+
+    A later sentence is quoted when it scores :data:`SECOND_SENTENCE_SHARE` of the best, or
+    when it holds question terms that the sentences picked so far (and their context) lack
+    and scores :data:`COMPLEMENT_SHARE` of the best: the other half of the evidence, as a
+    two-hop question needs ("Which city hosted X?" answered by "X was held at Y." and "Y is
+    in Z."). Anything else would only pad.
+    """
     if not ranked:
         return []
-    floor = SECOND_SENTENCE_SHARE * ranked[0][1]
-    return [s for i, (s, score) in enumerate(ranked[:max_sentences]) if i == 0 or score >= floor]
+    best = ranked[0][1]
+    picked = [ranked[0][0]]
+    asked = term_set(question)
+    for sentence, score in ranked[1:max_sentences]:
+        held = set().union(*(term_set(f"{p.text} {p.context}") for p in picked))
+        completes = bool((asked - held) & term_set(sentence.text))
+        if score >= SECOND_SENTENCE_SHARE * best or (
+            completes and score >= COMPLEMENT_SHARE * best
+        ):
+            picked.append(sentence)
+    return picked
 
 
 def cite_picked(picked: list[Sentence]) -> str:
@@ -150,9 +170,11 @@ def extractive_answer(
 
     ``n`` is the document's 1-based position in ``docs``. Candidates and their ranking are
     :func:`rank_sentences`'; sentences after the first must reach
-    :data:`SECOND_SENTENCE_SHARE` of the best score, so a weak second sentence is not padded in.
+    :data:`SECOND_SENTENCE_SHARE` of the best score, or :data:`COMPLEMENT_SHARE` when they
+    complete it (:func:`pick_sentences`), so a weak second sentence is not padded in.
     """
-    return cite_picked(pick_sentences(rank_sentences(question, docs, embeddings), max_sentences))
+    ranked = rank_sentences(question, docs, embeddings)
+    return cite_picked(pick_sentences(question, ranked, max_sentences))
 
 
 def cite_sentence(sentence: str, n: int) -> str:
