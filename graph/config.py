@@ -213,7 +213,7 @@ class Context:
     )
     answer_coverage: float = _setting(
         "ARAG_ANSWER_COVERAGE",
-        0.3,
+        0.4,
         "Offline: weighted share of the question's content terms that the quoted sentence (with "
         "the sentence before it and the title) must hold; below it the answer is declined as "
         "not in the documents (a near miss). Fitted on half of XQuAD-en and Belebele-en "
@@ -221,7 +221,7 @@ class Context:
     )
     answer_coverage_cjk: float = _setting(
         "ARAG_ANSWER_COVERAGE_CJK",
-        0.25,
+        0.3,
         "The same for a question written in Korean, Chinese, Japanese or Thai, whose terms are "
         "character pairs (fitted with probe_weak_cjk on half of Belebele-ko, Korean questions "
         "over Korean passages)",
