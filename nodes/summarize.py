@@ -91,9 +91,8 @@ async def _summarize_with(llm, chunks: list[Doc], state: State, ctx: Context):
         NODE,
         state,
         ctx,
-        lambda: llm.ainvoke(
-            [("system", system), ("human", request + joined)], config=llm_config(NODE)
-        ),  # fmt: skip
+        lambda: llm.ainvoke([("system", system), ("human", request + joined)],
+                            config=llm_config(NODE)),  # fmt: skip
     )
     summary = plain_text(message_text(reply.value))[0] if reply.value is not None else ""
     return summary, "map-reduce", len(groups) + 1

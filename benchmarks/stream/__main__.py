@@ -250,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         "bench": "stream",
         "passed": sum(t["pass"] for t in report["targets"]),
         "failed": sum(not t["pass"] for t in report["targets"]),
-        **{name: {k: v for k, v in r.items() if k != "rows"} for name, r in scenarios.items()},
+        **{
+            name: {k: v for k, v in r.items() if k != "rows"} for name, r in scenarios.items()
+        },
     }
     print(json.dumps(summary, ensure_ascii=False))
     return 0

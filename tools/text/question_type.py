@@ -171,3 +171,4 @@ def offers_answer(kind: QuestionKind, sentence: str, question: str) -> bool:
     if kind == "definition":
         return bool(_DEFINES.search(sentence))
     return bool(_new_names(sentence, q_terms)) or _new_numbers(sentence, question)
+
