@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from tools.index.scoring import spaceless_share
+
 
 def _env(name: str, default: Any) -> Any:
     """A default that the environment may override, typed like ``default``."""
@@ -34,6 +36,11 @@ def _setting(env: str, default: Any, description: str) -> Any:
         default_factory=_env(env, default),
         metadata={"description": f"{description} (env {env}; default {default!r})"},
     )
+
+
+def is_cjk(text: str) -> bool:
+    """Whether ``text`` is mostly in a script matched on character pairs (CJK, Hangul, Thai)."""
+    return spaceless_share(text) >= 0.3
 
 
 def _web_search_default() -> str:
@@ -190,6 +197,35 @@ class Context:
         0.45,
         "Calibrated score a document needs to count as relevant when no LLM grades it",
     )
+    probe_weak_cjk: float = _setting(
+        "ARAG_PROBE_WEAK_CJK",
+        0.35,
+        "probe_weak for a question written in Korean, Chinese, Japanese or Thai: WordLlama "
+        "scores those on term coverage alone (character pairs), which runs lower. Fitted with "
+        "answer_coverage_cjk on half of Belebele-ko (Korean questions over Korean passages), "
+        "see benchmarks/results/abstention.md",
+    )
+    relevance_threshold_cjk: float = _setting(
+        "ARAG_RELEVANCE_THRESHOLD_CJK",
+        0.35,
+        "relevance_threshold for a question written in Korean, Chinese, Japanese or Thai "
+        "(fitted with probe_weak_cjk)",
+    )
+    answer_coverage: float = _setting(
+        "ARAG_ANSWER_COVERAGE",
+        0.4,
+        "Offline: weighted share of the question's content terms that the quoted sentence (with "
+        "the sentence before it and the title) must hold; below it the answer is declined as "
+        "not in the documents (a near miss). Fitted on half of XQuAD-en and Belebele-en "
+        "near-miss splits (benchmarks/results/abstention.md); 0 turns the check off",
+    )
+    answer_coverage_cjk: float = _setting(
+        "ARAG_ANSWER_COVERAGE_CJK",
+        0.3,
+        "The same for a question written in Korean, Chinese, Japanese or Thai, whose terms are "
+        "character pairs (fitted with probe_weak_cjk on half of Belebele-ko, Korean questions "
+        "over Korean passages)",
+    )
     web_search: str = field(
         default_factory=_web_search_default,
         metadata={
@@ -285,6 +321,21 @@ class Context:
         if method == "verbalized":
             return self.verbalized_confidence_high, self.verbalized_confidence_low
         return self.confidence_high, self.confidence_low
+
+    def score_thresholds(self, query: str) -> tuple[float, float]:
+        """``(probe_weak, relevance_threshold)`` for ``query``: the CJK pair for a CJK query.
+
+        A query in a script written without spaces is matched on character pairs, without
+        the embedding's half of the score (``tools/index/lance.py``, ``dense_weight``): the
+        same score means more there, so it has thresholds of its own.
+        """
+        if is_cjk(query):
+            return self.probe_weak_cjk, self.relevance_threshold_cjk
+        return self.probe_weak, self.relevance_threshold
+
+    def answer_coverage_for(self, query: str) -> float:
+        """The answer-coverage threshold for ``query`` (its own for a CJK query)."""
+        return self.answer_coverage_cjk if is_cjk(query) else self.answer_coverage
 
     def prompt(self, name: str, default: str) -> str:
         """The prompt called ``name``: the configured override, else ``default``."""

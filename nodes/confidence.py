@@ -56,10 +56,26 @@ def probe_query(state: State, corpus_language: str) -> str:
     return state.get("retrieval_query") or question
 
 
+def _uncalibrated(index, update: dict) -> dict:
+    """``update`` flagged ``uncalibrated_embeddings`` when no ramp was fitted for the model.
+
+    The probe's score then maps cosines with the fallback ramp
+    (:mod:`tools.index.calibration`): its thresholds may not mean what they say.
+    """
+    calibration = index.meta.score_calibration
+    if calibration.fitted:
+        return update
+    note = f"; no score calibration fitted for {calibration.embedding_model}, fallback ramp"
+    entries = update["path"] if isinstance(update["path"], list) else [update["path"]]
+    path = [{**p, "reason": p["reason"] + note} for p in entries]
+    return update | {"flags": [*update.get("flags", []), "uncalibrated_embeddings"], "path": path}
+
+
 async def probe_corpus(state: State, ctx: Context, services: Services) -> dict:
     """Search the corpus for the question (no LLM) and record the best calibrated score.
 
-    The search runs in a worker thread: the index reads files and scores on the CPU.
+    The search runs in a worker thread: the index reads files and scores on the CPU. An index
+    whose embedding model has no fitted score calibration is flagged ``uncalibrated_embeddings``.
     """
     index, index_error = await asyncio.to_thread(services.try_index, ctx)
     try:
@@ -91,20 +107,30 @@ async def probe_corpus(state: State, ctx: Context, services: Services) -> dict:
         best = max(probe, written)
         reason = f"translation {probe:.2f}, question as written {written:.2f}: both searched"
         fallback = lexical_fallback(PROBE_NODE, fused)
-        return fallback | {
-            "documents": fused,
-            "queries": [query, state["question"]],
-            "probe_score": best,
-            "translation_doubtful": True,
-            "flags": ["translation_doubtful", *fallback.get("flags", [])],
-            "path": step(PROBE_NODE, f"{best:.2f}", reason),
-        }
-    return lexical_fallback(PROBE_NODE, docs) | {
-        "documents": docs,
-        "queries": [query],
-        "probe_score": probe,
-        "path": step(PROBE_NODE, f"{probe:.2f}", f"best of {len(docs)} hits for the probe query"),
-    }
+        return _uncalibrated(
+            index,
+            fallback
+            | {
+                "documents": fused,
+                "queries": [query, state["question"]],
+                "probe_score": best,
+                "translation_doubtful": True,
+                "flags": ["translation_doubtful", *fallback.get("flags", [])],
+                "path": step(PROBE_NODE, f"{best:.2f}", reason),
+            },
+        )
+    return _uncalibrated(
+        index,
+        lexical_fallback(PROBE_NODE, docs)
+        | {
+            "documents": docs,
+            "queries": [query],
+            "probe_score": probe,
+            "path": step(
+                PROBE_NODE, f"{probe:.2f}", f"best of {len(docs)} hits for the probe query"
+            ),
+        },
+    )
 
 
 async def check_confidence(state: State, ctx: Context, services: Services) -> dict:
@@ -138,12 +164,14 @@ async def check_confidence(state: State, ctx: Context, services: Services) -> di
     elif probe >= ctx.probe_strong:
         return decide("retrieve", f"corpus matches strongly ({probe:.2f} ≥ {ctx.probe_strong})")
 
+    probed = (state.get("queries") or [state["question"]])[0]
+    weak, _ = ctx.score_thresholds(probed)
     if llm is None:
-        if probe >= ctx.probe_weak:
-            return decide("retrieve", f"no LLM; corpus probe {probe:.2f} ≥ {ctx.probe_weak}")
+        if probe >= weak:
+            return decide("retrieve", f"no LLM; corpus probe {probe:.2f} ≥ {weak}")
         return decide(
             "web",
-            f"no LLM and the corpus does not cover the question ({probe:.2f} < {ctx.probe_weak})",
+            f"no LLM and the corpus does not cover the question ({probe:.2f} < {weak})",
         )
 
     override = ctx.prompts.get("closed_book")
@@ -210,6 +238,6 @@ async def check_confidence(state: State, ctx: Context, services: Services) -> di
             f"{scores}: unsure, retrieving; closed-book answer kept",
             candidate_answer=answer,
         )
-    if probe < ctx.probe_weak and web_ready:
+    if probe < weak and web_ready:
         return decide("web", f"{scores}: not confident and the corpus does not cover it")
     return decide("retrieve", f"{scores}: not confident, retrieving")

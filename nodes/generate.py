@@ -20,9 +20,15 @@ from nodes.common import (
     step,
     untrusted,
 )
+from tools.text.evidence import answer_coverage
 from tools.text.excerpts import question_excerpts
-from tools.text.extractive import extractive_answer, sentence_supported
-from tools.text.language import insufficient_message, language_name
+from tools.text.extractive import (
+    cite_picked,
+    pick_sentences,
+    rank_sentences,
+    sentence_supported,
+)
+from tools.text.language import insufficient_message, language_name, needs_translation
 from tools.text.limits import bound_answer
 from tools.text.messages import message_text
 from tools.text.release import SentenceRelease
@@ -49,6 +55,20 @@ def _no_documents(state: State) -> dict:
         "route": "insufficient",
         "flags": ["insufficient"],
         "path": step(NODE, "insufficient", "no relevant documents; not guessing"),
+    }
+
+
+def _not_in_documents(state: State, coverage: float, needed: float) -> dict:
+    """A near miss: the documents match, but no sentence says what the question asks."""
+    reason = (
+        f"the best sentences hold {coverage:.2f} of the question's terms (< {needed:g}): "
+        "the documents do not say it; not guessing"
+    )
+    return {
+        "answer": insufficient_message(state.get("user_language", "en")),
+        "route": "insufficient",
+        "flags": ["insufficient", "answer_not_found"],
+        "path": step(NODE, "insufficient", reason),
     }
 
 
@@ -87,6 +107,9 @@ async def generate_answer(state: State, ctx: Context, services: Services) -> dic
 
     Never guesses: with no relevant documents it returns the kept closed-book candidate, flagged
     unverified, or says the information is insufficient in the user's language (no LLM call).
+    The extractive answer is declined the same way (flag ``answer_not_found``) when its quoted
+    sentences hold less than ``answer_coverage`` of the question's terms
+    (:func:`tools.text.evidence.answer_coverage`): relevant documents, but not the answer.
     """
     docs = relevant_documents(state)
     if not docs:
@@ -160,8 +183,20 @@ async def generate_answer(state: State, ctx: Context, services: Services) -> dic
         reason = f"extractive: best sentences of {len(docs)} documents"
     # Embedding sentences is CPU work (and the first call loads the model): off the event loop.
     embeddings = await asyncio.to_thread(services.embedder, ctx)
-    answer = await asyncio.to_thread(extractive_answer, state["question"], docs, embeddings)
-    answer = bound_answer(answer, ctx.answer_max_tokens, ctx.stop)
+    ranked = await asyncio.to_thread(rank_sentences, state["question"], docs, embeddings)
+    picked = pick_sentences(state["question"], ranked)
+    if picked:
+        # Coverage is read in the corpus language: the translation when there is one.
+        query = state.get("retrieval_query") or state["question"]
+        corpus = state.get("corpus_language") or "en"
+        cross = needs_translation(query, corpus)
+        coverage = answer_coverage(query, picked, cross_script=cross)
+        needed = ctx.answer_coverage_for(query)
+        if coverage is not None and coverage < needed:
+            return (
+                _not_in_documents(state, coverage, needed) | fallback | {"generations": generations}
+            )
+    answer = bound_answer(cite_picked(picked), ctx.answer_max_tokens, ctx.stop)
     if not answer:
         return _no_documents(state) | fallback | {"generations": generations}
     return fallback | {

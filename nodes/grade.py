@@ -48,9 +48,8 @@ async def grade_documents(state: State, ctx: Context, services: Services) -> dic
     """
     update = await _grade(state, ctx, services)
     docs = state.get("documents") or []
-    if any(
-        d["score"] >= ctx.relevance_threshold and looks_like_instruction(d["content"]) for d in docs
-    ):
+    _, threshold = ctx.score_thresholds(state.get("retrieval_query") or state["question"])
+    if any(d["score"] >= threshold and looks_like_instruction(d["content"]) for d in docs):
         update["flags"] = [*update.get("flags", []), "hostile_document"]
     return update
 
@@ -60,8 +59,10 @@ async def _grade(state: State, ctx: Context, services: Services) -> dict:
     if not docs:
         return {"relevant_ids": [], "path": step(NODE, "0 relevant", "nothing was retrieved")}
     llm = services.llm(ctx)
-    by_score = grade_by_score(docs, ctx.relevance_threshold)
-    fallback_reason = f"calibrated score ≥ {ctx.relevance_threshold}"
+    # A CJK query is scored on character pairs alone: it has its own threshold.
+    _, threshold = ctx.score_thresholds(state.get("retrieval_query") or state["question"])
+    by_score = grade_by_score(docs, threshold)
+    fallback_reason = f"calibrated score ≥ {threshold}"
     if llm is None:
         ids = [d["id"] for d in by_score]
         return {"relevant_ids": ids, "path": step(NODE, f"{len(ids)} relevant", fallback_reason)}

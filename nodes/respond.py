@@ -79,6 +79,11 @@ def degradation_notes(state: State, ctx: Context) -> list[str]:
         )
     elif flags & {"grading_fallback", "check_fallback", "rewrite_fallback"}:
         notes.append("the model's structured output was unusable; offline checks were used")
+    if "uncalibrated_embeddings" in flags:
+        notes.append(
+            "the embedding model has no fitted score calibration, so relevance thresholds "
+            "may misjudge it; fit one (tools/index/calibration.py) before relying on abstentions"
+        )
     if "hostile_document" in flags:
         notes.append(
             "a retrieved document contains instructions aimed at AI assistants; it was not "

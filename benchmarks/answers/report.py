@@ -36,8 +36,11 @@ def markdown(results: list[dict], command: str) -> str:
         "(SQuAD-normalised). *abstention precision*: abstentions on questions the corpus cannot "
         "answer / all abstentions; *recall*: abstentions on those questions / those questions. "
         "*citation precision*: citations whose passage holds the answer (XQuAD), is a "
-        "supporting passage (HotpotQA) or is the gold file (realistic) / all citations of the "
-        "answers given.",
+        "supporting passage (HotpotQA) or the gold passage (the held-out near-miss sets: "
+        "`xquad-nearmiss`, `belebele-ko`, where *correct* means citing it), or is the gold "
+        "file (realistic) / all citations of the answers given. Near-miss sets: "
+        "`arag/evaluation/splits.py`; thresholds fitted on their other halves: "
+        "[abstention.md](abstention.md).",
         "",
         "| set | " + " | ".join(label for _, label in COLUMNS) + " | routes | seconds |",
         "|---|" + "---|" * (len(COLUMNS) + 2),

@@ -1,7 +1,8 @@
 """Judge each answer and sum the judgements up: pure functions, no graph, no I/O.
 
 * **correct**: an answerable question got an answer (not an abstention) that contains a
-  reference answer (SQuAD-normalised, :func:`arag.evaluation.metrics.answer_recall`);
+  reference answer (SQuAD-normalised, :func:`arag.evaluation.metrics.answer_recall`), or
+  that the set's own check passes (``QuestionSet.correct``: Belebele cites the gold passage);
 * **abstained**: the turn ended on the ``insufficient`` route ("I don't have enough
   information"). *Abstention precision* is the share of abstentions that were on questions the
   corpus cannot answer; *abstention recall* the share of those questions that got one;
@@ -42,7 +43,12 @@ def judge(qset: QuestionSet, item: Item, outputs: dict) -> Judged:
     kind = qset.kinds[item.id]
     correct = None
     if kind == "answerable":
-        correct = not abstained and bool(answer_recall(outputs.get("answer") or "", item.answers))
+        right = (
+            qset.correct(item, outputs)
+            if qset.correct
+            else bool(answer_recall(outputs.get("answer") or "", item.answers))
+        )
+        correct = not abstained and right
     cited = [] if abstained else list(outputs.get("cited") or [])
     return Judged(
         item.id,

@@ -4,7 +4,15 @@
 * ``hotpotqa``: HotpotQA (distractor); a citation is right when its passage is a supporting one.
 * ``realistic``: the files of ``benchmarks/data/realistic`` (text, HTML, Markdown, reST, PDF),
   ingested with ``arag ingest``'s pipeline, and ``benchmarks/data/realistic_questions.jsonl``;
-  a citation is right when it names the question's gold file.
+  a citation is right when it names the question's gold file;
+* ``xquad-nearmiss``: the held-out half of :func:`arag.evaluation.splits.xquad_split`, XQuAD
+  with every other paragraph left out, so a near miss is asked over the rest of its article;
+* ``belebele-ko``: the held-out half of the Korean Belebele split, Korean questions over
+  Korean passages (CJK measured apart). Its reference answers are multiple-choice options,
+  rarely verbatim, so an answer is *correct* when it cites the gold passage.
+
+The near-miss sets use only their held-out halves: their fit halves set the thresholds
+(``python -m benchmarks.abstention``).
 
 Every question carries a *kind*: ``answerable`` (XQuAD and HotpotQA questions all are),
 ``near_miss`` (same domain as the corpus, not answerable from it) or ``out_of_corpus``.
@@ -20,13 +28,14 @@ from pathlib import Path
 
 from arag.evaluation.datasets import HOTPOT, SHARED_DATA, XQUAD_EN, Dataset, Item, load_dataset
 from arag.evaluation.metrics import normalize_answer
+from arag.evaluation.splits import load_split
 from tools.index.scoring import spaceless_share
 
 ROOT = Path(__file__).resolve().parents[2]
 REALISTIC_CORPUS = ROOT / "benchmarks" / "data" / "realistic"
 REALISTIC_QUESTIONS = ROOT / "benchmarks" / "data" / "realistic_questions.jsonl"
 KINDS = ("answerable", "near_miss", "out_of_corpus")
-SETS = ("realistic", "xquad", "hotpotqa")
+SETS = ("realistic", "xquad", "hotpotqa", "xquad-nearmiss", "belebele-ko")
 
 
 @dataclass
@@ -42,6 +51,8 @@ class QuestionSet:
     """Whether one citation (``{"id", "source", "title"}``) of an answer to the item is right."""
     files: list[Path] = field(default_factory=list)
     """Files to ingest with the ingest pipeline (the realistic corpus)."""
+    correct: Callable[[Item, dict], bool] | None = None
+    """Whether an answer (``arag eval``'s outputs) is right; None: it holds a reference answer."""
 
     def language(self, item: Item) -> str:
         """``ko`` for a question written in Hangul, else ``en``."""
@@ -111,9 +122,32 @@ def realistic_set(limit: int | None = None, questions: Path = REALISTIC_QUESTION
     return QuestionSet("realistic", dataset, kinds, cited_right, files)
 
 
+def held_out_set(name: str, limit: int | None = None) -> QuestionSet:
+    """The held-out half of a near-miss split (:mod:`arag.evaluation.splits`) as a set."""
+    split = load_split("xquad-split" if name == "xquad-nearmiss" else name)
+    items = split.part("held")[:limit] if limit else split.part("held")
+    dataset = Dataset(name, "split", items, split.passages)
+    kinds = {i.id: split.kinds[i.id] for i in items}
+
+    def cites_gold(item: Item, citation: dict) -> bool:
+        return _passage_of(citation) in item.gold
+
+    def gold_cited(item: Item, outputs: dict) -> bool:
+        return any(cites_gold(item, c) for c in outputs.get("cited") or [])
+
+    correct = gold_cited if split.by_citation else None
+    return QuestionSet(name, dataset, kinds, cites_gold, correct=correct)
+
+
 def load_sets(names: list[str], limit: int | None = None) -> list[QuestionSet]:
     """The named sets, in the order given; an unknown name is a ``ValueError`` naming the known."""
-    makers = {"realistic": realistic_set, "xquad": xquad_set, "hotpotqa": hotpot_set}
+    makers = {
+        "realistic": realistic_set,
+        "xquad": xquad_set,
+        "hotpotqa": hotpot_set,
+        "xquad-nearmiss": lambda limit: held_out_set("xquad-nearmiss", limit),
+        "belebele-ko": lambda limit: held_out_set("belebele-ko", limit),
+    }
     unknown = [n for n in names if n not in makers]
     if unknown:
         raise ValueError(f"unknown set(s) {', '.join(unknown)}; choose from {', '.join(SETS)}")

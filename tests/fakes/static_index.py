@@ -8,6 +8,9 @@ from langchain_core.documents import Document
 
 from tools.index.base import IndexMeta
 
+# Its scores are given, not computed from cosines: it counts as calibrated.
+FIXED_SCORES = {"embedding_model": "fake:8", "cos_low": 0.0, "cos_high": 1.0, "fitted_on": "given"}
+
 
 @dataclass
 class StaticIndex:
@@ -18,7 +21,9 @@ class StaticIndex:
 
     hits: dict[str, list[tuple[str, str, float]]] = field(default_factory=dict)
     default: list[tuple[str, str, float]] = field(default_factory=list)
-    meta: IndexMeta = field(default_factory=lambda: IndexMeta("fake:8", 8, "en", "static"))
+    meta: IndexMeta = field(
+        default_factory=lambda: IndexMeta("fake:8", 8, "en", "static", FIXED_SCORES)
+    )
     searches: list[str] = field(default_factory=list)
     data_dir: None = None
     reranker: None = None
@@ -44,7 +49,9 @@ class StaticIndex:
         return len(self.default) + sum(len(v) for v in self.hits.values())
 
     def set_language(self, code: str) -> None:
-        self.meta = IndexMeta(self.meta.embedding_model, self.meta.dimensions, code, "static")
+        self.meta = IndexMeta(
+            self.meta.embedding_model, self.meta.dimensions, code, "static", FIXED_SCORES
+        )
 
     def refresh_fts(self) -> None:
         pass

@@ -173,12 +173,42 @@ def test_truncated_meta_is_reported_as_corrupted(corpus, data_dir, embeddings):
 def test_meta_file_is_valid_json_with_model_and_language(corpus, data_dir, embeddings):
     ingest([corpus], data_dir, embeddings)
     meta = json.loads((data_dir / "index_meta.json").read_text())
+    calibration = meta.pop("calibration")
     assert meta == {
         "embedding_model": "wordllama:l2_supercat-256",
         "dimensions": 256,
         "language": "en",
         "backend": "lancedb",
     }
+    # The cosine ramp the index was built with, fitted for WordLlama.
+    assert calibration["embedding_model"] == "wordllama:l2_supercat-256"
+    assert (calibration["cos_low"], calibration["cos_high"]) == (0.15, 0.65)
+    assert calibration["fitted_on"].startswith("XQuAD-en")
+
+
+def test_another_embedding_model_gets_its_own_calibration_or_a_flagged_fallback(tmp_path):
+    index = LanceIndex.open(tmp_path / "fake", FakeEmbeddings(), create=True)
+    recorded = json.loads((tmp_path / "fake" / "index_meta.json").read_text())["calibration"]
+    assert recorded["embedding_model"] == "fake:8" and recorded["fitted_on"] == ""
+    assert not index.meta.score_calibration.fitted
+
+
+def test_search_scores_cosines_with_the_ramp_the_index_recorded(data_dir, embeddings):
+    index = LanceIndex.open(data_dir, embeddings, create=True)
+    index.add_texts(
+        ["Etna is a volcano in Sicily."], [{"source": "/v.md", "title": "V"}], ids=["v"]
+    )
+    index.refresh_fts()
+    query = "mountains of Italy"  # no shared term: the score is the dense part alone
+    wordllama = index.hybrid_search(query, k=1)[0].metadata
+    # The same index as if built with a model whose cosines run higher (ramp 0.5 .. 0.9).
+    meta = json.loads((data_dir / "index_meta.json").read_text())
+    meta["calibration"].update(cos_low=0.5, cos_high=0.9)
+    (data_dir / "index_meta.json").write_text(json.dumps(meta))
+    steeper = LanceIndex.open(data_dir, embeddings).hybrid_search(query, k=1)[0].metadata
+    assert wordllama["lexical"] == steeper["lexical"] == 0.0
+    assert steeper["dense"] == wordllama["dense"]
+    assert steeper["score"] < wordllama["score"]
 
 
 def test_search_without_fts_index_falls_back_to_vectors(data_dir, embeddings):

@@ -157,3 +157,17 @@ def test_links_are_quoted_as_their_text_and_badges_are_never_quoted():
     answer = extractive_answer("Which RFC documents the Zstandard format?", [doc], None, 2)
     assert answer == "Zstandard's format is documented in RFC8878 [1]."
     assert readable("See `the guide <https://x.org/g>`_ first") == "See the guide first"
+
+
+def test_a_second_sentence_is_quoted_when_it_completes_the_evidence_not_when_it_pads():
+    from tools.text.evidence import Sentence
+    from tools.text.extractive import pick_sentences
+
+    question = "In which country is the university where Einstein taught in Zurich?"
+    best = Sentence(1, "Einstein taught at the university ETH.", "", 0.9)
+    completes = Sentence(2, "ETH is in Zurich, Switzerland.", "", 0.8)
+    pads = Sentence(2, "Einstein taught at the university for years.", "", 0.8)
+    # 0.6 of the best score: below the share a second sentence needs to be quoted on its own.
+    assert pick_sentences(question, [(best, 1.0), (completes, 0.6)]) == [best, completes]
+    assert pick_sentences(question, [(best, 1.0), (pads, 0.6)]) == [best]
+    assert pick_sentences(question, [(best, 1.0), (pads, 0.8)]) == [best, pads]

@@ -114,3 +114,17 @@ def test_fuse_puts_the_matching_document_first_with_calibrated_scores():
 
 def test_fuse_of_nothing_is_empty():
     assert fuse("anything", []) == []
+
+
+def test_a_ramp_is_fitted_from_unrelated_and_gold_cosines_and_an_unknown_model_falls_back():
+    from tools.index.calibration import WORDLLAMA, calibration_for, fit_ramp
+
+    unrelated = [i / 100 for i in range(0, 21)]  # 0.00 .. 0.20
+    gold = [0.4 + i / 100 for i in range(0, 41)]  # 0.40 .. 0.80
+    assert fit_ramp(unrelated, gold) == (0.19, 0.7)
+    with pytest.raises(ValueError, match="not below"):
+        fit_ramp(gold, unrelated)  # a model that cannot tell the two apart has no ramp
+    assert calibration_for(WORDLLAMA.embedding_model).fitted
+    other = calibration_for("openai:text-embedding-3-small")
+    assert not other.fitted and (other.cos_low, other.cos_high) == (0.15, 0.65)
+    assert dense_to_unit(0.5, (0.5, 0.9)) == 0.0 < dense_to_unit(0.5) < 1.0

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from langchain_core.documents import Document
+
+from tools.index.calibration import ScoreCalibration, calibration_for
 
 if TYPE_CHECKING:
     from tools.index.rerank import Reranker
@@ -82,13 +84,24 @@ class IndexMeta:
     """What an index records about itself, checked on every open.
 
     ``embedding_model`` and ``dimensions`` must match the configured embeddings;
-    ``language`` is the corpus language (ISO 639-1) that the translate step compares with.
+    ``language`` is the corpus language (ISO 639-1) that the translate step compares with;
+    ``calibration`` is the cosine ramp the index was built with
+    (:class:`tools.index.calibration.ScoreCalibration` as a dict), written when the index is
+    created. An index written before it was recorded reads its model's current entry.
     """
 
     embedding_model: str
     dimensions: int
     language: str = "en"
     backend: str = "lancedb"
+    calibration: dict = field(default_factory=dict)
+
+    @property
+    def score_calibration(self) -> ScoreCalibration:
+        """The recorded ramp, else the embedding model's entry (or the fallback)."""
+        if self.calibration:
+            return ScoreCalibration.from_dict(self.calibration)
+        return calibration_for(self.embedding_model)
 
     def to_dict(self) -> dict:
         """Plain-dict form for JSON storage."""

@@ -42,6 +42,7 @@ from tools.index.base import (
     IndexMeta,
     IndexNotFoundError,
 )
+from tools.index.calibration import calibration_for
 from tools.index.rerank import RERANK_DEPTH, Reranker
 from tools.index.scoring import DENSE_WEIGHT, Candidate, fuse, spaceless_share, term_set
 
@@ -187,6 +188,7 @@ def read_meta(path: Path) -> IndexMeta:
             dimensions=int(raw["dimensions"]),
             language=str(raw.get("language", "en")),
             backend=str(raw.get("backend", "lancedb")),
+            calibration=dict(raw.get("calibration") or {}),
         )
     except PermissionError as exc:
         raise IndexPermissionError(
@@ -290,6 +292,7 @@ class LanceIndex(VectorStore):
                     embedding_model=model_id,
                     dimensions=embedding_dimensions(embeddings),
                     language=language or "en",
+                    calibration=calibration_for(model_id).to_dict(),
                 )
                 write_meta(meta_path, meta)
             else:
@@ -372,6 +375,7 @@ class LanceIndex(VectorStore):
                 dimensions=self.meta.dimensions,
                 language=code,
                 backend=self.meta.backend,
+                calibration=self.meta.calibration,
             )
             write_meta(self.data_dir / META_FILE, self.meta)
 
@@ -865,7 +869,8 @@ class LanceIndex(VectorStore):
 
         Each list (BM25 and vector) contributes its top ``max(20, 2k)``; their union is ordered
         and scored by :func:`tools.index.scoring.fuse`, with the dense part weighted by
-        :meth:`dense_weight`. A configured :attr:`reranker` then reorders the top
+        :meth:`dense_weight` and its cosines mapped by the ramp recorded in the index
+        (``meta.score_calibration``). A configured :attr:`reranker` then reorders the top
         ``max(k, RERANK_DEPTH)``. Returned metadata: ``source``, ``chunk_id``, ``title``,
         ``score`` (calibrated, [0, 1]), ``dense`` (cosine), ``lexical`` (query-term coverage)
         and ``rank`` (0-based). Without an FTS index yet, the search is vector-only.
@@ -883,7 +888,13 @@ class LanceIndex(VectorStore):
         candidates = self._candidates(
             query, depth, dense=weight > 0 or not self._has_fts, columns=columns
         )
-        fused = fuse(query, candidates, dense_weight=weight if self._has_fts else DENSE_WEIGHT)
+        calibration = self.meta.score_calibration  # the ramp this index was built with
+        fused = fuse(
+            query,
+            candidates,
+            dense_weight=weight if self._has_fts else DENSE_WEIGHT,
+            ramp=(calibration.cos_low, calibration.cos_high),
+        )
         top = fused[: max(k, RERANK_DEPTH) if self.reranker else k]
         if slim:
             full = {d.id: d for d in self._full_documents([s.doc for s in top])}

@@ -5,8 +5,9 @@ which orders them and gives each a calibrated ``score`` in [0, 1]. Raw BM25 scor
 comparable across queries and raw cosines depend on the embedding model, so the calibrated score
 is built from two bounded, query-independent parts instead:
 
-* ``dense``: the cosine similarity, mapped to [0, 1] by a linear ramp measured for WordLlama
-  (see :data:`COS_LOW` / :data:`COS_HIGH`);
+* ``dense``: the cosine similarity, mapped to [0, 1] by a linear ramp measured for the
+  embedding model (:mod:`tools.index.calibration`; WordLlama's is :data:`COS_LOW` /
+  :data:`COS_HIGH`, the default here);
 * ``lexical``: the weighted share of the query's content terms that the text contains.
 
 Thresholds on the calibrated score therefore mean the same thing for every question.
@@ -155,21 +156,30 @@ def lexical_coverage(
     return hit / total if total > 0 else 0.0
 
 
-def dense_to_unit(cosine: float) -> float:
-    """Map a cosine similarity to [0, 1] with the linear ramp ``COS_LOW`` → 0, ``COS_HIGH`` → 1."""
-    return min(1.0, max(0.0, (cosine - COS_LOW) / (COS_HIGH - COS_LOW)))
+Ramp = tuple[float, float]
+"""``(cos_low, cos_high)``: the cosines mapped to 0 and to 1 (per embedding model)."""
+WORDLLAMA_RAMP: Ramp = (COS_LOW, COS_HIGH)
+
+
+def dense_to_unit(cosine: float, ramp: Ramp = WORDLLAMA_RAMP) -> float:
+    """Map a cosine similarity to [0, 1] with the linear ramp ``low`` → 0, ``high`` → 1."""
+    low, high = ramp
+    return min(1.0, max(0.0, (cosine - low) / (high - low)))
 
 
 def calibrated_score(
-    dense_cos: float, coverage: float, dense_weight: float = DENSE_WEIGHT
+    dense_cos: float,
+    coverage: float,
+    dense_weight: float = DENSE_WEIGHT,
+    ramp: Ramp = WORDLLAMA_RAMP,
 ) -> float:
     """Query-independent relevance in [0, 1], non-decreasing in both arguments.
 
-    ``dense_weight * dense_to_unit(dense_cos) + (1 - dense_weight) * coverage``. A
+    ``dense_weight * dense_to_unit(dense_cos, ramp) + (1 - dense_weight) * coverage``. A
     ``dense_weight`` of 0 (embeddings that do not handle the language) leaves lexical coverage.
     """
     coverage = min(1.0, max(0.0, coverage))
-    return dense_weight * dense_to_unit(dense_cos) + (1.0 - dense_weight) * coverage
+    return dense_weight * dense_to_unit(dense_cos, ramp) + (1.0 - dense_weight) * coverage
 
 
 @dataclass(frozen=True)
@@ -201,7 +211,10 @@ class Scored(NamedTuple):
 
 
 def fuse(
-    query: str, candidates: Iterable[Candidate], dense_weight: float = DENSE_WEIGHT
+    query: str,
+    candidates: Iterable[Candidate],
+    dense_weight: float = DENSE_WEIGHT,
+    ramp: Ramp = WORDLLAMA_RAMP,
 ) -> list[Scored]:
     """Order the union of BM25 and vector candidates and give each a calibrated score.
 
@@ -210,7 +223,7 @@ def fuse(
     The reported ``score`` is the calibrated score (comparable across queries), with the dense
     part weighted ``dense_weight`` (0 when the embeddings do not handle the query or corpus
     language: their cosines are then noise, e.g. WordLlama gives unrelated Korean texts cosines
-    of 0.65 and more).
+    of 0.65 and more), and cosines mapped by the embedding model's ``ramp``.
 
     The order is by ``dense_weight * dense + (1 - DENSE_WEIGHT) * coverage + BM25_ORDER_WEIGHT
     * bm25 / best_bm25``, where ``best_bm25`` is the highest BM25 score among the candidates:
@@ -229,10 +242,10 @@ def fuse(
     for cand in cands:
         text = cand.terms if cand.terms is not None else cand.doc.page_content
         lexical = lexical_coverage(q_terms, text)
-        score = calibrated_score(cand.dense, lexical, dense_weight)
+        score = calibrated_score(cand.dense, lexical, dense_weight, ramp)
         bm25_rel = (cand.bm25_score or 0.0) / best_bm25 if best_bm25 > 0 else 0.0
         key = (
-            dense_weight * dense_to_unit(cand.dense)
+            dense_weight * dense_to_unit(cand.dense, ramp)
             + (1.0 - DENSE_WEIGHT) * min(1.0, lexical)
             + BM25_ORDER_WEIGHT * bm25_rel
         )

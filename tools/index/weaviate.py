@@ -44,6 +44,7 @@ from tools.index.base import (
     IndexMeta,
     IndexNotFoundError,
 )
+from tools.index.calibration import calibration_for
 from tools.index.rerank import RERANK_DEPTH, Reranker
 from tools.index.scoring import Candidate, calibrated_score, lexical_coverage, tokenize
 from tools.index.weaviate_setup import (
@@ -209,7 +210,12 @@ class WeaviateIndex(VectorStore):
                 raise IndexNotFoundError(
                     f"No {where}. Run `ARAG_INDEX=weaviate arag ingest PATH` first."
                 )
-            meta = IndexMeta(model_id, embedding_dimensions(embeddings), backend="weaviate")
+            meta = IndexMeta(
+                model_id,
+                embedding_dimensions(embeddings),
+                backend="weaviate",
+                calibration=calibration_for(model_id).to_dict(),
+            )
             try:
                 client.collections.create(**collection_spec(settings.collection, meta, {}))
             except UnexpectedStatusCodeError as exc:
@@ -500,13 +506,15 @@ class WeaviateIndex(VectorStore):
         qvec = np.asarray(self._embeddings.embed_query(query), dtype=np.float32)
         objs = self.hybrid_query(query, qvec.tolist(), max(20, 4 * k), where)
         qnorm = float(np.linalg.norm(qvec)) or 1.0
+        calibration = self.meta.score_calibration  # the ramp the collection was built with
+        ramp = (calibration.cos_low, calibration.cos_high)
         q_terms = tokenize(query)
         best = max((float(o.metadata.score or 0.0) for o in objs), default=0.0)
         ranked = []
         for obj in objs:
             dense = _cosine(qvec, qnorm, (obj.vector or {}).get(VECTOR))
             lexical = lexical_coverage(q_terms, obj.properties.get("text") or "")
-            score = calibrated_score(dense, lexical)
+            score = calibrated_score(dense, lexical, ramp=ramp)
             hybrid = float(obj.metadata.score or 0.0)
             order = score + (HYBRID_ORDER_WEIGHT * hybrid / best if best > 0 else 0.0)
             ranked.append((order, obj, score, dense, lexical, hybrid))

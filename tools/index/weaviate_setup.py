@@ -304,6 +304,8 @@ def describe(meta: IndexMeta, languages: Mapping[str, str]) -> str:
         "backend": "weaviate",
         "languages": dict(languages),
     }
+    if meta.calibration:  # the cosine ramp the collection was built with
+        record["calibration"] = meta.calibration
     return f"Adaptive RAG chunks. {META_PREFIX}{json.dumps(record, sort_keys=True)}"
 
 
@@ -322,6 +324,7 @@ def parse_description(description: str | None, where: str) -> tuple[IndexMeta, d
             embedding_model=str(raw["embedding_model"]),
             dimensions=int(raw["dimensions"]),
             backend="weaviate",
+            calibration=dict(raw.get("calibration") or {}),
         )
         languages = {str(k): str(v) for k, v in dict(raw.get("languages") or {}).items()}
     except (ValueError, KeyError, TypeError) as exc:

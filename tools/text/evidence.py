@@ -27,7 +27,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tools.index.scoring import term_set, term_weight, tokenize
+from tools.index.scoring import (
+    lexical_coverage,
+    spaceless_share,
+    term_set,
+    term_weight,
+    tokenize,
+)
 from tools.text.question_type import offers_answer, question_kind
 
 LEXICAL_WEIGHT = 0.7
@@ -108,3 +114,30 @@ def score_sentences(
             score *= ECHO_FACTOR
         scores[i] = score
     return scores
+
+
+def _spaceless(term: str) -> bool:
+    """A character-bigram term (CJK, kana, Hangul, Thai), as :func:`tokenize` makes them."""
+    return spaceless_share(term) > 0.5
+
+
+def answer_coverage(
+    query: str, picked: Sequence[Sentence], *, cross_script: bool = False
+) -> float | None:
+    """Weighted share of ``query``'s content terms held by the quoted sentences and their context.
+
+    The abstention signal of the offline answer: a near miss (a question on the corpus's
+    topic whose answer the corpus lacks) retrieves documents that match well, but no sentence
+    of them carries what it asks ("Which version added AES-GCM?" against a README that never
+    names AES-GCM). Terms weigh as in :func:`tools.index.scoring.lexical_coverage`.
+
+    ``cross_script``: the query is written in a script the corpus does not use (a Korean
+    question searched untranslated over English documents), so only its terms in other
+    scripts (names, numbers, Latin words) can match; None when it has none (nothing to judge).
+    """
+    terms = tokenize(query)
+    if cross_script:
+        terms = [t for t in terms if not _spaceless(t)]
+        if not terms:
+            return None
+    return lexical_coverage(terms, " ".join(f"{s.text} {s.context}" for s in picked))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from tools.index.scoring import lexical_coverage, term_weight, tokenize
+from tools.index.scoring import lexical_coverage, term_set, term_weight, tokenize
 from tools.index.search import Doc
 from tools.text.evidence import Sentence, score_sentences
 from tools.text.normalize import for_matching
@@ -26,7 +26,9 @@ from tools.text.sentences import split_sentences
 
 OFFLINE_NOTICE = "extractive answer (no LLM configured)"
 SECOND_SENTENCE_SHARE = 0.75
-"""A sentence after the best one is quoted only if it scores at least this share of the best."""
+"""A sentence after the best one is quoted if it scores at least this share of the best..."""
+COMPLEMENT_SHARE = 0.5
+"""...or this share, when it holds question terms the sentences before it lack."""
 
 _CITATION = re.compile(r"\[(\d+)\]")
 # Text addressed to the assistant rather than the reader: the usual prompt-injection openings.
@@ -94,19 +96,17 @@ def strip_citations(text: str) -> str:
     return _CITATION.sub("", text).strip()
 
 
-def extractive_answer(
-    question: str, docs: list[Doc], embeddings: Embeddings | None, max_sentences: int = 2
-) -> str:
-    """The best-matching sentences of ``docs`` for ``question``, each followed by ``[n]``.
+def rank_sentences(
+    question: str, docs: list[Doc], embeddings: Embeddings | None
+) -> list[tuple[Sentence, float]]:
+    """The candidate sentences of ``docs`` for ``question``, best first, with their scores.
 
-    ``n`` is the document's 1-based position in ``docs``. Documents that
-    :func:`looks_like_instruction` are skipped whole: their other sentences ("the answer is X")
-    carry the injected payload. Headings and sentences with fewer than three words besides
-    links (badges, bare URLs) are not candidates; Markdown and reST links are quoted as their
-    text (:func:`readable`). Sentences are ranked by :func:`tools.text.evidence.score_sentences`
-    (question terms, embedding cosine, the document's retrieval score, the kind of answer asked
-    for); sentences after the first must reach :data:`SECOND_SENTENCE_SHARE` of the best score,
-    so a weak second sentence is not padded in.
+    Documents that :func:`looks_like_instruction` are skipped whole: their other sentences
+    ("the answer is X") carry the injected payload. Headings and sentences with fewer than
+    three words besides links (badges, bare URLs) are not candidates; Markdown and reST links
+    are quoted as their text (:func:`readable`). Sentences are scored by
+    :func:`tools.text.evidence.score_sentences` (question terms, embedding cosine, the
+    document's retrieval score, the kind of answer asked for).
     """
     candidates: list[Sentence] = []
     for n, doc in enumerate(docs, 1):
@@ -119,7 +119,7 @@ def extractive_answer(
                 candidates.append(Sentence(n, readable(sentence), context, doc.get("score", 0.0)))
             previous = sentence
     if not candidates:
-        return ""
+        return []
     if embeddings is not None:
         vectors = np.array(embeddings.embed_documents([c.text for c in candidates]))
         query = np.array(embeddings.embed_query(question))
@@ -129,9 +129,52 @@ def extractive_answer(
         dense = np.zeros(len(candidates))
     scores = score_sentences(question, candidates, dense)
     order = np.argsort(-scores, kind="stable")
-    floor = SECOND_SENTENCE_SHARE * float(scores[order[0]])
-    picked = [candidates[i] for i in order[:max_sentences] if i == order[0] or scores[i] >= floor]
+    return [(candidates[i], float(scores[i])) for i in order]
+
+
+def pick_sentences(
+    question: str, ranked: list[tuple[Sentence, float]], max_sentences: int = 2
+) -> list[Sentence]:
+    """The best sentence, then the next ones that add to it; padding is dropped.
+
+    A later sentence is quoted when it scores :data:`SECOND_SENTENCE_SHARE` of the best, or
+    when it holds question terms that the sentences picked so far (and their context) lack
+    and scores :data:`COMPLEMENT_SHARE` of the best: the other half of the evidence, as a
+    two-hop question needs ("Which city hosted X?" answered by "X was held at Y." and "Y is
+    in Z."). Anything else would only pad.
+    """
+    if not ranked:
+        return []
+    best = ranked[0][1]
+    picked = [ranked[0][0]]
+    asked = term_set(question)
+    for sentence, score in ranked[1:max_sentences]:
+        held = set().union(*(term_set(f"{p.text} {p.context}") for p in picked))
+        completes = bool((asked - held) & term_set(sentence.text))
+        if score >= SECOND_SENTENCE_SHARE * best or (
+            completes and score >= COMPLEMENT_SHARE * best
+        ):
+            picked.append(sentence)
+    return picked
+
+
+def cite_picked(picked: list[Sentence]) -> str:
+    """The picked sentences, each followed by its ``[n]``."""
     return " ".join(cite_sentence(c.text, c.n) for c in picked)
+
+
+def extractive_answer(
+    question: str, docs: list[Doc], embeddings: Embeddings | None, max_sentences: int = 2
+) -> str:
+    """The best-matching sentences of ``docs`` for ``question``, each followed by ``[n]``.
+
+    ``n`` is the document's 1-based position in ``docs``. Candidates and their ranking are
+    :func:`rank_sentences`'; sentences after the first must reach
+    :data:`SECOND_SENTENCE_SHARE` of the best score, or :data:`COMPLEMENT_SHARE` when they
+    complete it (:func:`pick_sentences`), so a weak second sentence is not padded in.
+    """
+    ranked = rank_sentences(question, docs, embeddings)
+    return cite_picked(pick_sentences(question, ranked, max_sentences))
 
 
 def cite_sentence(sentence: str, n: int) -> str:
