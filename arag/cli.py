@@ -20,7 +20,18 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from arag.console import DataDir, Model, context, err, mode_line, one_line, out, require_model
+from arag.console import (
+    DataDir,
+    Model,
+    Workspace,
+    context,
+    err,
+    index_location,
+    mode_line,
+    one_line,
+    out,
+    require_model,
+)
 from arag.evaluation.cli import eval_command
 from arag.server.cli import mcp, serve
 from tools.ingest.lock import DEFAULT_WAIT_SECONDS
@@ -41,6 +52,7 @@ def ingest(
         ),
     ] = None,
     data_dir: DataDir = None,
+    workspace: Workspace = None,
     repair: Annotated[
         bool,
         typer.Option(
@@ -81,9 +93,10 @@ def ingest(
     """Add documents to the index; unchanged files are skipped, changed files replaced.
 
     One writer per data directory: a second ingest (or prune or repair) waits for the first
-    (``--wait``), then exits with code 3 and nothing changed.
+    (``--wait``), then exits with code 3 and nothing changed. ``--workspace`` ingests into
+    that workspace (created on first use).
     """
-    ctx = context(data_dir, model)
+    ctx = context(data_dir, model, workspace=workspace)
     paths = paths or []
     if not paths and not repair:
         raise typer.BadParameter("give the files, folders or URLs to ingest (or --repair)")
@@ -116,6 +129,18 @@ def ingest(
     raise typer.Exit(code=1 if report.files_failed and not report.files_ok else 0)
 
 
+def _require_workspace(ctx) -> None:
+    """Exit 2 with the command that creates it when the run's workspace does not exist."""
+    from tools.workspaces import workspace_exists
+
+    if not workspace_exists(ctx.data_dir, ctx.workspace):
+        err.print(
+            f"[red]error:[/red] no workspace {ctx.workspace!r} in {one_line(ctx.data_dir)}. "
+            f"Create it with `arag ingest --workspace {ctx.workspace} PATH`."
+        )
+        raise typer.Exit(code=2)
+
+
 def _waiting(message: str) -> None:
     err.print(f"[yellow]waiting:[/yellow] {one_line(message)}")
 
@@ -136,9 +161,9 @@ def _repair(ctx, wait: float) -> None:
 
     try:
         report = repair(
-            ctx.data_dir,
+            ctx.index_dir(),
             load_embeddings(ctx.embeddings),
-            backend=ctx.index_backend,
+            **index_location(ctx),
             wait=wait,
             on_wait=_waiting,
         )
@@ -159,9 +184,9 @@ def _prune(paths, ctx, *, dry_run: bool, wait: float) -> None:
     try:
         report = prune_missing(
             [str(p) for p in paths],
-            ctx.data_dir,
+            ctx.index_dir(),
             load_embeddings(ctx.embeddings),
-            backend=ctx.index_backend,
+            **index_location(ctx),
             dry_run=dry_run,
             wait=wait,
             on_wait=_waiting,
@@ -206,10 +231,10 @@ def _ingest(
         try:
             report = run_ingest(
                 [str(p) for p in paths],
-                ctx.data_dir,
+                ctx.index_dir(),
                 load_embeddings(ctx.embeddings),
                 cleanup="incremental",
-                backend=ctx.index_backend,
+                **index_location(ctx),
                 chunk_tokens=chunk_tokens,
                 overlap_tokens=overlap_tokens,
                 on_progress=progress,
@@ -292,6 +317,7 @@ def _print_result(result: TurnResult, *, printed: str, as_json: bool) -> None:
 def ask(
     question: Annotated[str, typer.Argument(help="Your question, in any language")],
     data_dir: DataDir = None,
+    workspace: Workspace = None,
     model: Model = None,
     thread: Annotated[
         str | None, typer.Option("--thread", help="Thread id: follow-ups reuse its history")
@@ -299,8 +325,12 @@ def ask(
     k: Annotated[int | None, typer.Option(help="Documents per query")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
-    """Answer a question over the index: the checked answer, then its sources and path."""
-    ctx = context(data_dir, model, k=k)
+    """Answer a question over the index: the checked answer, then its sources and path.
+
+    ``--workspace`` answers from that workspace's documents only.
+    """
+    ctx = context(data_dir, model, k=k, workspace=workspace)
+    _require_workspace(ctx)
     require_model(ctx)
     if not as_json:
         err.print(f"[dim]{mode_line(ctx)}[/dim]")

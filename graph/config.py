@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
+
+from tools.workspaces import DEFAULT_WORKSPACE, workspace_dir, workspace_tenant
 
 
 def _env(name: str, default: Any) -> Any:
@@ -66,6 +69,13 @@ class Context:
     )
     data_dir: str = _setting(
         "ARAG_DATA_DIR", ".arag", "Directory holding the index, record manager and threads"
+    )
+    workspace: str = _setting(
+        "ARAG_WORKSPACE",
+        DEFAULT_WORKSPACE,
+        "Workspace to search: a named collection with its own index (LanceDB data_dir/"
+        "workspaces/<name>, or Weaviate tenant <name>), records and corpus language; "
+        "'default' is data_dir itself and the tenant setting",
     )
     index_backend: str = _setting(
         "ARAG_INDEX",
@@ -276,6 +286,14 @@ class Context:
             return cls()
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in dict(context).items() if k in known})
+
+    def index_dir(self) -> Path:
+        """The directory of this run's workspace (index files and ingestion records)."""
+        return workspace_dir(self.data_dir, self.workspace)
+
+    def weaviate_tenant(self) -> str:
+        """The Weaviate tenant of this run's workspace."""
+        return workspace_tenant(self.workspace, self.tenant)
 
     def confidence_thresholds(self, method: str | None) -> tuple[float, float]:
         """``(high, low)`` for a closed-book confidence measured by ``method``.

@@ -96,7 +96,7 @@ class WeaviateSettings:
         return cls(
             url=ctx.weaviate_url,
             collection=ctx.weaviate_collection,
-            tenant=ctx.tenant,
+            tenant=ctx.weaviate_tenant(),  # the workspace's tenant
             alpha=ctx.hybrid_alpha,
             fusion_type=ctx.fusion_type,
             grpc_url=os.environ.get("WEAVIATE_GRPC_URL", ""),

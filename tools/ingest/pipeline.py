@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
@@ -29,6 +29,9 @@ from tools.ingest.lock import DEFAULT_WAIT_SECONDS, bump_generation, writer_lock
 from tools.ingest.repair import RepairReport, repair_index
 from tools.ingest.sources import load_source
 from tools.text.language import detect_language
+
+if TYPE_CHECKING:
+    from tools.index.weaviate import WeaviateSettings
 
 RECORD_NAMESPACE = "lancedb/chunks"
 RECORD_DB = "record_manager.sqlite"
@@ -228,6 +231,7 @@ def repair(
     embeddings: Embeddings,
     *,
     backend: str = "lancedb",
+    weaviate: WeaviateSettings | None = None,
     wait: float = DEFAULT_WAIT_SECONDS,
     on_wait: Callable[[str], None] | None = None,
 ) -> RepairReport:
@@ -239,7 +243,7 @@ def repair(
     from tools.index import open_index
 
     with writer_lock(data_dir, wait=wait, on_wait=on_wait, create=False):
-        store = open_index(data_dir, embeddings, backend=backend)
+        store = open_index(data_dir, embeddings, backend=backend, weaviate=weaviate)
         with contextlib.closing(store):
             local_dir = Path(data_dir).expanduser().resolve()
             record_manager = record_manager_for(local_dir, store.record_namespace)
@@ -261,6 +265,7 @@ def ingest(
     overlap_tokens: int = 80,
     on_progress: ProgressFn | None = None,
     backend: str = "lancedb",
+    weaviate: WeaviateSettings | None = None,
     contextual: bool = False,
     chat_model: BaseChatModel | None = None,
     repair: bool = False,
@@ -277,7 +282,8 @@ def ingest(
     ``on_progress(done_files, total_files, path)`` is called after each file.
     ``backend`` (``Context.index_backend``; default ``"lancedb"``) picks the index; with
     ``"weaviate"`` the chunks go to the server named by ``WeaviateSettings.from_env()`` and
-    only the record manager stays in ``data_dir``.
+    only the record manager stays in ``data_dir`` (``weaviate`` names another server or tenant,
+    e.g. a workspace's: :func:`tools.workspaces.workspace_tenant`).
 
     Files whose bytes and settings are unchanged since their last ingest are skipped before
     loading (their chunks are only confirmed in the record manager). ``contextual=True``
@@ -300,7 +306,7 @@ def ingest(
             report = _ingest_locked(
                 paths,
                 data_dir,
-                open_index(data_dir, embeddings, backend=backend, create=True),
+                open_index(data_dir, embeddings, backend=backend, create=True, weaviate=weaviate),
                 cleanup=cleanup,
                 chunk_tokens=chunk_tokens,
                 overlap_tokens=overlap_tokens,
