@@ -122,9 +122,7 @@ class Access:
         400 for a malformed name; 404 when it does not exist or the key may not read it.
         """
         workspace = _checked(requested)
-        if not self.grant(owner).reads(workspace) or not workspace_exists(
-            self.data_dir, workspace
-        ):
+        if not self.grant(owner).reads(workspace) or not workspace_exists(self.data_dir, workspace):
             raise unknown_workspace(workspace)
         return workspace
 

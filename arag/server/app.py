@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 
-from arag.server import health, openai_api, responses_api
+from arag.server import documents_api, health, openai_api, responses_api
 from arag.server.access import Access
 from arag.server.errors import ApiError, openai_http_errors
 from arag.server.guard import guarded_route
@@ -88,6 +88,7 @@ def create_app(
     v1 = [
         openai_api.router(settings, runner, keyed, access),
         responses_api.router(settings, runner, keyed, access),
+        documents_api.router(settings, access, ctx),
     ]
     for api in v1:
         app.include_router(api)
