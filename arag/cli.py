@@ -88,6 +88,12 @@ def ingest(
             help="Prepend an LLM-written context to each chunk (cached; needs a model)",
         ),
     ] = False,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag", help="Tag the documents (repeatable); `arag ask --tag` and filters find them"
+        ),
+    ] = None,
     model: Model = None,
 ) -> None:
     """Add documents to the index; unchanged files are skipped, changed files replaced.
@@ -123,10 +129,24 @@ def ingest(
         chat_model=chat_model,
         repair=repair,
         wait=wait,
+        tags=tag or [],
     )
     if prune:
         _prune(paths, ctx, dry_run=False, wait=wait)
     raise typer.Exit(code=1 if report.files_failed and not report.files_ok else 0)
+
+
+def _filters(tags, source_prefix, file_types) -> dict[str, Any]:
+    """The document filters of ``arag ask``'s flags, checked (a bad one is a usage error)."""
+    from tools.index.filters import DocFilter, FilterError
+
+    raw = {"tags": tags or [], "source_prefix": source_prefix or "", "file_types": file_types or []}
+    raw = {key: value for key, value in raw.items() if value}
+    try:
+        DocFilter.parse(raw)
+    except FilterError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return raw
 
 
 def _require_workspace(ctx) -> None:
@@ -209,9 +229,11 @@ def _ingest(
     chat_model: Any = None,
     repair: bool = False,
     wait: float = DEFAULT_WAIT_SECONDS,
+    tags: list[str] | None = None,
 ):
     from tools.embeddings import load_embeddings
     from tools.index.base import IndexError_
+    from tools.index.filters import FilterError
     from tools.ingest.pipeline import MissingInputError
     from tools.ingest.pipeline import ingest as run_ingest
 
@@ -241,10 +263,11 @@ def _ingest(
                 contextual=contextual,
                 chat_model=chat_model,
                 repair=repair,
+                tags=tags or (),
                 wait=wait,
                 on_wait=_waiting,
             )
-        except (IndexError_, MissingInputError) as exc:
+        except (IndexError_, MissingInputError, FilterError) as exc:
             _fail(exc)
     for path, message in report.files_failed:
         err.print(f"[yellow]skipped[/yellow] {one_line(path)}: {one_line(message)}")
@@ -323,6 +346,18 @@ def ask(
         str | None, typer.Option("--thread", help="Thread id: follow-ups reuse its history")
     ] = None,
     k: Annotated[int | None, typer.Option(help="Documents per query")] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Only documents with one of these tags (repeatable)"),
+    ] = None,
+    source_prefix: Annotated[
+        str | None,
+        typer.Option("--source-prefix", help="Only documents whose path (or URL) starts so"),
+    ] = None,
+    file_type: Annotated[
+        list[str] | None,
+        typer.Option("--file-type", help="Only these types: md, pdf, ... (repeatable)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Answer a question over the index: the checked answer, then its sources and path.
@@ -330,6 +365,7 @@ def ask(
     ``--workspace`` answers from that workspace's documents only.
     """
     ctx = context(data_dir, model, k=k, workspace=workspace)
+    ctx.filters = _filters(tag, source_prefix, file_type)
     _require_workspace(ctx)
     require_model(ctx)
     if not as_json:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from tools.index.filters import DocFilter
 from tools.workspaces import DEFAULT_WORKSPACE, workspace_dir, workspace_tenant
 
 
@@ -269,6 +270,14 @@ class Context:
     max_question_chars: int = _setting(
         "ARAG_MAX_QUESTION_CHARS", 4000, "Longer questions are truncated, with a notice"
     )
+    filters: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "description": "Document filters: only documents matching all of them are searched. "
+            "Keys: source_prefix (display path or URL starts with it), tags (any of), "
+            "file_types (e.g. md, pdf, html), ingested_after / ingested_before (ISO-8601)"
+        },
+    )
     prompts: dict[str, str] = field(
         default_factory=dict,
         metadata={
@@ -286,6 +295,10 @@ class Context:
             return cls()
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in dict(context).items() if k in known})
+
+    def doc_filter(self) -> DocFilter:
+        """``filters`` as the typed filter the index applies; ``FilterError`` if malformed."""
+        return DocFilter.parse(self.filters)
 
     def index_dir(self) -> Path:
         """The directory of this run's workspace (index files and ingestion records)."""

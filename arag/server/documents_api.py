@@ -5,7 +5,8 @@
   needs read access.
 - ``POST /v1/workspaces/{workspace}/documents``: a ``multipart/form-data`` body with ``file``
   parts (uploads) and/or ``url`` fields (fetched through the SSRF guard of ``arag ingest
-  URL``; URLs alone may be a urlencoded form); needs write access. The same pipeline as
+  URL``; URLs alone may be a urlencoded form), and ``tag`` fields that document filters
+  find; needs write access. The same pipeline as
   ``arag ingest``, under the same writer lock: idempotent (the same file twice adds
   nothing), one result per file (``added``, ``present`` or ``failed`` with the reason), the
   chunk counts, and the workspace's generation bumped so every server process searches the
@@ -113,9 +114,9 @@ def router(settings: ServerSettings, access: Access, ctx: Context) -> APIRouter:
     async def add_documents(request: Request, workspace: str, owner: Owner) -> dict[str, Any]:
         """Ingest the uploaded files and URLs; one result per file."""
         workspace = access.writable(owner, workspace)
-        files, urls = await _form(request)
+        files, urls, tags = await _form(request)
         wctx, where = _location(ctx, workspace)
-        return await asyncio.to_thread(_ingest, wctx, where, workspace, files, urls)
+        return await asyncio.to_thread(_ingest, wctx, where, workspace, files, urls, tags)
 
     @api.delete("/workspaces/{workspace}/documents/{doc_id}")
     async def delete_document(workspace: str, doc_id: str, owner: Owner) -> dict[str, Any]:
@@ -135,10 +136,11 @@ def router(settings: ServerSettings, access: Access, ctx: Context) -> APIRouter:
     return combined
 
 
-async def _form(request: Request) -> tuple[list[tuple[str, bytes]], list[str]]:
-    """The uploads (name, bytes) and URLs of a multipart body, checked before anything is
-    written: a 400 names the first part that cannot be ingested.
+async def _form(request: Request) -> tuple[list[tuple[str, bytes]], list[str], list[str]]:
+    """The uploads (name, bytes), URLs and tags of a multipart body, checked before anything
+    is written: a 400 names the first part that cannot be ingested.
     """  # noqa: D205
+    from tools.index.filters import FilterError, check_tag
     from tools.ingest.documents import unsupported_type
 
     kind = request.headers.get("content-type", "")
@@ -154,6 +156,7 @@ async def _form(request: Request) -> tuple[list[tuple[str, bytes]], list[str]]:
         raise invalid_request(f"Unreadable multipart body: {exc}.", "invalid_body") from None
     files: list[tuple[str, bytes]] = []
     urls: list[str] = []
+    tags: list[str] = []
     try:
         for key, value in form.multi_items():
             if key == "file" and isinstance(value, UploadFile):
@@ -176,9 +179,15 @@ async def _form(request: Request) -> tuple[list[tuple[str, bytes]], list[str]]:
                         param="url",
                     )
                 urls.append(url)
+            elif key == "tag" and isinstance(value, str):
+                try:
+                    tags.append(check_tag(value.strip()))
+                except FilterError as exc:
+                    raise invalid_request(str(exc), "invalid_tag", param="tag") from None
             else:
                 raise invalid_request(
-                    f"Unexpected form field {key[:40]!r}: send 'file' parts and 'url' fields.",
+                    f"Unexpected form field {key[:40]!r}: send 'file' parts, 'url' and 'tag' "
+                    "fields.",
                     "invalid_body",
                     param=key[:40],
                 )
@@ -186,7 +195,7 @@ async def _form(request: Request) -> tuple[list[tuple[str, bytes]], list[str]]:
         await form.close()
     if not files and not urls:
         raise invalid_request("Nothing to ingest: send 'file' parts or 'url' fields.")
-    return files, urls
+    return files, urls, tags
 
 
 def _ingest(
@@ -195,6 +204,7 @@ def _ingest(
     workspace: str,
     files: list[tuple[str, bytes]],
     urls: list[str],
+    tags: list[str],
 ) -> dict[str, Any]:
     """Store the uploads and run the ingest pipeline over them and the URLs (a worker thread)."""
     from tools.embeddings import load_embeddings
@@ -221,6 +231,7 @@ def _ingest(
             index_dir,
             load_embeddings(wctx.embeddings),
             cleanup="incremental",
+            tags=tags,
             wait=LOCK_WAIT,
             **where,
         )

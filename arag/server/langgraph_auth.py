@@ -22,6 +22,7 @@ from arag.server.auth import owner_for
 from arag.server.errors import ApiError
 from arag.server.settings import load_api_keys, load_grants
 from graph.config import Context
+from tools.index.filters import DocFilter, FilterError
 
 auth = Auth()
 _KEYS = load_api_keys()
@@ -75,6 +76,10 @@ def _run_workspace(ctx: Auth.types.AuthContext, value: dict) -> None:
     configurable = (config or {}).get("configurable") if isinstance(config, dict) else None
     named = dict(configurable or {}) | context  # context wins, as LangGraph merges them
     workspace = _check_workspace(ctx, named)
+    try:
+        DocFilter.parse(named.get("filters"))
+    except FilterError as exc:
+        raise Auth.exceptions.HTTPException(status_code=400, detail=str(exc)) from None
     context["workspace"] = workspace
     if isinstance(configurable, dict):
         configurable["workspace"] = workspace

@@ -33,6 +33,7 @@ from arag.server.runner import Final, Runner, Step
 from graph.config import Context as RunContext
 from graph.services import Services
 from tools.index.base import IndexError_
+from tools.index.filters import DocFilter, FilterError
 from tools.workspaces import DEFAULT_WORKSPACE
 
 SERVER_NAME = "adaptive-rag"
@@ -41,6 +42,10 @@ OWNER_SCOPE_KEY = "arag_owner"
 MAX_QUESTION_CHARS = 20_000
 """Longer ``ask`` questions and ``search`` queries are refused (the graph truncates at 4,000)."""
 MAX_SEARCH_K = 20
+FILTERS_HELP = (
+    "Only documents matching all of: source_prefix (path or URL starts with it), tags (any "
+    "of), file_types (md, pdf, html, ...), ingested_after / ingested_before (ISO-8601)"
+)
 WORKSPACE_HELP = "The workspace (collection of documents) to answer from; 'default' if omitted"
 
 
@@ -176,6 +181,7 @@ def build_mcp(
         question: Annotated[str, Field(description="The question, in any language")],
         ctx: Context,
         workspace: Annotated[str, Field(description=WORKSPACE_HELP)] = DEFAULT_WORKSPACE,
+        filters: Annotated[dict[str, Any] | None, Field(description=FILTERS_HELP)] = None,
     ) -> Annotated[CallToolResult, Answer]:
         """Answer a question from the ingested documents, with numbered citations.
 
@@ -183,7 +189,7 @@ def build_mcp(
         """
         messages = [{"role": "user", "content": _text(question, "question")}]
         owner, final = _owner(ctx), None
-        context = {"workspace": _workspace(access, owner, workspace)}
+        context = {"workspace": _workspace(access, owner, workspace)} | _filters(filters)
         try:
             async with (
                 asyncio.timeout(timeout),
@@ -210,6 +216,7 @@ def build_mcp(
         ctx: Context,
         k: Annotated[int, Field(ge=1, le=MAX_SEARCH_K, description="How many chunks")] = 5,
         workspace: Annotated[str, Field(description=WORKSPACE_HELP)] = DEFAULT_WORKSPACE,
+        filters: Annotated[dict[str, Any] | None, Field(description=FILTERS_HELP)] = None,
     ) -> SearchResults:
         """Search the ingested documents: the best-matching chunks, best first, with sources.
 
@@ -217,9 +224,12 @@ def build_mcp(
         """
         query = _text(query, "query")
         where = replace(run_context, workspace=_workspace(access, _owner(ctx), workspace))
+        doc_filter = DocFilter.parse(_filters(filters).get("filters"))
         try:
             index = await asyncio.to_thread(services.open_index, where)
-            docs = await asyncio.to_thread(_search, index, query, k, run_context.multihop)
+            docs = await asyncio.to_thread(
+                _search, index, query, k, run_context.multihop, doc_filter
+            )
         except IndexError_ as exc:
             raise ToolError(public_reason(str(exc))) from None
         return SearchResults(query=query, hits=[_hit(n, d) for n, d in enumerate(docs, 1)])
@@ -235,10 +245,21 @@ def _workspace(access: Access, owner: str, workspace: str) -> str:
         raise ToolError(exc.message) from None
 
 
-def _search(index: Any, query: str, k: int, multihop: bool) -> list[Any]:
+def _filters(filters: dict[str, Any] | None) -> dict[str, Any]:
+    """``{"filters": ...}`` for the run's context once checked, else a tool error saying why."""
+    if not filters:
+        return {}
+    try:
+        DocFilter.parse(filters)
+    except FilterError as exc:
+        raise ToolError(str(exc)) from None
+    return {"filters": dict(filters)}
+
+
+def _search(index: Any, query: str, k: int, multihop: bool, filters: DocFilter) -> list[Any]:
     from tools.index.search import search
 
-    return search(index, query, k, multihop=multihop)[:k]
+    return search(index, query, k, multihop=multihop, filters=filters)[:k]
 
 
 def _hit(rank: int, doc: Any) -> Hit:

@@ -60,6 +60,7 @@ from arag.server.settings import ServerSettings
 from arag.server.turns import (
     answer_context,
     authenticate,
+    filter_context,
     final_of,
     graph_messages,
     ignored_parts,
@@ -190,6 +191,7 @@ def router(
             messages = last_user_message(messages)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         context = answer_context(body.answer_bound(), body.stop) | {"workspace": workspace}
+        context |= filter_context(body.filters)
         events = runner().run(messages, thread_id, owner, context)
         headers = {"X-Thread-Id": thread_id} if thread_id else {}
         if body.stream:

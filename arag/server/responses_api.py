@@ -49,6 +49,7 @@ from arag.server.settings import ServerSettings
 from arag.server.turns import (
     answer_context,
     authenticate,
+    filter_context,
     final_of,
     graph_messages,
     ignored_parts,
@@ -86,6 +87,11 @@ class ResponseRequest(BaseModel):
         None, ge=1, strict=True, description="Tokens the answer may take (a JSON integer)"
     )
     metadata: dict[str, str] | None = None
+    filters: dict[str, Any] | None = Field(
+        None,
+        description="Document filters: source_prefix, tags, file_types, ingested_after, "
+        "ingested_before (see the README's Workspaces section)",
+    )
 
     def messages(self) -> tuple[list[ChatMessage], list[str]]:
         """The input as chat messages, and warnings for the items that are not messages."""
@@ -242,6 +248,7 @@ def router(
             messages = last_user_message(messages)
         reply = Reply(body, key, thread_id)
         context = answer_context(body.max_output_tokens, None) | {"workspace": workspace}
+        context |= filter_context(body.filters)
         events = runner().run(messages, thread_id, owner, context)
         if body.stream:
             timeout = settings.request_timeout

@@ -15,6 +15,7 @@ from arag.server.errors import ApiError, invalid_request, not_found
 from arag.server.openai_schemas import ChatMessage, check_id
 from arag.server.runner import Final, Runner, Step
 from arag.server.settings import ServerSettings
+from tools.index.filters import DocFilter, FilterError
 from tools.workspaces import DEFAULT_WORKSPACE
 
 
@@ -59,6 +60,17 @@ def ignored_parts(messages: list[ChatMessage]) -> list[str]:
 def with_notes(content: str, warnings: list[str]) -> str:
     """The reply text with the request's warnings as notes under it, as the graph writes its."""
     return content + "".join(f"\n\nNote: {w}." for w in warnings)
+
+
+def filter_context(filters: dict[str, Any] | None) -> dict[str, Any]:
+    """Run-time context for a request's document ``filters``; a 400 naming what is wrong."""
+    if not filters:
+        return {}
+    try:
+        DocFilter.parse(filters)
+    except FilterError as exc:
+        raise invalid_request(str(exc), "invalid_filters", param="filters") from None
+    return {"filters": dict(filters)}
 
 
 def answer_context(max_tokens: int | None, stop: list[str] | None) -> dict[str, Any]:
