@@ -37,6 +37,25 @@ from graph.config import Context
 
 MAX_PARTS = 100
 """Files plus URLs one request may name (the form parser refuses more)."""
+_LIST = {"type": "array", "maxItems": MAX_PARTS}
+UPLOAD_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": _LIST | {"items": {"type": "string", "format": "binary"}},
+                        "url": _LIST | {"items": {"type": "string", "format": "uri"}},
+                        "tag": _LIST | {"items": {"type": "string"}},
+                    },
+                }
+            }
+        },
+    }
+}
+"""The form the upload route reads itself (``_form``), declared for ``/openapi.json``."""
 LOCK_WAIT = 30.0
 """Seconds a request waits for another ingest into the same workspace before a 409."""
 
@@ -110,7 +129,7 @@ def router(settings: ServerSettings, access: Access, ctx: Context) -> APIRouter:
             "data": [{"object": "document", **dataclasses.asdict(d)} for d in docs],
         }
 
-    @uploads.post("/workspaces/{workspace}/documents")
+    @uploads.post("/workspaces/{workspace}/documents", openapi_extra=UPLOAD_SCHEMA)
     async def add_documents(request: Request, workspace: str, owner: Owner) -> dict[str, Any]:
         """Ingest the uploaded files and URLs; one result per file."""
         workspace = access.writable(owner, workspace)
