@@ -119,7 +119,7 @@ def router(settings: ServerSettings, access: Access, ctx: Context) -> APIRouter:
         """The documents of a workspace, by name."""
         from tools.ingest.documents import list_documents, record_namespace
 
-        workspace = access.readable(owner, workspace)
+        workspace = await access.areadable(owner, workspace)
         wctx, where = _location(ctx, workspace)
         namespace = record_namespace(where["backend"], where["weaviate"])
         docs = await asyncio.to_thread(list_documents, wctx.index_dir(), namespace)

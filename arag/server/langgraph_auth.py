@@ -53,18 +53,18 @@ def _own(ctx: Auth.types.AuthContext, value: dict) -> Auth.types.FilterType | No
     return {"owner": ctx.user.identity}
 
 
-def _check_workspace(ctx: Auth.types.AuthContext, settings: dict) -> str:
+async def _check_workspace(ctx: Auth.types.AuthContext, settings: dict) -> str:
     """The workspace ``settings`` (a run's or an assistant's context) names, if readable.
 
     Raises a 404 (a 400 for a malformed name) as ``/v1`` answers.
     """
     try:
-        return _ACCESS.readable(ctx.user.identity, settings.get("workspace"))
+        return await _ACCESS.areadable(ctx.user.identity, settings.get("workspace"))
     except ApiError as exc:
         raise Auth.exceptions.HTTPException(status_code=exc.status, detail=exc.message) from None
 
 
-def _run_workspace(ctx: Auth.types.AuthContext, value: dict) -> None:
+async def _run_workspace(ctx: Auth.types.AuthContext, value: dict) -> None:
     """Check a new run's workspace and write it into the run's context and configurable."""
     kwargs = value.get("kwargs")
     if not isinstance(kwargs, dict):
@@ -75,7 +75,7 @@ def _run_workspace(ctx: Auth.types.AuthContext, value: dict) -> None:
     config = kwargs.get("config")
     configurable = (config or {}).get("configurable") if isinstance(config, dict) else None
     named = dict(configurable or {}) | context  # context wins, as LangGraph merges them
-    workspace = _check_workspace(ctx, named)
+    workspace = await _check_workspace(ctx, named)
     try:
         DocFilter.parse(named.get("filters"))
     except FilterError as exc:
@@ -91,7 +91,7 @@ async def threads(ctx: Auth.types.AuthContext, value: dict) -> Auth.types.Filter
     a workspace the key may read.
     """  # noqa: D205
     if ctx.action == "create_run" and not isinstance(ctx.user, StudioUser):
-        _run_workspace(ctx, value)
+        await _run_workspace(ctx, value)
     return _own(ctx, value)
 
 
@@ -109,7 +109,7 @@ async def assistants(ctx: Auth.types.AuthContext, value: dict) -> Auth.types.Fil
     if ctx.action in ("create", "update") and not isinstance(ctx.user, StudioUser):
         context = value.get("context")
         if isinstance(context, dict) and "workspace" in context:
-            _check_workspace(ctx, context)
+            await _check_workspace(ctx, context)
     return _own(ctx, value)
 
 

@@ -189,7 +189,7 @@ def build_mcp(
         """
         messages = [{"role": "user", "content": _text(question, "question")}]
         owner, final = _owner(ctx), None
-        context = {"workspace": _workspace(access, owner, workspace)} | _filters(filters)
+        context = {"workspace": await _workspace(access, owner, workspace)} | _filters(filters)
         try:
             async with (
                 asyncio.timeout(timeout),
@@ -223,7 +223,7 @@ def build_mcp(
         The graph's own hybrid (keyword + vector) search, without an answer.
         """
         query = _text(query, "query")
-        where = replace(run_context, workspace=_workspace(access, _owner(ctx), workspace))
+        where = replace(run_context, workspace=await _workspace(access, _owner(ctx), workspace))
         doc_filter = DocFilter.parse(_filters(filters).get("filters"))
         try:
             index = await asyncio.to_thread(services.open_index, where)
@@ -237,10 +237,10 @@ def build_mcp(
     return server
 
 
-def _workspace(access: Access, owner: str, workspace: str) -> str:
+async def _workspace(access: Access, owner: str, workspace: str) -> str:
     """``workspace`` if ``owner`` may read it, else a tool error (the /v1 message: not found)."""
     try:
-        return access.readable(owner, workspace)
+        return await access.areadable(owner, workspace)
     except ApiError as exc:
         raise ToolError(exc.message) from None
 

@@ -151,7 +151,7 @@ def router(
     async def get_thread(request: Request, thread_id: str, owner: Owner) -> Thread:
         """A stored conversation; another key's thread is 404, as if it did not exist."""
         requested = requested_thread(thread_id)
-        workspace = access.readable(owner, requested_workspace(request, None))
+        workspace = await access.areadable(owner, requested_workspace(request, None))
         stored = await owned_thread(
             runner(), request, requested, owner, new_ok=False, workspace=workspace
         )
@@ -175,7 +175,7 @@ def router(
         refuse_n(body.n)
         messages = graph_messages(body.messages)
         warnings = ignored_parts(body.messages)
-        workspace = access.readable(owner, requested_workspace(request, body.metadata))
+        workspace = await access.areadable(owner, requested_workspace(request, body.metadata))
         requested = requested_thread(x_thread_id or (body.metadata or {}).get("thread_id"))
         thread_id = None
         if requested is not None:

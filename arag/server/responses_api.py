@@ -242,7 +242,7 @@ def router(
         chat, skipped = body.messages()
         messages = graph_messages(chat)
         warnings = skipped + ignored_parts(chat)
-        workspace = access.readable(owner, requested_workspace(request, body.metadata))
+        workspace = await access.areadable(owner, requested_workspace(request, body.metadata))
         key, thread_id = await conversation(request, body, owner, workspace)
         if body.previous_response_id is not None:
             messages = last_user_message(messages)
