@@ -86,7 +86,8 @@ def sdk(url: str, key: str):
 
 async def test_langgraph_runs_read_only_a_granted_workspace(dev_server):
     alice, bob = sdk(dev_server, ALICE), sdk(dev_server, BOB)
-    (assistant,) = await alice.assistants.search(graph_id="adaptive_rag")
+    # langgraph dev keeps assistants other tests made (.langgraph_api): any of them will do
+    assistant = (await alice.assistants.search(graph_id="adaptive_rag"))[0]
     schema = (await alice.assistants.get_schemas(assistant["assistant_id"]))["context_schema"]
     assert "Workspace to search" in schema["properties"]["workspace"]["description"]  # Studio
     question = {"messages": [{"role": "user", "content": FALCON_Q}]}
