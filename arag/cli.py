@@ -20,7 +20,18 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from arag.console import DataDir, Model, context, err, mode_line, one_line, out, require_model
+from arag.console import (
+    DataDir,
+    Model,
+    Workspace,
+    context,
+    err,
+    index_location,
+    mode_line,
+    one_line,
+    out,
+    require_model,
+)
 from arag.evaluation.cli import eval_command
 from arag.server.cli import mcp, serve
 from tools.ingest.lock import DEFAULT_WAIT_SECONDS
@@ -41,6 +52,7 @@ def ingest(
         ),
     ] = None,
     data_dir: DataDir = None,
+    workspace: Workspace = None,
     repair: Annotated[
         bool,
         typer.Option(
@@ -76,14 +88,21 @@ def ingest(
             help="Prepend an LLM-written context to each chunk (cached; needs a model)",
         ),
     ] = False,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag", help="Tag the documents (repeatable); `arag ask --tag` and filters find them"
+        ),
+    ] = None,
     model: Model = None,
 ) -> None:
     """Add documents to the index; unchanged files are skipped, changed files replaced.
 
     One writer per data directory: a second ingest (or prune or repair) waits for the first
-    (``--wait``), then exits with code 3 and nothing changed.
+    (``--wait``), then exits with code 3 and nothing changed. ``--workspace`` ingests into
+    that workspace (created on first use).
     """
-    ctx = context(data_dir, model)
+    ctx = context(data_dir, model, workspace=workspace)
     paths = paths or []
     if not paths and not repair:
         raise typer.BadParameter("give the files, folders or URLs to ingest (or --repair)")
@@ -110,10 +129,36 @@ def ingest(
         chat_model=chat_model,
         repair=repair,
         wait=wait,
+        tags=tag or [],
     )
     if prune:
         _prune(paths, ctx, dry_run=False, wait=wait)
     raise typer.Exit(code=1 if report.files_failed and not report.files_ok else 0)
+
+
+def _filters(tags, source_prefix, file_types) -> dict[str, Any]:
+    """The document filters of ``arag ask``'s flags, checked (a bad one is a usage error)."""
+    from tools.index.filters import DocFilter, FilterError
+
+    raw = {"tags": tags or [], "source_prefix": source_prefix or "", "file_types": file_types or []}
+    raw = {key: value for key, value in raw.items() if value}
+    try:
+        DocFilter.parse(raw)
+    except FilterError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return raw
+
+
+def _require_workspace(ctx) -> None:
+    """Exit 2 with the command that creates it when the run's workspace does not exist."""
+    from tools.workspaces import workspace_exists
+
+    if not workspace_exists(ctx.data_dir, ctx.workspace):
+        err.print(
+            f"[red]error:[/red] no workspace {ctx.workspace!r} in {one_line(ctx.data_dir)}. "
+            f"Create it with `arag ingest --workspace {ctx.workspace} PATH`."
+        )
+        raise typer.Exit(code=2)
 
 
 def _waiting(message: str) -> None:
@@ -136,9 +181,9 @@ def _repair(ctx, wait: float) -> None:
 
     try:
         report = repair(
-            ctx.data_dir,
+            ctx.index_dir(),
             load_embeddings(ctx.embeddings),
-            backend=ctx.index_backend,
+            **index_location(ctx),
             wait=wait,
             on_wait=_waiting,
         )
@@ -159,9 +204,9 @@ def _prune(paths, ctx, *, dry_run: bool, wait: float) -> None:
     try:
         report = prune_missing(
             [str(p) for p in paths],
-            ctx.data_dir,
+            ctx.index_dir(),
             load_embeddings(ctx.embeddings),
-            backend=ctx.index_backend,
+            **index_location(ctx),
             dry_run=dry_run,
             wait=wait,
             on_wait=_waiting,
@@ -184,9 +229,11 @@ def _ingest(
     chat_model: Any = None,
     repair: bool = False,
     wait: float = DEFAULT_WAIT_SECONDS,
+    tags: list[str] | None = None,
 ):
     from tools.embeddings import load_embeddings
     from tools.index.base import IndexError_
+    from tools.index.filters import FilterError
     from tools.ingest.pipeline import MissingInputError
     from tools.ingest.pipeline import ingest as run_ingest
 
@@ -206,20 +253,21 @@ def _ingest(
         try:
             report = run_ingest(
                 [str(p) for p in paths],
-                ctx.data_dir,
+                ctx.index_dir(),
                 load_embeddings(ctx.embeddings),
                 cleanup="incremental",
-                backend=ctx.index_backend,
+                **index_location(ctx),
                 chunk_tokens=chunk_tokens,
                 overlap_tokens=overlap_tokens,
                 on_progress=progress,
                 contextual=contextual,
                 chat_model=chat_model,
                 repair=repair,
+                tags=tags or (),
                 wait=wait,
                 on_wait=_waiting,
             )
-        except (IndexError_, MissingInputError) as exc:
+        except (IndexError_, MissingInputError, FilterError) as exc:
             _fail(exc)
     for path, message in report.files_failed:
         err.print(f"[yellow]skipped[/yellow] {one_line(path)}: {one_line(message)}")
@@ -292,15 +340,33 @@ def _print_result(result: TurnResult, *, printed: str, as_json: bool) -> None:
 def ask(
     question: Annotated[str, typer.Argument(help="Your question, in any language")],
     data_dir: DataDir = None,
+    workspace: Workspace = None,
     model: Model = None,
     thread: Annotated[
         str | None, typer.Option("--thread", help="Thread id: follow-ups reuse its history")
     ] = None,
     k: Annotated[int | None, typer.Option(help="Documents per query")] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Only documents with one of these tags (repeatable)"),
+    ] = None,
+    source_prefix: Annotated[
+        str | None,
+        typer.Option("--source-prefix", help="Only documents whose path (or URL) starts so"),
+    ] = None,
+    file_type: Annotated[
+        list[str] | None,
+        typer.Option("--file-type", help="Only these types: md, pdf, ... (repeatable)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
-    """Answer a question over the index: the checked answer, then its sources and path."""
-    ctx = context(data_dir, model, k=k)
+    """Answer a question over the index: the checked answer, then its sources and path.
+
+    ``--workspace`` answers from that workspace's documents only.
+    """
+    ctx = context(data_dir, model, k=k, workspace=workspace)
+    ctx.filters = _filters(tag, source_prefix, file_type)
+    _require_workspace(ctx)
     require_model(ctx)
     if not as_json:
         err.print(f"[dim]{mode_line(ctx)}[/dim]")

@@ -26,18 +26,43 @@ Model = Annotated[
     typer.Option("--model", help="provider:model, e.g. openai:gpt-4o-mini; 'offline' for no LLM"),
 ]
 """The ``--model`` option."""
+Workspace = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="Workspace: a named collection of documents with its own index (env "
+        "ARAG_WORKSPACE, default 'default': the data directory itself)",
+    ),
+]
+"""The ``--workspace`` option."""
 
 
 def context(data_dir: str | None, model: str | None, **extra: Any):
     """The graph's ``Context`` from the environment, with the flags that were given applied."""
     from graph.config import Context
+    from tools.workspaces import WorkspaceNameError, check_workspace
 
     ctx = Context()
     overrides = {"data_dir": data_dir, "model": model, **extra}
     for key, value in overrides.items():
         if value is not None:
             setattr(ctx, key, value)
+    try:
+        check_workspace(ctx.workspace)  # from --workspace or ARAG_WORKSPACE
+    except WorkspaceNameError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--workspace") from None
     return ctx
+
+
+def index_location(ctx) -> dict[str, Any]:
+    """Where the run's workspace lives, as ``ingest``/``prune``/``repair`` keyword arguments."""
+    weaviate = None
+    if ctx.index_backend == "weaviate":
+        from tools.index.weaviate import WeaviateSettings
+
+        weaviate = WeaviateSettings.from_context(ctx)
+    return {"backend": ctx.index_backend, "weaviate": weaviate}
 
 
 def require_model(ctx) -> None:

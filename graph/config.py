@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
+from tools.index.filters import DocFilter
 from tools.index.scoring import spaceless_share
+from tools.workspaces import DEFAULT_WORKSPACE, workspace_dir, workspace_tenant
 
 
 def _env(name: str, default: Any) -> Any:
@@ -73,6 +76,13 @@ class Context:
     )
     data_dir: str = _setting(
         "ARAG_DATA_DIR", ".arag", "Directory holding the index, record manager and threads"
+    )
+    workspace: str = _setting(
+        "ARAG_WORKSPACE",
+        DEFAULT_WORKSPACE,
+        "Workspace to search: a named collection with its own index (LanceDB data_dir/"
+        "workspaces/<name>, or Weaviate tenant <name>), records and corpus language; "
+        "'default' is data_dir itself and the tenant setting",
     )
     index_backend: str = _setting(
         "ARAG_INDEX",
@@ -297,6 +307,14 @@ class Context:
     max_question_chars: int = _setting(
         "ARAG_MAX_QUESTION_CHARS", 4000, "Longer questions are truncated, with a notice"
     )
+    filters: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "description": "Document filters: only documents matching all of them are searched. "
+            "Keys: source_prefix (display path or URL starts with it), tags (any of), "
+            "file_types (e.g. md, pdf, html), ingested_after / ingested_before (ISO-8601)"
+        },
+    )
     prompts: dict[str, str] = field(
         default_factory=dict,
         metadata={
@@ -314,6 +332,18 @@ class Context:
             return cls()
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in dict(context).items() if k in known})
+
+    def doc_filter(self) -> DocFilter:
+        """``filters`` as the typed filter the index applies; ``FilterError`` if malformed."""
+        return DocFilter.parse(self.filters)
+
+    def index_dir(self) -> Path:
+        """The directory of this run's workspace (index files and ingestion records)."""
+        return workspace_dir(self.data_dir, self.workspace)
+
+    def weaviate_tenant(self) -> str:
+        """The Weaviate tenant of this run's workspace."""
+        return workspace_tenant(self.workspace, self.tenant)
 
     def confidence_thresholds(self, method: str | None) -> tuple[float, float]:
         """``(high, low)`` for a closed-book confidence measured by ``method``.

@@ -17,6 +17,7 @@ from langchain_core.language_models import BaseChatModel
 from graph.config import Context
 from tools.index.base import HybridIndex, IndexError_
 from tools.web_search import WebSearch, load_web_search
+from tools.workspaces import WorkspaceNameError
 
 _UNSET: Any = object()
 
@@ -76,14 +77,15 @@ class Services:
             from tools.index.weaviate import WeaviateSettings
 
             weaviate = WeaviateSettings.from_context(ctx)
-        key = (ctx.index_backend, ctx.data_dir, ctx.embeddings, weaviate, ctx.reranker)
+        index_dir = ctx.index_dir()  # one index per workspace (WorkspaceNameError if invalid)
+        key = (ctx.index_backend, str(index_dir), ctx.embeddings, weaviate, ctx.reranker)
         with self._lock:
             if key not in self._indexes:
                 from tools.index import open_index
                 from tools.index.rerank import load_reranker
 
                 index = open_index(
-                    ctx.data_dir, self.embedder(ctx), backend=ctx.index_backend, weaviate=weaviate
+                    index_dir, self.embedder(ctx), backend=ctx.index_backend, weaviate=weaviate
                 )
                 index.reranker = load_reranker(ctx.reranker)  # ValueError names a bad spec
                 self._indexes[key] = index
@@ -93,7 +95,7 @@ class Services:
         """The index, or ``(None, message)`` when it is missing or unreadable."""
         try:
             return self.open_index(ctx), None
-        except IndexError_ as exc:
+        except (IndexError_, WorkspaceNameError) as exc:
             return None, str(exc)
         except OSError as exc:
             return None, f"Cannot open the index in {ctx.data_dir!r}: {exc.strerror or exc}"

@@ -45,6 +45,11 @@ def step(node: str, decision: str, reason: str) -> Step:
     return {"node": node, "decision": decision, "reason": reason}
 
 
+def filtered(where: Any) -> str:
+    """The path's note of a search's document filter (``""`` when there is none)."""
+    return f"; filters {where.describe()}" if where else ""
+
+
 def llm_config(node: str, **metadata: Any) -> RunnableConfig:
     """Config for an LLM call made by ``node``: a clear run name, tags and metadata.
 

@@ -28,8 +28,9 @@ from graph import prompts
 from graph.config import Context
 from graph.services import Services
 from graph.state import Confidence, State
-from nodes.common import ask_model, lexical_fallback, llm_config, step
+from nodes.common import ask_model, filtered, lexical_fallback, llm_config, step
 from tools.index.base import IndexError_
+from tools.index.filters import FilterError
 from tools.index.fusion import merge_by_score
 from tools.index.search import search
 from tools.llm.closed_book import closed_book_answer
@@ -82,14 +83,17 @@ async def probe_corpus(state: State, ctx: Context, services: Services) -> dict:
         if index is None:
             raise IndexError_(index_error or "index unavailable")
         query = probe_query(state, index.meta.language)
-        docs = await asyncio.to_thread(search, index, query, ctx.k, multihop=ctx.multihop)
+        where = ctx.doc_filter()
+        docs = await asyncio.to_thread(
+            search, index, query, ctx.k, multihop=ctx.multihop, filters=where
+        )
         question = state["question"]
         original: list = []
         if query != question:  # a translation: measure it against the question as written
             original = await asyncio.to_thread(
-                search, index, question, ctx.k, multihop=ctx.multihop
+                search, index, question, ctx.k, multihop=ctx.multihop, filters=where
             )
-    except IndexError_ as exc:
+    except (IndexError_, FilterError) as exc:
         return {
             "documents": [],
             "queries": [],
@@ -105,7 +109,10 @@ async def probe_corpus(state: State, ctx: Context, services: Services) -> dict:
         # The translation is suspect: search both, and let the better match speak.
         fused = merge_by_score([docs, original], ctx.k)
         best = max(probe, written)
-        reason = f"translation {probe:.2f}, question as written {written:.2f}: both searched"
+        reason = (
+            f"translation {probe:.2f}, question as written {written:.2f}: both searched"
+            f"{filtered(where)}"
+        )
         fallback = lexical_fallback(PROBE_NODE, fused)
         return _uncalibrated(
             index,
@@ -127,7 +134,9 @@ async def probe_corpus(state: State, ctx: Context, services: Services) -> dict:
             "queries": [query],
             "probe_score": probe,
             "path": step(
-                PROBE_NODE, f"{probe:.2f}", f"best of {len(docs)} hits for the probe query"
+                PROBE_NODE,
+                f"{probe:.2f}",
+                f"best of {len(docs)} hits for the probe query{filtered(where)}",
             ),
         },
     )

@@ -7,8 +7,9 @@ import asyncio
 from graph.config import Context
 from graph.services import Services
 from graph.state import State
-from nodes.common import lexical_fallback, step
+from nodes.common import filtered, lexical_fallback, step
 from tools.index.base import IndexError_
+from tools.index.filters import FilterError
 from tools.index.fusion import fuse_rankings
 from tools.index.search import search
 
@@ -31,10 +32,14 @@ async def retrieve_documents(state: State, ctx: Context, services: Services) -> 
     try:
         if index is None:
             raise IndexError_(error or "index unavailable")
+        where = ctx.doc_filter()
         rankings = await asyncio.gather(
-            *(asyncio.to_thread(search, index, q, ctx.k, multihop=ctx.multihop) for q in queries)
+            *(
+                asyncio.to_thread(search, index, q, ctx.k, multihop=ctx.multihop, filters=where)
+                for q in queries
+            )
         )
-    except IndexError_ as exc:
+    except (IndexError_, FilterError) as exc:
         return {
             "documents": [],
             "relevant_ids": [],
@@ -45,8 +50,9 @@ async def retrieve_documents(state: State, ctx: Context, services: Services) -> 
         }
     docs = fuse_rankings(list(rankings), ctx.k)
     top = f"top score {docs[0]['score']:.2f}" if docs else "no hits"
+    reason = f"{len(queries)} query variant(s), {top}{filtered(where)}"
     return lexical_fallback(NODE, docs) | {
         "documents": docs,
         "relevant_ids": [],
-        "path": step(NODE, f"{len(docs)} documents", f"{len(queries)} query variant(s), {top}"),
+        "path": step(NODE, f"{len(docs)} documents", reason),
     }

@@ -24,6 +24,7 @@ from graph.services import Services
 from graph.state import Doc, State
 from nodes.common import ask_model, llm_config, number_documents, step, untrusted
 from tools.index.base import IndexError_
+from tools.index.filters import FilterError
 from tools.index.search import display_name, search
 from tools.text.intent import summary_topic, wants_several
 from tools.text.language import insufficient_message, language_name
@@ -106,8 +107,10 @@ async def summarize_documents(state: State, ctx: Context, services: Services) ->
     try:
         if index is None:
             raise IndexError_(error or "index unavailable")
-        hits = await asyncio.to_thread(search, index, summary_topic(question), ctx.summary_chunks)
-    except IndexError_ as exc:
+        hits = await asyncio.to_thread(
+            search, index, summary_topic(question), ctx.summary_chunks, filters=ctx.doc_filter()
+        )
+    except (IndexError_, FilterError) as exc:
         return {
             "route": "error",
             "answer": f"The index is unavailable: {exc}",

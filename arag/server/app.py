@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 
-from arag.server import health, openai_api, responses_api
+from arag.server import documents_api, health, openai_api, responses_api
+from arag.server.access import Access
 from arag.server.errors import ApiError, openai_http_errors
 from arag.server.guard import guarded_route
 from arag.server.runner import Runner, finish_detached
@@ -40,11 +41,15 @@ def create_app(
     open_runner: RunnerFactory,
     *,
     mcp: MCPMount | None = None,
+    ctx: Context | None = None,
 ) -> FastAPI:
     """The app; ``open_runner()`` is entered for the app's lifetime (checkpointer and graph).
 
     ``mcp``, given, adds ``/mcp`` (``arag.server.mcp_http``) over the same runner and keys.
+    ``ctx`` (default: from the environment) names the data directory holding the workspaces.
     """
+    ctx = ctx or (mcp.run_context if mcp is not None else Context())
+    access = Access(settings.grants, ctx.data_dir, keyed=bool(settings.api_keys))
     current: dict[str, Runner] = {}
     mcp_server = None
 
@@ -82,8 +87,9 @@ def create_app(
     )
     keyed = guarded_route(settings, keyed=True)  # the key is checked before the body is read
     v1 = [
-        openai_api.router(settings, runner, keyed),
-        responses_api.router(settings, runner, keyed),
+        openai_api.router(settings, runner, keyed, access),
+        responses_api.router(settings, runner, keyed, access),
+        documents_api.router(settings, access, ctx),
     ]
     for api in v1:
         app.include_router(api)
@@ -93,7 +99,9 @@ def create_app(
         from arag.server.mcp_http import mcp_route
         from arag.server.mcp_tools import build_mcp
 
-        mcp_server = build_mcp(runner, mcp.run_context, timeout=settings.request_timeout)
+        mcp_server = build_mcp(
+            runner, mcp.run_context, timeout=settings.request_timeout, access=access
+        )
         app.router.routes.append(mcp_route(mcp_server, settings, mcp.host))
     return app
 
@@ -111,7 +119,7 @@ def local_app(settings: ServerSettings, ctx: Context, host: str = "127.0.0.1") -
         async with open_checkpointer(ctx.data_dir, settings.postgres_dsn) as saver:
             yield LocalRunner(saver, ctx, checkpoints_kept=settings.checkpoints_kept)
 
-    app = create_app(settings, open_runner, mcp=MCPMount(ctx, host))
+    app = create_app(settings, open_runner, mcp=MCPMount(ctx, host), ctx=ctx)
     # Only here: under the LangGraph API an app-wide handler would answer for its routes too.
     app.add_exception_handler(HTTPException, openai_http_errors)
     return app

@@ -56,9 +56,9 @@ def unauthorized(message: str) -> ApiError:
     return ApiError(401, message, "authentication_error", "invalid_api_key")
 
 
-def not_found(message: str) -> ApiError:
+def not_found(message: str, code: str = "not_found", param: str | None = None) -> ApiError:
     """404: also what another key's thread looks like, so its existence is not revealed."""
-    return ApiError(404, message, "not_found_error", "not_found")
+    return ApiError(404, message, "not_found_error", code, param)
 
 
 def http_error(status: int, detail: str, headers: dict[str, str] | None = None) -> ApiError:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import aclosing
+from dataclasses import replace
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -24,6 +25,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from arag.server.access import Access
 from arag.server.auth import LOCAL_OWNER
 from arag.server.errors import ApiError
 from arag.server.health import public_reason
@@ -31,6 +33,8 @@ from arag.server.runner import Final, Runner, Step
 from graph.config import Context as RunContext
 from graph.services import Services
 from tools.index.base import IndexError_
+from tools.index.filters import DocFilter, FilterError
+from tools.workspaces import DEFAULT_WORKSPACE
 
 SERVER_NAME = "adaptive-rag"
 OWNER_SCOPE_KEY = "arag_owner"
@@ -38,6 +42,11 @@ OWNER_SCOPE_KEY = "arag_owner"
 MAX_QUESTION_CHARS = 20_000
 """Longer ``ask`` questions and ``search`` queries are refused (the graph truncates at 4,000)."""
 MAX_SEARCH_K = 20
+FILTERS_HELP = (
+    "Only documents matching all of: source_prefix (path or URL starts with it), tags (any "
+    "of), file_types (md, pdf, html, ...), ingested_after / ingested_before (ISO-8601)"
+)
+WORKSPACE_HELP = "The workspace (collection of documents) to answer from; 'default' if omitted"
 
 
 class Citation(BaseModel):
@@ -131,9 +140,18 @@ def answer_result(result: Final) -> CallToolResult:
 
 
 def build_mcp(
-    runner: Callable[[], Runner], run_context: RunContext, *, timeout: float = 300.0
+    runner: Callable[[], Runner],
+    run_context: RunContext,
+    *,
+    timeout: float = 300.0,
+    access: Access | None = None,
 ) -> MCPServer:
-    """The MCP server over ``runner()`` (resolved per call) and the index of ``run_context``."""
+    """The MCP server over ``runner()`` (resolved per call) and the index of ``run_context``.
+
+    ``access`` checks each call's ``workspace`` against the caller's grants; without it
+    (stdio: the user who started the process) every workspace is open.
+    """
+    access = access or Access({}, run_context.data_dir, keyed=False)
     server = MCPServer(
         SERVER_NAME,
         instructions=(
@@ -151,6 +169,8 @@ def build_mcp(
     async def ask(
         question: Annotated[str, Field(description="The question, in any language")],
         ctx: Context,
+        workspace: Annotated[str, Field(description=WORKSPACE_HELP)] = DEFAULT_WORKSPACE,
+        filters: Annotated[dict[str, Any] | None, Field(description=FILTERS_HELP)] = None,
     ) -> Annotated[CallToolResult, Answer]:
         """Answer a question from the ingested documents, with numbered citations.
 
@@ -158,10 +178,11 @@ def build_mcp(
         """
         messages = [{"role": "user", "content": _text(question, "question")}]
         owner, final = _owner(ctx), None
+        context = {"workspace": await _workspace(access, owner, workspace)} | _filters(filters)
         try:
             async with (
                 asyncio.timeout(timeout),
-                aclosing(runner().run(messages, None, owner)) as events,
+                aclosing(runner().run(messages, None, owner, context)) as events,
             ):
                 steps = 0
                 async for event in events:
@@ -181,16 +202,23 @@ def build_mcp(
     @server.tool(annotations=corpus_only)
     async def search(
         query: Annotated[str, Field(description="What to look for, in the corpus' language")],
+        ctx: Context,
         k: Annotated[int, Field(ge=1, le=MAX_SEARCH_K, description="How many chunks")] = 5,
+        workspace: Annotated[str, Field(description=WORKSPACE_HELP)] = DEFAULT_WORKSPACE,
+        filters: Annotated[dict[str, Any] | None, Field(description=FILTERS_HELP)] = None,
     ) -> SearchResults:
         """Search the ingested documents: the best-matching chunks, best first, with sources.
 
         The graph's own hybrid (keyword + vector) search, without an answer.
         """
         query = _text(query, "query")
+        where = replace(run_context, workspace=await _workspace(access, _owner(ctx), workspace))
+        doc_filter = DocFilter.parse(_filters(filters).get("filters"))
         try:
-            index = await asyncio.to_thread(services.open_index, run_context)
-            docs = await asyncio.to_thread(_search, index, query, k, run_context.multihop)
+            index = await asyncio.to_thread(services.open_index, where)
+            docs = await asyncio.to_thread(
+                _search, index, query, k, run_context.multihop, doc_filter
+            )
         except IndexError_ as exc:
             raise ToolError(public_reason(str(exc))) from None
         return SearchResults(query=query, hits=[_hit(n, d) for n, d in enumerate(docs, 1)])
@@ -198,10 +226,29 @@ def build_mcp(
     return server
 
 
-def _search(index: Any, query: str, k: int, multihop: bool) -> list[Any]:
+async def _workspace(access: Access, owner: str, workspace: str) -> str:
+    """``workspace`` if ``owner`` may read it, else a tool error (the /v1 message: not found)."""
+    try:
+        return await access.areadable(owner, workspace)
+    except ApiError as exc:
+        raise ToolError(exc.message) from None
+
+
+def _filters(filters: dict[str, Any] | None) -> dict[str, Any]:
+    """``{"filters": ...}`` for the run's context once checked, else a tool error saying why."""
+    if not filters:
+        return {}
+    try:
+        DocFilter.parse(filters)
+    except FilterError as exc:
+        raise ToolError(str(exc)) from None
+    return {"filters": dict(filters)}
+
+
+def _search(index: Any, query: str, k: int, multihop: bool, filters: DocFilter) -> list[Any]:
     from tools.index.search import search
 
-    return search(index, query, k, multihop=multihop)[:k]
+    return search(index, query, k, multihop=multihop, filters=filters)[:k]
 
 
 def _hit(rank: int, doc: Any) -> Hit:

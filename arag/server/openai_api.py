@@ -41,6 +41,7 @@ from fastapi.responses import JSONResponse
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
+from arag.server.access import Access
 from arag.server.errors import ApiError, invalid_request
 from arag.server.openai_schemas import (
     MODEL_ID,
@@ -59,6 +60,7 @@ from arag.server.settings import ServerSettings
 from arag.server.turns import (
     answer_context,
     authenticate,
+    filter_context,
     final_of,
     graph_messages,
     ignored_parts,
@@ -66,6 +68,7 @@ from arag.server.turns import (
     owned_thread,
     refuse_n,
     requested_thread,
+    requested_workspace,
     with_notes,
 )
 
@@ -79,7 +82,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in {
         400: "invalid request",
         401: "missing or invalid API key",
-        404: "unknown model, or no such thread for this key",
+        403: "this key may not write to the workspace",
+        404: "unknown model or workspace, or no such thread for this key",
         408: "request body too slow",
         409: "thread busy",
         413: "request body too large",
@@ -128,8 +132,13 @@ def word_chunks(text: str) -> list[str]:
     return [piece for piece in re.findall(r"\S*\s*", text) if piece]
 
 
-def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: type) -> APIRouter:
-    """The ``/v1`` routes over ``runner()`` (resolved per request: it starts with the app)."""
+def router(
+    settings: ServerSettings, runner: Callable[[], Runner], route_class: type, access: Access
+) -> APIRouter:
+    """The ``/v1`` routes over ``runner()`` (resolved per request: it starts with the app).
+
+    ``access`` decides which workspace a key may read (``X-Workspace`` or ``metadata.workspace``).
+    """
     api = APIRouter(prefix="/v1", route_class=route_class, responses=ERRORS)
     Owner = Annotated[str, Depends(authenticate(settings))]
 
@@ -142,7 +151,10 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
     async def get_thread(request: Request, thread_id: str, owner: Owner) -> Thread:
         """A stored conversation; another key's thread is 404, as if it did not exist."""
         requested = requested_thread(thread_id)
-        stored = await owned_thread(runner(), request, requested, owner, new_ok=False)
+        workspace = await access.areadable(owner, requested_workspace(request, None))
+        stored = await owned_thread(
+            runner(), request, requested, owner, new_ok=False, workspace=workspace
+        )
         return Thread(id=stored, messages=await runner().messages(stored))
 
     @api.post(
@@ -163,6 +175,7 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
         refuse_n(body.n)
         messages = graph_messages(body.messages)
         warnings = ignored_parts(body.messages)
+        workspace = await access.areadable(owner, requested_workspace(request, body.metadata))
         requested = requested_thread(x_thread_id or (body.metadata or {}).get("thread_id"))
         thread_id = None
         if requested is not None:
@@ -173,10 +186,12 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
                 owner,
                 new_ok=True,
                 quota=settings.max_threads_per_key,
+                workspace=workspace,
             )
             messages = last_user_message(messages)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-        context = answer_context(body.answer_bound(), body.stop)
+        context = answer_context(body.answer_bound(), body.stop) | {"workspace": workspace}
+        context |= filter_context(body.filters)
         events = runner().run(messages, thread_id, owner, context)
         headers = {"X-Thread-Id": thread_id} if thread_id else {}
         if body.stream:

@@ -100,7 +100,14 @@ class ChatCompletionRequest(BaseModel):
     n: int | None = Field(None, ge=1, description="Must be 1: the graph writes one answer")
     user: str | None = Field(None, description="End-user id; logged, not a thread")
     metadata: dict[str, str] | None = Field(
-        None, description="metadata.thread_id names a stored thread to continue"
+        None,
+        description="metadata.thread_id names a stored thread to continue; "
+        "metadata.workspace the workspace to answer from",
+    )
+    filters: dict[str, Any] | None = Field(
+        None,
+        description="Document filters: source_prefix, tags, file_types, ingested_after, "
+        "ingested_before (see the README's Workspaces section)",
     )
 
     @field_validator("user")

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
+from arag.server.access import Access
 from arag.server.errors import ApiError, invalid_request, not_found
 from arag.server.openai_api import (
     ERRORS,
@@ -48,11 +49,13 @@ from arag.server.settings import ServerSettings
 from arag.server.turns import (
     answer_context,
     authenticate,
+    filter_context,
     final_of,
     graph_messages,
     ignored_parts,
     last_user_message,
     owned_thread,
+    requested_workspace,
     with_notes,
 )
 
@@ -84,6 +87,11 @@ class ResponseRequest(BaseModel):
         None, ge=1, strict=True, description="Tokens the answer may take (a JSON integer)"
     )
     metadata: dict[str, str] | None = None
+    filters: dict[str, Any] | None = Field(
+        None,
+        description="Document filters: source_prefix, tags, file_types, ingested_after, "
+        "ingested_before (see the README's Workspaces section)",
+    )
 
     def messages(self) -> tuple[list[ChatMessage], list[str]]:
         """The input as chat messages, and warnings for the items that are not messages."""
@@ -189,13 +197,15 @@ class Reply:
         return body
 
 
-def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: type) -> APIRouter:
-    """The ``/v1/responses`` route over ``runner()``."""
+def router(
+    settings: ServerSettings, runner: Callable[[], Runner], route_class: type, access: Access
+) -> APIRouter:
+    """The ``/v1/responses`` route over ``runner()``; ``access`` checks the workspace."""
     api = APIRouter(prefix="/v1", route_class=route_class, responses=ERRORS)
     Owner = Annotated[str, Depends(authenticate(settings))]
 
     async def conversation(
-        request: Request, body: ResponseRequest, owner: str
+        request: Request, body: ResponseRequest, owner: str, workspace: str
     ) -> tuple[str, str | None]:
         """The conversation's key and stored thread id (None: stateless)."""
         previous = body.previous_response_id
@@ -203,14 +213,18 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
             key = uuid.uuid4().hex
             if not body.store:
                 return key, None
-            thread = await owned_thread(runner(), request, f"resp-{key}", owner, new_ok=True)
+            thread = await owned_thread(
+                runner(), request, f"resp-{key}", owner, new_ok=True, workspace=workspace
+            )
             return key, thread
         match = RESPONSE_ID.fullmatch(previous)
         if match is None:
             raise not_found(f"No response {previous[:80]!r} for this API key.")
         key = match.group(1)
         try:
-            thread = await owned_thread(runner(), request, f"resp-{key}", owner, new_ok=False)
+            thread = await owned_thread(
+                runner(), request, f"resp-{key}", owner, new_ok=False, workspace=workspace
+            )
         except ApiError as exc:
             if exc.status != 404:
                 raise
@@ -228,11 +242,13 @@ def router(settings: ServerSettings, runner: Callable[[], Runner], route_class: 
         chat, skipped = body.messages()
         messages = graph_messages(chat)
         warnings = skipped + ignored_parts(chat)
-        key, thread_id = await conversation(request, body, owner)
+        workspace = await access.areadable(owner, requested_workspace(request, body.metadata))
+        key, thread_id = await conversation(request, body, owner, workspace)
         if body.previous_response_id is not None:
             messages = last_user_message(messages)
         reply = Reply(body, key, thread_id)
-        context = answer_context(body.max_output_tokens, None)
+        context = answer_context(body.max_output_tokens, None) | {"workspace": workspace}
+        context |= filter_context(body.filters)
         events = runner().run(messages, thread_id, owner, context)
         if body.stream:
             timeout = settings.request_timeout

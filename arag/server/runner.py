@@ -40,6 +40,7 @@ from arag.turn import TurnResult as Final
 from graph.config import Context
 from graph.services import Services
 from tools.index.base import disk_full_cause
+from tools.workspaces import DEFAULT_WORKSPACE
 
 log = logging.getLogger("arag.server")
 GRAPH_ID = "adaptive_rag"
@@ -143,6 +144,10 @@ class Runner(Protocol):
 
     async def owner_of(self, thread_id: str) -> str | None:
         """The thread's owner, or None when there is no such thread."""
+        ...
+
+    async def workspace_of(self, thread_id: str) -> str:
+        """The workspace an existing thread answers from (threads from before: the default)."""
         ...
 
     def run(
@@ -293,6 +298,11 @@ class LocalRunner:
             return None
         return (found.metadata or {}).get("owner") or LOCAL_OWNER
 
+    async def workspace_of(self, thread_id: str) -> str:
+        """From the latest checkpoint's metadata, as the owner."""
+        found = await self.checkpointer.aget_tuple({"configurable": {"thread_id": thread_id}})
+        return ((found.metadata if found else None) or {}).get("workspace") or DEFAULT_WORKSPACE
+
     async def run(
         self,
         messages: list[dict[str, Any]],
@@ -300,13 +310,16 @@ class LocalRunner:
         owner: str,
         context: dict[str, Any] | None = None,
     ) -> AsyncIterator[Step | Token | Final]:
-        """Stream the turn's updates and reply; the owner goes into every checkpoint's metadata."""
+        """Stream the turn's updates and reply; the owner and the workspace go into every
+        checkpoint's metadata.
+        """  # noqa: D205
         if thread_id is not None and thread_id in self._busy:
             raise thread_busy(thread_id)
         graph = self.threaded if thread_id else self.stateless
+        workspace = (context or {}).get("workspace") or self.ctx.workspace
         config = {
             "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
-            "metadata": {"owner": owner},
+            "metadata": {"owner": owner, "workspace": workspace},
         }
         result = Final()
         before: str | None = None
@@ -432,6 +445,11 @@ class LangGraphRunner:
             raise
         return (thread.get("metadata") or {}).get("owner") or LOCAL_OWNER
 
+    async def workspace_of(self, thread_id: str) -> str:
+        """From the thread's metadata, as the owner."""
+        thread = await self.client.threads.get(thread_id)
+        return (thread.get("metadata") or {}).get("workspace") or DEFAULT_WORKSPACE
+
     async def run(
         self,
         messages: list[dict[str, Any]],
@@ -442,9 +460,12 @@ class LangGraphRunner:
         """Create the thread if new (owned), then stream the run's updates and reply (JSON)."""
         import httpx
 
+        workspace = (context or {}).get("workspace") or self.ctx.workspace
         if thread_id:
             await self.client.threads.create(
-                thread_id=thread_id, metadata={"owner": owner}, if_exists="do_nothing"
+                thread_id=thread_id,
+                metadata={"owner": owner, "workspace": workspace},
+                if_exists="do_nothing",
             )
         result = Final()
         run_id: str | None = None

@@ -57,6 +57,16 @@ def load_api_keys(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     return parse_api_keys(spec)
 
 
+def load_grants(api_keys: dict[str, str], environ: Mapping[str, str] = os.environ) -> dict:
+    """``ARAG_GRANTS`` for these keys (``arag.server.access.parse_grants``)."""
+    from arag.server.access import GrantsError, parse_grants
+
+    try:
+        return parse_grants(environ.get("ARAG_GRANTS", ""), api_keys.values())
+    except GrantsError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def _number(environ: Mapping[str, str], name: str, default: float) -> float:
     raw = environ.get(name, "")
     if not raw:
@@ -103,6 +113,8 @@ class ServerSettings:
     the whole conversation; older ones only served time travel, which the API does not offer."""
     max_threads_per_key: int = 1000
     """Threads one API key may create; past it a new thread is refused with 429 (0: no limit)."""
+    grants: dict = field(default_factory=dict)
+    """Key name → ``arag.server.access.Grant`` from ``ARAG_GRANTS`` (see ``arag.server.access``)."""
     max_connections: int = 2048
     """Open connections beyond which ``arag serve`` answers 503 at once (capped by the
     process's descriptor limit)."""
@@ -117,11 +129,13 @@ class ServerSettings:
         """Read ``ARAG_API_KEYS``/``ARAG_API_KEYS_FILE``, ``ARAG_MAX_BODY_BYTES``,
         ``ARAG_SERVE_TIMEOUT``, ``ARAG_BODY_TIMEOUT``, ``ARAG_HEADER_TIMEOUT``,
         ``ARAG_KEEP_ALIVE_TIMEOUT``, ``ARAG_MAX_CONNECTIONS``, ``ARAG_CHECKPOINTS_KEPT``,
-        ``ARAG_MAX_THREADS_PER_KEY`` and ``ARAG_POSTGRES_DSN`` (or
+        ``ARAG_MAX_THREADS_PER_KEY``, ``ARAG_GRANTS`` and ``ARAG_POSTGRES_DSN`` (or
         ``DATABASE_URL``).
         """  # noqa: D205
+        api_keys = load_api_keys(environ)
         return cls(
-            api_keys=load_api_keys(environ),
+            api_keys=api_keys,
+            grants=load_grants(api_keys, environ),
             max_body_bytes=int(_number(environ, "ARAG_MAX_BODY_BYTES", 1_000_000)),
             request_timeout=_number(environ, "ARAG_SERVE_TIMEOUT", 300.0),
             body_timeout=_number(environ, "ARAG_BODY_TIMEOUT", 30.0),

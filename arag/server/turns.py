@@ -15,6 +15,8 @@ from arag.server.errors import ApiError, invalid_request, not_found
 from arag.server.openai_schemas import ChatMessage, check_id
 from arag.server.runner import Final, Runner, Step
 from arag.server.settings import ServerSettings
+from tools.index.filters import DocFilter, FilterError
+from tools.workspaces import DEFAULT_WORKSPACE
 
 
 def requested_thread(value: str | None) -> str | None:
@@ -58,6 +60,17 @@ def ignored_parts(messages: list[ChatMessage]) -> list[str]:
 def with_notes(content: str, warnings: list[str]) -> str:
     """The reply text with the request's warnings as notes under it, as the graph writes its."""
     return content + "".join(f"\n\nNote: {w}." for w in warnings)
+
+
+def filter_context(filters: dict[str, Any] | None) -> dict[str, Any]:
+    """Run-time context for a request's document ``filters``; a 400 naming what is wrong."""
+    if not filters:
+        return {}
+    try:
+        DocFilter.parse(filters)
+    except FilterError as exc:
+        raise invalid_request(str(exc), "invalid_filters", param="filters") from None
+    return {"filters": dict(filters)}
 
 
 def answer_context(max_tokens: int | None, stop: list[str] | None) -> dict[str, Any]:
@@ -109,6 +122,11 @@ def authenticate(settings: ServerSettings) -> Callable[[Request], str]:
     return owner
 
 
+def requested_workspace(request: Request, metadata: dict[str, str] | None) -> str | None:
+    """The workspace a request names: ``X-Workspace`` header, else ``metadata.workspace``."""
+    return request.headers.get("x-workspace") or (metadata or {}).get("workspace")
+
+
 async def owned_thread(
     runner: Runner,
     request: Request,
@@ -117,15 +135,20 @@ async def owned_thread(
     *,
     new_ok: bool,
     quota: int = 0,
+    workspace: str = DEFAULT_WORKSPACE,
 ) -> str:
-    """The stored id of ``requested``; 404 when another key owns it (or, unless ``new_ok``,
-    when it does not exist); 429 when it would be a new thread past the key's ``quota``.
+    """The stored id of ``requested``; 404 when another key owns it, when it belongs to
+    another workspace than ``workspace`` (or, unless ``new_ok``, when it does not exist); 429
+    when it would be a new thread past the key's ``quota``.
     """  # noqa: D205
     thread_id = runner.thread_id(requested)
     request.state.thread_id = thread_id
     found = await runner.owner_of(thread_id)
     if (found is None and not new_ok) or (found is not None and found != owner):
         raise not_found(f"No thread {requested!r} for this API key.")
+    # A thread answers from one workspace: its history cites that workspace's documents.
+    if found is not None and (await runner.workspace_of(thread_id)) != workspace:
+        raise not_found(f"No thread {requested!r} for this API key in workspace {workspace!r}.")
     if found is None and quota and await runner.threads_of(owner) >= quota:
         raise ApiError(
             429,

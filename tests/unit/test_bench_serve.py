@@ -25,6 +25,9 @@ class FlakyRunner:
     async def owner_of(self, thread_id):
         return None
 
+    async def workspace_of(self, thread_id):
+        return "default"
+
     async def run(self, messages, thread_id, owner, context=None):
         if messages[-1]["content"] == "boom":
             raise ApiError(500, "The graph failed.", "server_error", "run_error")

@@ -36,6 +36,9 @@ class StubRunner:
     async def owner_of(self, thread_id):
         return "alice" if thread_id == "t1" else None
 
+    async def workspace_of(self, thread_id):
+        return "default"
+
     async def run(self, messages, thread_id, owner, context=None):
         self.inputs.append((messages, thread_id, owner))
         yield Step({"node": "retrieve_documents", "decision": "3 documents", "reason": "r"})

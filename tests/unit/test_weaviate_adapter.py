@@ -289,3 +289,40 @@ def test_bad_settings_name_the_variable(change, needle):
 def test_cloud_urls_use_the_cloud_helper():
     assert weaviate_setup.is_cloud_url("https://abc123.c0.europe-west3.gcp.weaviate.cloud")
     assert not weaviate_setup.is_cloud_url("http://localhost:8080")
+
+
+# ---------------------------------------------------------------- workspaces and doc filters
+
+
+def test_a_document_filter_reaches_the_hybrid_query_as_weaviate_filters():
+    from tools.index.filters import DocFilter
+
+    index, client = open_fake()
+    doc_filter = DocFilter.parse(
+        {"source_prefix": "handbook/", "tags": ["hr"], "file_types": ["md"]}
+    )
+    index.hybrid_search("Where is Paris?", k=3, filters=doc_filter)
+    _, call = client.collection.query.calls[-1]
+    wire = _FilterToGRPC.convert(call["filters"])
+    by_prop = {f.target.property: f for f in wire.filters}
+    assert by_prop["display"].operator == wire.OPERATOR_LIKE
+    assert by_prop["display"].value_text == "handbook/*"
+    assert list(by_prop["tags"].value_text_array.values) == ["hr"]
+    assert list(by_prop["file_type"].value_text_array.values) == ["md"]
+
+
+def test_ingest_metadata_is_written_as_filterable_properties():
+    index, client = open_fake()
+    meta = {"source": "/srv/h/a.md", "display": "h/a.md", "tags": ["hr"], "file_type": "md"}
+    index.add_documents([Document(page_content="Lyon", metadata=meta)], ids=["a#0"])
+    props = client.collection.store[generate_uuid5("a#0")]["properties"]
+    assert (props["display"], props["tags"], props["file_type"]) == ("h/a.md", ["hr"], "md")
+    spec = collection_spec("AragChunks", META, {})
+    assert {"display", "tags", "file_type"} <= {p.name for p in spec["properties"]}
+
+
+def test_each_workspace_is_its_own_tenant():
+    ctx = Context(index_backend="weaviate", weaviate_url=SETTINGS.url, tenant="acme")
+    assert WeaviateSettings.from_context(ctx).tenant == "acme"  # the default workspace
+    ctx.workspace = "team-b"
+    assert WeaviateSettings.from_context(ctx).tenant == "team-b"

@@ -130,7 +130,11 @@ class HybridIndex(Protocol):
     """The record manager namespace of this index's chunks (one per table or tenant)."""
 
     def hybrid_search(self, query: str, k: int = 5) -> list[Document]:
-        """Hybrid BM25 + vector search for ``query``; best first, calibrated scores."""
+        """Hybrid BM25 + vector search for ``query``; best first, calibrated scores.
+
+        Both built-in backends also take ``filters=`` (a ``tools.index.filters.DocFilter``);
+        callers pass it only when a filter is set, so other implementations need not.
+        """
         ...
 
     def count(self) -> int:

@@ -20,6 +20,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from tools.index.base import (
     IndexNotFoundError,
 )
 from tools.index.calibration import calibration_for
+from tools.index.filters import DocFilter, stamp, tags_column
 from tools.index.rerank import RERANK_DEPTH, Reranker
 from tools.index.scoring import DENSE_WEIGHT, Candidate, fuse, spaceless_share, term_set
 
@@ -67,6 +69,8 @@ ANN_REFINE = 2  # re-score this many times the limit with full vectors
 # and the texts of the returned results alone (see hybrid_search).
 SMALL_TABLE_ROWS = 20_000
 _DOC_COLUMNS = ("id", "text", "source", "chunk_id", "title", "metadata")
+# What document filters read (tools/index/filters.py); tables from before them lack these.
+FILTER_COLUMNS = ("display", "tags", "file_type", "ingested_at")
 
 # Languages written without spaces (or with particles glued to words): a word tokenizer would
 # index whole phrases, so FTS uses character n-grams for them.
@@ -155,6 +159,10 @@ class IndexPermissionError(IndexCorruptedError):
     """The index files exist but this user may not read or write them."""
 
 
+class IndexFiltersUnsupportedError(IndexError_):
+    """A filtered search over a table made before filters (it lacks their columns)."""
+
+
 def _sql_list(ids: Sequence[str]) -> str:
     return ", ".join("'" + str(i).replace("'", "''") + "'" for i in ids)
 
@@ -239,6 +247,7 @@ class LanceIndex(VectorStore):
         self._row_count: int | None = None
         self._memory: _MemoryTable | None = None
         self._has_terms = "terms" in table.schema.names
+        self._has_filters = set(FILTER_COLUMNS) <= set(table.schema.names)
         self._columns = [*_DOC_COLUMNS, "terms"] if self._has_terms else list(_DOC_COLUMNS)
         #: Optional :class:`tools.index.rerank.Reranker` applied to the fused results.
         self.reranker: Reranker | None = None
@@ -343,6 +352,11 @@ class LanceIndex(VectorStore):
                 # Distinct content terms (scoring.term_set), space-separated: fusion's lexical
                 # coverage then needs no tokenizing at query time.
                 pa.field("terms", pa.string()),
+                # Document filters (tools/index/filters.py) read these with a SQL prefilter.
+                pa.field("display", pa.string()),
+                pa.field("tags", pa.string()),
+                pa.field("file_type", pa.string()),
+                pa.field("ingested_at", pa.string()),
             ]
         )
 
@@ -476,6 +490,16 @@ class LanceIndex(VectorStore):
         }
         if not self._has_terms:  # an index from before the terms column
             del columns["terms"]
+        if self._has_filters:
+            now = stamp(datetime.now(UTC))  # when written, as Weaviate records it
+            columns |= {
+                "display": pa.array(
+                    [str(m.get("display") or m.get("source", "")) for m in metas], pa.string()
+                ),
+                "tags": pa.array([tags_column(m.get("tags")) for m in metas], pa.string()),
+                "file_type": pa.array([str(m.get("file_type", "")) for m in metas], pa.string()),
+                "ingested_at": pa.array([now] * len(metas), pa.string()),
+            }
         return pa.table(columns, schema=self._table.schema)
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
@@ -633,7 +657,11 @@ class LanceIndex(VectorStore):
         return docs
 
     def _vector_rows(
-        self, qvec: Sequence[float], limit: int, columns: Sequence[str] | None = None
+        self,
+        qvec: Sequence[float],
+        limit: int,
+        columns: Sequence[str] | None = None,
+        where: str = "",
     ) -> list[dict]:
         query = (
             self._table.search(np.asarray(qvec, dtype=np.float32), vector_column_name="vector")
@@ -642,6 +670,8 @@ class LanceIndex(VectorStore):
             .with_row_id(True)
             .limit(limit)
         )
+        if where:  # before the search: the k nearest among the matching rows
+            query = query.where(where, prefilter=True)
         if self._has_ann:
             # HNSW beam width: a wider beam than the default recovers the exact top hits
             # (measured with benchmarks/quick_retrieval.py --only scale). The index stores
@@ -659,13 +689,16 @@ class LanceIndex(VectorStore):
         columns: Sequence[str] | None = None,
         *,
         with_vector: bool = True,
+        where: str = "",
     ) -> list[dict]:
         if not self._has_fts or not query.strip():
             return []
         try:
+            search = self._table.search(query, query_type="fts", fts_columns="text")
+            if where:
+                search = search.where(where, prefilter=True)
             return (
-                self._table.search(query, query_type="fts", fts_columns="text")
-                .select([*(columns or self._columns), *(["vector"] * with_vector), "_score"])
+                search.select([*(columns or self._columns), *(["vector"] * with_vector), "_score"])
                 .with_row_id(True)
                 .limit(limit)
                 .to_arrow()
@@ -726,7 +759,7 @@ class LanceIndex(VectorStore):
         return self._candidates(query, depth, dense=dense, columns=self._columns)
 
     def _candidates(
-        self, query: str, depth: int, *, dense: bool, columns: Sequence[str]
+        self, query: str, depth: int, *, dense: bool, columns: Sequence[str], where: str = ""
     ) -> list[Candidate]:
         """:meth:`candidates` reading only ``columns`` (plus the scores and ``_rowid``).
 
@@ -734,15 +767,20 @@ class LanceIndex(VectorStore):
         and the search's ``_rowid`` (in ``metadata``); :meth:`_full_documents` reads the rest.
         BM25 runs in a worker thread while the vector search runs here (LanceDB releases the
         GIL): measured faster than one after the other even on 240-row tables, where each
-        LanceDB call's fixed cost dominates.
+        LanceDB call's fixed cost dominates. ``where`` (a document filter's SQL) restricts
+        both searches to the matching rows before they rank.
         """
         qvec = np.asarray(self._embeddings.embed_query(query), dtype=np.float32)
         memory = self._memory_table()
         if memory is not None:
-            return self._memory_candidates(memory, query, qvec, depth, dense=dense)
-        bm25 = self._pool().submit(self._bm25_rows, query, depth, columns) if dense else None
-        vector_rows = self._vector_rows(qvec, depth, columns) if dense else []
-        bm25_rows = bm25.result() if bm25 else self._bm25_rows(query, depth, columns)
+            return self._memory_candidates(memory, query, qvec, depth, dense=dense, where=where)
+        bm25 = (
+            self._pool().submit(self._bm25_rows, query, depth, columns, where=where)
+            if dense
+            else None
+        )
+        vector_rows = self._vector_rows(qvec, depth, columns, where) if dense else []
+        bm25_rows = bm25.result() if bm25 else self._bm25_rows(query, depth, columns, where=where)
         _mark_failure(bm25_rows, vector_rows)
         merged: dict[str, dict] = {}
         for rank, row in enumerate(vector_rows):
@@ -796,12 +834,30 @@ class LanceIndex(VectorStore):
         return self._memory
 
     def _memory_candidates(
-        self, memory: _MemoryTable, query: str, qvec: np.ndarray, depth: int, *, dense: bool
+        self,
+        memory: _MemoryTable,
+        query: str,
+        qvec: np.ndarray,
+        depth: int,
+        *,
+        dense: bool,
+        where: str = "",
     ) -> list[Candidate]:
-        """:meth:`_candidates` over the in-memory copy: exact cosine search, BM25 ids only."""
+        """:meth:`_candidates` over the in-memory copy: exact cosine search, BM25 ids only.
+
+        With ``where``, rows that do not match get no vector rank (their cosine is masked).
+        """
         cosines = memory.cosines(qvec)
-        vector_pos = memory.nearest(cosines, depth) if dense else []
-        bm25 = self._bm25_rows(query, depth, ["id"], with_vector=False)
+        ranked = cosines
+        if where:
+            allowed = self._matching_positions(memory, where)
+            ranked = np.full_like(cosines, -np.inf)
+            ranked[allowed] = cosines[allowed]
+            depth_dense = min(depth, len(allowed))
+        else:
+            depth_dense = depth
+        vector_pos = memory.nearest(ranked, depth_dense) if dense else []
+        bm25 = self._bm25_rows(query, depth, ["id"], with_vector=False, where=where)
         failed = getattr(bm25, "error", "")
         merged: dict[int, dict] = {
             pos: {"vector_rank": rank, "bm25_rank": None, "bm25_score": None}
@@ -827,6 +883,11 @@ class LanceIndex(VectorStore):
             )
             for (pos, e), row in zip(merged.items(), rows, strict=True)
         ]
+
+    def _matching_positions(self, memory: _MemoryTable, where: str) -> list[int]:
+        """Positions in the in-memory copy of the rows matching ``where`` (one SQL scan)."""
+        ids = self._table.search().where(where).select(["id"]).limit(None).to_arrow()
+        return [p for i in ids["id"].to_pylist() if (p := memory.position.get(i)) is not None]
 
     def _rows(self) -> int:
         # Row count of the opened table version, read once (count_rows is a call into Rust).
@@ -864,7 +925,9 @@ class LanceIndex(VectorStore):
                     self._executor = ThreadPoolExecutor(2, thread_name_prefix="arag-bm25")
         return self._executor
 
-    def hybrid_search(self, query: str, k: int = 5) -> list[Document]:
+    def hybrid_search(
+        self, query: str, k: int = 5, *, filters: DocFilter | None = None
+    ) -> list[Document]:
         """Hybrid BM25 + vector search, best first, with calibrated scores.
 
         Each list (BM25 and vector) contributes its top ``max(20, 2k)``; their union is ordered
@@ -874,10 +937,20 @@ class LanceIndex(VectorStore):
         ``max(k, RERANK_DEPTH)``. Returned metadata: ``source``, ``chunk_id``, ``title``,
         ``score`` (calibrated, [0, 1]), ``dense`` (cosine), ``lexical`` (query-term coverage)
         and ``rank`` (0-based). Without an FTS index yet, the search is vector-only.
+        ``filters`` (:class:`tools.index.filters.DocFilter`) restricts both searches to the
+        matching documents before they rank.
         """
         if k <= 0 or not query.strip():
             return []
         self.refresh()
+        where = ""
+        if filters:
+            if not self._has_filters:
+                raise IndexFiltersUnsupportedError(
+                    f"The index at {self.data_dir} was built before document filters. "
+                    "Ingest the documents into a new data directory (or workspace) to filter."
+                )
+            where = filters.to_sql()
         weight = self.dense_weight(query)
         depth = max(20, 2 * k)
         # Fusion needs only ids, terms and scores. In a large table the texts and metadata
@@ -886,7 +959,7 @@ class LanceIndex(VectorStore):
         slim = self._has_terms and self._rows() >= SMALL_TABLE_ROWS
         columns = ["id", "terms"] if slim else self._columns
         candidates = self._candidates(
-            query, depth, dense=weight > 0 or not self._has_fts, columns=columns
+            query, depth, dense=weight > 0 or not self._has_fts, columns=columns, where=where
         )
         calibration = self.meta.score_calibration  # the ramp this index was built with
         fused = fuse(

@@ -15,6 +15,7 @@ from collections import Counter
 from langchain_core.documents import Document
 
 from tools.index.base import HybridIndex
+from tools.index.filters import DocFilter
 from tools.index.scoring import STOPWORDS, tokenize
 
 HOPS_FROM = 2  # top hits whose names may seed the second search (the first that has names)
@@ -49,7 +50,9 @@ def bridge_names(text: str, exclude: str, limit: int = NAMES_PER_HIT) -> list[st
     return ranked[:limit]
 
 
-def expand_search(index: HybridIndex, query: str, k: int = 5) -> list[Document]:
+def expand_search(
+    index: HybridIndex, query: str, k: int = 5, *, filters: DocFilter | None = None
+) -> list[Document]:
     """Hybrid search plus one hop of entity expansion; at most ``k`` documents, best first.
 
     Searches ``query``; takes the bridge names (:func:`bridge_names`, excluding the query's
@@ -61,10 +64,12 @@ def expand_search(index: HybridIndex, query: str, k: int = 5) -> list[Document]:
     and the first search loses only its last slot.
     Measured on HotpotQA-151, all gold paragraphs in the top 5 (benchmarks/quick_retrieval.py):
     0.914 plain, 0.947 expanded (bridge 0.906 -> 0.957, comparison 0.941 -> 0.912); fusing
-    the two lists by reciprocal rank instead reached only 0.881.
+    the two lists by reciprocal rank instead reached only 0.881. ``filters`` applies to both
+    searches (passed only when given, so backends without filters keep working).
     """
     depth = max(k, 10)
-    first = index.hybrid_search(query, k=depth)
+    where = {"filters": filters} if filters else {}
+    first = index.hybrid_search(query, k=depth, **where)
     for doc in first:
         doc.metadata["hop"] = 0
     keep = first[: max(1, min(k, 5) - RESERVED)]
@@ -74,7 +79,7 @@ def expand_search(index: HybridIndex, query: str, k: int = 5) -> list[Document]:
         names = bridge_names(hit.page_content, f"{query} {hit.metadata.get('title', '')}")
         if not names:
             continue
-        second = index.hybrid_search(f"{query} {' '.join(names)}", k=depth)
+        second = index.hybrid_search(f"{query} {' '.join(names)}", k=depth, **where)
         extra = [d for d in second if _key(d) not in kept][:RESERVED]
         break
     for doc in extra:

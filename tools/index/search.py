@@ -13,6 +13,7 @@ from typing import NotRequired  # pydantic < 3.12 rejects typing's
 from typing_extensions import TypedDict
 
 from tools.index.base import HybridIndex, IndexCorruptedError, IndexError_
+from tools.index.filters import DocFilter, FilterError
 
 
 class Doc(TypedDict):
@@ -75,8 +76,18 @@ def unreadable_index_message(index: HybridIndex, exc: Exception) -> str:
     )
 
 
-def search(index: HybridIndex, query: str, k: int, *, multihop: bool = False) -> list[Doc]:
+def search(
+    index: HybridIndex,
+    query: str,
+    k: int,
+    *,
+    multihop: bool = False,
+    filters: DocFilter | None = None,
+) -> list[Doc]:
     """Hybrid search, as JSON-friendly documents carrying source, chunk id and score.
+
+    ``filters`` restricts it to the documents whose ingest metadata matches
+    (:class:`tools.index.filters.DocFilter`); without one the backend is called as before.
 
     With ``multihop``, one hop of entity expansion (:func:`tools.index.multihop.expand_search`):
     the top hit stays first and the best document found through the names it mentions takes a
@@ -88,10 +99,12 @@ def search(index: HybridIndex, query: str, k: int, *, multihop: bool = False) ->
         if multihop:
             from tools.index.multihop import expand_search
 
-            hits = expand_search(index, query, k=k)
+            hits = expand_search(index, query, k=k, filters=filters)
+        elif filters:
+            hits = index.hybrid_search(query, k=k, filters=filters)
         else:
             hits = index.hybrid_search(query, k=k)
-    except IndexError_:
+    except (IndexError_, FilterError):
         raise
     except Exception as exc:  # lancedb/weaviate raise RuntimeError/OSError/... variants
         raise IndexCorruptedError(unreadable_index_message(index, exc)) from exc

@@ -45,6 +45,7 @@ from tools.index.base import (
     IndexNotFoundError,
 )
 from tools.index.calibration import calibration_for
+from tools.index.filters import DocFilter
 from tools.index.rerank import RERANK_DEPTH, Reranker
 from tools.index.scoring import Candidate, calibrated_score, lexical_coverage, tokenize
 from tools.index.weaviate_setup import (
@@ -314,6 +315,10 @@ class WeaviateIndex(VectorStore):
             "title": str(meta.get("title", "")),
             "language": str(meta.get("language") or self.meta.language),
             "ingested_at": now,
+            # What document filters read (tools/index/filters.py).
+            "display": str(meta.get("display") or meta.get("source", "")),
+            "tags": [str(t) for t in (meta.get("tags") or [])],
+            "file_type": str(meta.get("file_type", "")),
             # default=str: odd metadata values (dates, paths) must not break ingestion.
             "metadata_json": json.dumps(meta, ensure_ascii=False, default=str),
         }
@@ -488,7 +493,7 @@ class WeaviateIndex(VectorStore):
         ).objects
 
     def hybrid_search(
-        self, query: str, k: int = 5, *, filters: Mapping[str, Any] | None = None
+        self, query: str, k: int = 5, *, filters: DocFilter | Mapping[str, Any] | None = None
     ) -> list[Document]:
         """Hybrid BM25 + vector search, best first, with calibrated scores.
 
@@ -498,11 +503,12 @@ class WeaviateIndex(VectorStore):
         query-term coverage, and ordered by that score plus ``HYBRID_ORDER_WEIGHT`` times its
         hybrid score relative to the best. Metadata: ``source``, ``chunk_id``, ``title``,
         ``score``, ``dense``, ``lexical``, ``hybrid`` (Weaviate's fused score) and ``rank``.
-        ``filters``: see :func:`build_filters`.
+        ``filters``: a :class:`tools.index.filters.DocFilter`, or a mapping for
+        :func:`build_filters`.
         """
         if k <= 0 or not query.strip():
             return []
-        where = build_filters(filters)
+        where = filters.to_weaviate() if isinstance(filters, DocFilter) else build_filters(filters)
         qvec = np.asarray(self._embeddings.embed_query(query), dtype=np.float32)
         objs = self.hybrid_query(query, qvec.tolist(), max(20, 4 * k), where)
         qnorm = float(np.linalg.norm(qvec)) or 1.0

@@ -96,7 +96,7 @@ class WeaviateSettings:
         return cls(
             url=ctx.weaviate_url,
             collection=ctx.weaviate_collection,
-            tenant=ctx.tenant,
+            tenant=ctx.weaviate_tenant(),  # the workspace's tenant
             alpha=ctx.hybrid_alpha,
             fusion_type=ctx.fusion_type,
             grpc_url=os.environ.get("WEAVIATE_GRPC_URL", ""),
@@ -275,6 +275,16 @@ def collection_spec(name: str, meta: IndexMeta, languages: Mapping[str, str]) ->
             keyword("source", "Source file or URL"),
             keyword("chunk_id", "Stable chunk id: <source>#<n>"),
             keyword("language", "ISO 639-1 language of the chunk"),
+            keyword("display", "The document's path under its ingest root, or its URL"),
+            keyword("file_type", "The document's type (its extension; html for a web page)"),
+            Property(
+                name="tags",
+                data_type=DataType.TEXT_ARRAY,
+                description="Tags given at ingest",
+                tokenization=Tokenization.FIELD,
+                index_filterable=True,
+                index_searchable=False,
+            ),
             Property(
                 name="ingested_at",
                 data_type=DataType.DATE,

@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
 from tools.index.base import DiskFullError, disk_full_cause
+from tools.index.filters import check_tag
 from tools.ingest.chunking import chunk_documents
 from tools.ingest.contextual import ContextStats, model_name
 from tools.ingest.loaders import LoaderError, is_url, iter_files
@@ -29,6 +30,9 @@ from tools.ingest.lock import DEFAULT_WAIT_SECONDS, bump_generation, writer_lock
 from tools.ingest.repair import RepairReport, repair_index
 from tools.ingest.sources import load_source
 from tools.text.language import detect_language
+
+if TYPE_CHECKING:
+    from tools.index.weaviate import WeaviateSettings
 
 RECORD_NAMESPACE = "lancedb/chunks"
 RECORD_DB = "record_manager.sqlite"
@@ -191,10 +195,22 @@ def _file_digest(path: Path) -> str:
         return ""
 
 
-def _fingerprint_params(store, chunk_tokens: int, overlap_tokens: int, llm) -> str:
+def _fingerprint_params(
+    store, chunk_tokens: int, overlap_tokens: int, llm, tags: tuple[str, ...] = ()
+) -> str:
     embedding = getattr(store.meta, "embedding_model", "")
     context = model_name(llm) if llm is not None else ""
-    return f"v{CHUNKER_VERSION}|{chunk_tokens}|{overlap_tokens}|{embedding}|{context}"
+    params = f"v{CHUNKER_VERSION}|{chunk_tokens}|{overlap_tokens}|{embedding}|{context}"
+    # Other tags are other metadata: the file is re-chunked and its chunks rewritten.
+    return params + (f"|tags={','.join(tags)}" if tags else "")
+
+
+def _file_type(path: Path | str, loaded: list) -> str:
+    """A document's type for filters: its extension (a URL's: from its content type)."""
+    recorded = loaded[0].metadata.get("file_type") if loaded else None
+    if recorded:
+        return str(recorded)
+    return Path(str(path)).suffix.lower().lstrip(".") or "txt"
 
 
 def _full_cleanup(record_manager, store, run_start: float, keep_sources: list[str]) -> int:
@@ -228,6 +244,7 @@ def repair(
     embeddings: Embeddings,
     *,
     backend: str = "lancedb",
+    weaviate: WeaviateSettings | None = None,
     wait: float = DEFAULT_WAIT_SECONDS,
     on_wait: Callable[[str], None] | None = None,
 ) -> RepairReport:
@@ -239,7 +256,7 @@ def repair(
     from tools.index import open_index
 
     with writer_lock(data_dir, wait=wait, on_wait=on_wait, create=False):
-        store = open_index(data_dir, embeddings, backend=backend)
+        store = open_index(data_dir, embeddings, backend=backend, weaviate=weaviate)
         with contextlib.closing(store):
             local_dir = Path(data_dir).expanduser().resolve()
             record_manager = record_manager_for(local_dir, store.record_namespace)
@@ -261,9 +278,11 @@ def ingest(
     overlap_tokens: int = 80,
     on_progress: ProgressFn | None = None,
     backend: str = "lancedb",
+    weaviate: WeaviateSettings | None = None,
     contextual: bool = False,
     chat_model: BaseChatModel | None = None,
     repair: bool = False,
+    tags: Iterable[str] = (),
     wait: float = DEFAULT_WAIT_SECONDS,
     on_wait: Callable[[str], None] | None = None,
 ) -> IngestReport:
@@ -277,12 +296,17 @@ def ingest(
     ``on_progress(done_files, total_files, path)`` is called after each file.
     ``backend`` (``Context.index_backend``; default ``"lancedb"``) picks the index; with
     ``"weaviate"`` the chunks go to the server named by ``WeaviateSettings.from_env()`` and
-    only the record manager stays in ``data_dir``.
+    only the record manager stays in ``data_dir`` (``weaviate`` names another server or tenant,
+    e.g. a workspace's: :func:`tools.workspaces.workspace_tenant`).
 
     Files whose bytes and settings are unchanged since their last ingest are skipped before
     loading (their chunks are only confirmed in the record manager). ``contextual=True``
     prepends an LLM-written context to each chunk (:mod:`tools.ingest.contextual`, cached in
     ``data_dir``); without ``chat_model`` it is skipped with a note in ``IngestReport.notes``.
+
+    Every chunk records what document filters read (:mod:`tools.index.filters`): its
+    document's ``display`` path, ``file_type`` and ``tags`` (checked: a bad tag raises
+    ``FilterError`` before anything is opened); the index adds ``ingested_at``.
     """
     from tools.embeddings import load_embeddings
     from tools.index import open_index
@@ -294,13 +318,14 @@ def ingest(
     missing = [str(p) for p in paths if not is_url(p) and not Path(p).expanduser().exists()]
     if missing:  # before the index is opened: a typo must not create an empty index
         raise MissingInputError(f"no such file or directory: {', '.join(missing)}")
+    tags = tuple(sorted({check_tag(t) for t in tags}))
     embeddings = embeddings or load_embeddings("wordllama")
     with writer_lock(data_dir, wait=wait, on_wait=on_wait):
         try:
             report = _ingest_locked(
                 paths,
                 data_dir,
-                open_index(data_dir, embeddings, backend=backend, create=True),
+                open_index(data_dir, embeddings, backend=backend, create=True, weaviate=weaviate),
                 cleanup=cleanup,
                 chunk_tokens=chunk_tokens,
                 overlap_tokens=overlap_tokens,
@@ -308,6 +333,7 @@ def ingest(
                 contextual=contextual,
                 chat_model=chat_model,
                 repair=repair,
+                tags=tags,
             )
         except Exception as exc:
             if (cause := disk_full_cause(exc)) is None:
@@ -337,6 +363,7 @@ def _ingest_locked(
     contextual: bool,
     chat_model: BaseChatModel | None,
     repair: bool,
+    tags: tuple[str, ...] = (),
 ) -> IngestReport:
     """:func:`ingest` once the writer lock is held and ``store`` is open (closed on return)."""
     from langchain_classic.indexes import index as run_index
@@ -370,7 +397,7 @@ def _ingest_locked(
 
             cache = ContextCache(local_dir / CONTEXT_CACHE)
         params = _fingerprint_params(
-            store, chunk_tokens, overlap_tokens, chat_model if cache else None
+            store, chunk_tokens, overlap_tokens, chat_model if cache else None, tags
         )
         pending: list[tuple[Path, str, str, list]] = []  # (path, source, digest, chunks)
         language_set: list[bool] = []  # non-empty once flush() recorded the corpus language
@@ -422,8 +449,12 @@ def _ingest_locked(
                 continue
             try:
                 loaded = load_source(path)
+                file_type = _file_type(path, loaded)
                 for doc in loaded:  # what citations show: never the server's absolute path
                     doc.metadata["display"] = display_for(path, roots)
+                    doc.metadata["file_type"] = file_type
+                    if tags:
+                        doc.metadata["tags"] = list(tags)
                 chunks = chunk_documents(
                     loaded, chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens
                 )

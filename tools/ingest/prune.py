@@ -13,12 +13,16 @@ from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 
 from tools.ingest.loaders import is_url
 from tools.ingest.lock import DEFAULT_WAIT_SECONDS, bump_generation, writer_lock
 from tools.ingest.pipeline import RECORD_DB, FileFingerprints, chunk_counts, record_manager_for
+
+if TYPE_CHECKING:
+    from tools.index.weaviate import WeaviateSettings
 
 
 @dataclass
@@ -46,6 +50,7 @@ def prune_missing(
     embeddings: Embeddings,
     *,
     backend: str = "lancedb",
+    weaviate: WeaviateSettings | None = None,
     dry_run: bool = False,
     wait: float = DEFAULT_WAIT_SECONDS,
     on_wait: Callable[[str], None] | None = None,
@@ -60,19 +65,24 @@ def prune_missing(
     if not roots:
         return report
     with writer_lock(data_dir, wait=wait, on_wait=on_wait, create=False):
-        _prune_locked(roots, data_dir, embeddings, backend, report)
+        _prune_locked(roots, data_dir, embeddings, backend, weaviate, report)
         if report.gone and not dry_run:
             bump_generation(data_dir)
     return report
 
 
 def _prune_locked(
-    roots: list[Path], data_dir, embeddings: Embeddings, backend: str, report: PruneReport
+    roots: list[Path],
+    data_dir,
+    embeddings: Embeddings,
+    backend: str,
+    weaviate: WeaviateSettings | None,
+    report: PruneReport,
 ) -> None:
     from tools.index import open_index
 
     local_dir = Path(data_dir).expanduser().resolve()
-    store = open_index(data_dir, embeddings, backend=backend)
+    store = open_index(data_dir, embeddings, backend=backend, weaviate=weaviate)
     with closing(store):
         record_manager = record_manager_for(local_dir, store.record_namespace)
         for source, count in sorted(chunk_counts(record_manager).items()):

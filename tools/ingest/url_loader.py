@@ -260,4 +260,5 @@ def load_url(
         if doc.metadata.get("title") == path.stem:  # no title in the content
             doc.metadata["title"] = urlsplit(final_url).hostname or url
         doc.metadata["source"] = url
+        doc.metadata["file_type"] = suffix.lstrip(".")  # by content type, for filters
     return docs
