@@ -8,6 +8,7 @@ decides among Latin-script languages.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -91,11 +92,30 @@ def _script_vote(text: str) -> str | None:
     return lang if n / letters >= 0.3 else None
 
 
+_IDENTIFIER_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def _identifier():
+def _load_identifier():
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
     return LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
+
+
+def _identifier():
+    # The lock makes a caller wait for a load already under way (preload_identifier) rather
+    # than decompress the model a second time.
+    with _IDENTIFIER_LOCK:
+        return _load_identifier()
+
+
+def preload_identifier() -> None:
+    """Load the ``py3langid`` model in a background thread (~1 s: an xz-compressed file).
+
+    Ingestion starts this before it loads and chunks files, which release the GIL for most of
+    their work, so the first :func:`detect_language` finds the model ready.
+    """
+    threading.Thread(target=_identifier, name="arag-langid-load", daemon=True).start()
 
 
 def detect_language(text: str, default: str = "en", min_probability: float = 0.6) -> str:
