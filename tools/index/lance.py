@@ -154,7 +154,11 @@ class _MemoryTable:
     def cosines(self, qvec: np.ndarray) -> np.ndarray:
         """Cosine similarity of every row with ``qvec`` (LanceDB's cosine: 1 - distance)."""
         norm = float(np.linalg.norm(qvec))
-        return self.vectors @ (qvec / norm) if norm > 0 else np.zeros(len(self.vectors))
+        if norm <= 0:
+            return np.zeros(len(self.vectors))
+        # einsum, not @: BLAS's threaded matrix-vector product took 3.4 ms of CPU on 10k rows
+        # (0.7 ms here) on 2 busy cores, and its spinning threads slowed the BM25 call after it.
+        return np.einsum("ij,j->i", self.vectors, qvec / norm)
 
     @staticmethod
     def nearest(cosines: np.ndarray, k: int) -> list[int]:
