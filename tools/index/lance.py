@@ -44,13 +44,7 @@ from tools.index.base import (
     IndexNotFoundError,
 )
 from tools.index.rerank import RERANK_DEPTH, Reranker
-from tools.index.scoring import (
-    DENSE_WEIGHT,
-    Candidate,
-    fuse,
-    spaceless_share,
-    term_set,
-)
+from tools.index.scoring import DENSE_WEIGHT, Candidate, fuse, spaceless_share, term_set
 
 log = logging.getLogger(__name__)
 
