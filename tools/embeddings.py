@@ -8,6 +8,7 @@ asked for one.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -35,6 +36,7 @@ class WordLlamaEmbeddings(Embeddings):
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
+        self._known: dict[str, list[int]] = {}
 
     @property
     def model(self):
@@ -68,10 +70,49 @@ class WordLlamaEmbeddings(Embeddings):
         return self._tokenizer
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
-        """Token ids of each text (no special tokens), tokenized in parallel."""
+        """Token ids of each text (no special tokens), tokenized in parallel.
+
+        Texts registered with :meth:`known_token_ids` are not tokenized again.
+        """
+        known = self._known
+        if known:
+            out = [known.get(t) for t in texts]
+            todo = [t for t, ids in zip(texts, out, strict=True) if ids is None]
+            fresh = iter(self._tokenize(todo) if todo else [])
+            return [ids if ids is not None else next(fresh) for ids in out]
+        return self._tokenize(texts)
+
+    def _tokenize(self, texts: list[str]) -> list[list[int]]:
         if len(texts) == 1:
             return [self.tokenizer.encode(texts[0], add_special_tokens=False).ids]
         return [e.ids for e in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
+
+    def token_ids_after_newline(self, texts: list[str]) -> list[list[int] | None]:
+        r"""Token ids each text has when it follows a newline inside a longer text.
+
+        The tokenizer (Llama's BPE, no pre-tokenizer) never merges across a newline, so the
+        ids of newline-separated parts concatenate to the ids of the whole, except that a text
+        on its own starts with the "▁" it prepends. Tokenizing "\n" + text and dropping the
+        ids of "\n" alone gives the in-context ids; ``None`` if that prefix did not come out.
+        """
+        prefix = self._tokenize(["\n"])[0]
+        out: list[list[int] | None] = []
+        for ids in self._tokenize(["\n" + t for t in texts]) if texts else []:
+            out.append(ids[len(prefix) :] if ids[: len(prefix)] == prefix else None)
+        return out
+
+    @contextmanager
+    def known_token_ids(self, known: dict[str, list[int]]):
+        """Within the block, texts in ``known`` embed from these ids, untokenized.
+
+        Ingestion tokenizes each paragraph once to measure it for chunking; the chunker joins
+        those ids into each chunk's (tools.ingest.chunking), which embedding then reuses.
+        """
+        previous, self._known = self._known, known
+        try:
+            yield
+        finally:
+            self._known = previous
 
     def embed_array(self, texts: list[str]) -> np.ndarray:
         """Embed a batch of texts as a ``(len(texts), 256)`` float32 array of unit vectors.

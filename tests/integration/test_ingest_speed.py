@@ -200,3 +200,33 @@ def test_ann_search_reports_exact_cosines(tmp_path, embeddings, monkeypatch):
     for doc in index.hybrid_search(query, k=10):
         # Scalar-quantized distances are off by up to ~0.9; re-scored ones match the vectors.
         assert abs(doc.metadata["dense"] - exact[doc.id]) < 2e-4
+
+
+def test_chunks_embed_from_the_token_ids_their_chunking_measured(embeddings):
+    """Each paragraph is tokenized once: a chunk's ids are its paragraphs' ids, joined."""
+    from langchain_core.documents import Document
+
+    from tools.ingest.chunking import chunk_documents
+
+    body = "\n\n".join(
+        f"Paragraph {i} tells of harbour {i}, its grain, timber and wool." * 6 for i in range(40)
+    )
+    docs = [
+        Document(f"# Ports\n\n{body}\n", metadata={"source": "/ports.md", "title": "Ports"}),
+        Document(body, metadata={"source": "/plain.txt"}),  # no title: no context line
+    ]
+    known: dict[str, list[int]] = {}
+    chunks = chunk_documents(docs, chunk_tokens=200, overlap_tokens=20, token_ids=known)
+    assert len(chunks) > 6 and set(known) == {c.page_content for c in chunks}
+    for chunk in chunks:  # the same ids as tokenizing the chunk text itself
+        assert known[chunk.page_content] == embeddings._tokenize([chunk.page_content])[0]
+        assert len(known[chunk.page_content]) <= 200
+    texts = [c.page_content for c in chunks]
+    with embeddings.known_token_ids(known):
+        reused = embeddings.embed_array(texts)
+    assert np.allclose(reused, embeddings.embed_array(texts), atol=1e-6)
+    # A paragraph longer than a chunk is cut inside: that chunk is tokenized at embedding.
+    long = Document(" ".join(["word"] * 500), metadata={"source": "/long.txt"})
+    known.clear()
+    chunk_documents([long], chunk_tokens=200, overlap_tokens=20, token_ids=known)
+    assert known == {}

@@ -35,6 +35,7 @@ from tools.embeddings import (
     embedding_languages,
     embedding_model_id,
 )
+from tools.index import bm25
 from tools.index.base import (
     GENERATION_FILE,
     EmbeddingMismatchError,
@@ -64,10 +65,14 @@ ANN_EF = 100  # HNSW search beam width (default 1.5 * limit)
 ANN_REFINE = 2  # re-score this many times the limit with full vectors
 # Below this many rows, searches use an in-memory copy of the table (vectors, texts,
 # metadata; at most ~80 MB with 800-token chunks): an exact vector search in numpy takes
-# microseconds where LanceDB's costs ~3.5 ms of CPU even on 240 rows, and the BM25 search
-# then reads ids and scores only. From this size on, searches read ids, terms and scores,
+# microseconds where LanceDB's costs ~3.5 ms of CPU even on 240 rows, and BM25 is scored in
+# process too (MEMORY_BM25_CHARS). From this size on, searches read ids, terms and scores,
 # and the texts of the returned results alone (see hybrid_search).
 SMALL_TABLE_ROWS = 20_000
+# Up to this many characters of text, the in-memory copy also holds its own BM25 postings
+# (tools.index.bm25; up to ~1 s of CPU to build, once per index generation), searched in
+# microseconds; a bigger small table keeps LanceDB's FTS (ids and scores only).
+MEMORY_BM25_CHARS = 2_000_000
 _DOC_COLUMNS = ("id", "text", "source", "chunk_id", "title", "metadata")
 # What document filters read (tools/index/filters.py); tables from before them lack these.
 FILTER_COLUMNS = ("display", "tags", "file_type", "ingested_at")
@@ -125,9 +130,13 @@ def _mark_failure(bm25_rows: list[dict], vector_rows: list[dict]) -> None:
 
 
 class _MemoryTable:
-    """A small table held in memory: rows as Arrow, unit vectors as one numpy matrix."""
+    """A small table held in memory: rows as Arrow, unit vectors as one numpy matrix, BM25.
 
-    def __init__(self, table):
+    BM25 (:mod:`tools.index.bm25`) tokenizes the texts once, as the corpus ``language``'s FTS
+    index does.
+    """
+
+    def __init__(self, table, language: str):
         self.table = table.drop_columns(["vector"])
         vectors = table["vector"].combine_chunks()
         matrix = vectors.values.to_numpy(zero_copy_only=False).astype(np.float32)
@@ -135,11 +144,20 @@ class _MemoryTable:
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         self.vectors = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
         self.position = {rid: i for i, rid in enumerate(table["id"].to_pylist())}
+        texts = table["text"]
+        self.bm25: bm25.TermBm25 | None = None
+        self.tokenize = bm25.tokenizer(*_bm25_language(language))
+        if _text_chars(texts) <= MEMORY_BM25_CHARS:
+            self.bm25 = bm25.TermBm25([self.tokenize(t or "") for t in texts.to_pylist()])
 
     def cosines(self, qvec: np.ndarray) -> np.ndarray:
         """Cosine similarity of every row with ``qvec`` (LanceDB's cosine: 1 - distance)."""
         norm = float(np.linalg.norm(qvec))
-        return self.vectors @ (qvec / norm) if norm > 0 else np.zeros(len(self.vectors))
+        if norm <= 0:
+            return np.zeros(len(self.vectors))
+        # einsum, not @: BLAS's threaded matrix-vector product took 3.4 ms of CPU on 10k rows
+        # (0.7 ms here) on 2 busy cores, and its spinning threads slowed the BM25 call after it.
+        return np.einsum("ij,j->i", self.vectors, qvec / norm)
 
     @staticmethod
     def nearest(cosines: np.ndarray, k: int) -> list[int]:
@@ -153,6 +171,21 @@ class _MemoryTable:
     def rows(self, positions: list[int]) -> list[dict]:
         """The rows at ``positions``, in that order, as dicts."""
         return self.table.take(positions).to_pylist() if positions else []
+
+
+def _text_chars(texts) -> int:
+    """Total characters in an Arrow string column (nulls count 0)."""
+    import pyarrow.compute as pc
+
+    total = pc.sum(pc.utf8_length(texts)).as_py()
+    return int(total or 0)
+
+
+def _bm25_language(language: str) -> tuple[str | None, str | None]:
+    """``(language, Snowball stemmer)`` for :func:`tools.index.bm25.tokenizer`, as FTS has it."""
+    if language in NGRAM_LANGUAGES:
+        return None, None
+    return language, STEM_LANGUAGES.get(language)
 
 
 class IndexPermissionError(IndexCorruptedError):
@@ -830,7 +863,8 @@ class LanceIndex(VectorStore):
             with self._write_lock:
                 if self._memory is None:
                     columns = [*self._columns, "vector"]
-                    self._memory = _MemoryTable(self._table.to_arrow().select(columns))
+                    table = self._table.to_arrow().select(columns)
+                    self._memory = _MemoryTable(table, self.meta.language)
         return self._memory
 
     def _memory_candidates(
@@ -843,32 +877,36 @@ class LanceIndex(VectorStore):
         dense: bool,
         where: str = "",
     ) -> list[Candidate]:
-        """:meth:`_candidates` over the in-memory copy: exact cosine search, BM25 ids only.
+        """:meth:`_candidates` over the in-memory copy: exact cosine search, in-process BM25.
 
-        With ``where``, rows that do not match get no vector rank (their cosine is masked).
+        With ``where``, rows that do not match get no vector rank (their cosine is masked), and
+        BM25 runs in LanceDB, whose full-text search applies the filter before ranking.
         """
         cosines = memory.cosines(qvec)
-        ranked = cosines
+        ranked, depth_dense = cosines, depth
         if where:
             allowed = self._matching_positions(memory, where)
             ranked = np.full_like(cosines, -np.inf)
             ranked[allowed] = cosines[allowed]
             depth_dense = min(depth, len(allowed))
-        else:
-            depth_dense = depth
         vector_pos = memory.nearest(ranked, depth_dense) if dense else []
-        bm25 = self._bm25_rows(query, depth, ["id"], with_vector=False, where=where)
-        failed = getattr(bm25, "error", "")
+        failed = ""
+        if memory.bm25 is not None and not where:
+            # In-process BM25 (tools.index.bm25): LanceDB's FTS call alone cost ~3.5 ms here.
+            hits = memory.bm25.search(memory.tokenize(query), depth) if self._has_fts else []
+        else:
+            rows = self._bm25_rows(query, depth, ["id"], with_vector=False, where=where)
+            failed = getattr(rows, "error", "")
+            # A row written by another handle after the copy is not visible here.
+            found = ((memory.position.get(r["id"]), float(r["_score"])) for r in rows)
+            hits = [(pos, score) for pos, score in found if pos is not None]
         merged: dict[int, dict] = {
             pos: {"vector_rank": rank, "bm25_rank": None, "bm25_score": None}
             for rank, pos in enumerate(vector_pos)
         }
-        for rank, row in enumerate(bm25):
-            pos = memory.position.get(row["id"])
-            if pos is None:  # written by another handle after the copy: not visible here
-                continue
+        for rank, (pos, score) in enumerate(hits):
             entry = merged.setdefault(pos, {"vector_rank": None})
-            entry.update(bm25_rank=rank, bm25_score=float(row["_score"]))
+            entry.update(bm25_rank=rank, bm25_score=score)
         rows = memory.rows(list(merged))
         if failed:
             rows = [row | {LEXICAL_FAILED: failed} for row in rows]

@@ -8,6 +8,8 @@ query naming the document's subject or section finds every chunk of it, not just
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
 
@@ -96,16 +98,34 @@ class _CachedCount:
     same paragraph ~3 times (36,830 calls for 600 files of 20 paragraphs). Cached, each
     distinct text is counted once; :meth:`prime` counts the likely splits (the paragraphs)
     of all documents in one parallel batch beforehand.
+
+    With ``after_newline`` (the WordLlama tokenizer's
+    :meth:`~tools.embeddings.WordLlamaEmbeddings.token_ids_after_newline`), the paragraphs
+    are measured as they stand inside a chunk, after a newline, and their ids kept, so that
+    :func:`chunk_token_ids` can join them into each chunk's ids for the embedding.
     """
 
-    def __init__(self, count: TokenCounter, batch: BatchTokenCounter | None):
+    def __init__(
+        self,
+        count: TokenCounter,
+        batch: BatchTokenCounter | None,
+        after_newline: Callable[[list[str]], list[list[int] | None]] | None = None,
+    ):
         self._count = count
         self._batch = batch
+        self._after_newline = after_newline
         self._seen: dict[str, int] = {}
+        self.ids: dict[str, list[int]] = {}  # in-context ids of the primed splits
 
-    def prime(self, texts: list[str]) -> None:
-        """Count ``texts`` in one batch (without a batch counter: later, one at a time)."""
-        todo = list(dict.fromkeys(t for t in texts if t not in self._seen))
+    def prime(self, texts: list[str], splits: list[str] = ()) -> None:
+        """Count ``texts`` (on their own) and ``splits`` (after a newline) in batches."""
+        if self._after_newline is not None:
+            todo = list(dict.fromkeys(t for t in splits if t not in self._seen))
+            for text, ids in zip(todo, self._after_newline(todo), strict=True):
+                if ids is not None:
+                    self.ids[text] = ids
+                    self._seen[text] = len(ids)
+        todo = list(dict.fromkeys(t for t in [*texts, *splits] if t not in self._seen))
         if self._batch is not None and todo:
             self._seen.update(zip(todo, self._batch(todo), strict=True))
 
@@ -123,6 +143,38 @@ def _first_splits(text: str) -> list[str]:
     return [p + sep for p in parts[:-1]] + [parts[-1]]
 
 
+def _piece_ids(
+    text: str,
+    splits: list[str],
+    starts: list[int],
+    piece: str,
+    start: int,
+    ids: dict,
+    standalone: Callable[[str], list[int]] | None,
+) -> list[int] | None:
+    """Ids of ``piece`` (found at ``start`` in ``text``) from its splits' in-context ids.
+
+    ``standalone`` tokenizes the first split on its own (the piece opens the chunk); without
+    it the piece follows a newline. ``None`` unless the piece is a run of whole splits, less
+    trailing newlines (a paragraph cut into sentences, for one, is not).
+    """
+    i = bisect.bisect_left(starts, start)
+    if i == len(starts) or starts[i] != start:
+        return None
+    end, pos, out = start + len(piece), start, []
+    while pos < end and i < len(splits):
+        part = ids.get(splits[i])
+        if part is None:
+            return None
+        out += standalone(splits[i]) if standalone and pos == start else part
+        pos += len(splits[i])
+        i += 1
+    tail = text[end:pos]
+    if pos < end or tail.strip("\n") or not text.startswith(piece, start):
+        return None
+    return out[: len(out) - len(tail)] if tail else out
+
+
 def chunk_documents(
     docs: Iterable[Document],
     *,
@@ -130,6 +182,7 @@ def chunk_documents(
     overlap_tokens: int = 80,
     token_count: TokenCounter | None = None,
     token_counts: BatchTokenCounter | None = None,
+    token_ids: dict[str, list[int]] | None = None,
 ) -> list[Document]:
     """Split ``docs`` into chunks of at most ``chunk_tokens`` tokens (context line included).
 
@@ -145,10 +198,21 @@ def chunk_documents(
     Lengths come from ``token_count`` (default: WordLlama's tokenizer), each distinct text
     counted once; ``token_counts``, a batch version of it, counts the paragraphs of all
     ``docs`` up front (the WordLlama default does when ``token_count`` is not given).
+
+    ``token_ids`` (a dict, with the WordLlama default) is filled with ``{chunk text: token
+    ids}`` for the chunks that are runs of whole paragraphs: their ids come from the
+    paragraphs' measuring, so embedding them (``WordLlamaEmbeddings.known_token_ids``) needs
+    no second tokenizing. Ingestion at 800-token chunks spent about as long tokenizing for
+    lengths as for vectors.
     """
+    after_newline = None
     if token_count is None:
+        from tools.embeddings import load_embeddings
+
         token_count, token_counts = default_token_count(), token_counts or default_token_counts()
-    count = _CachedCount(token_count, token_counts)
+        if token_ids is not None:
+            after_newline = load_embeddings("wordllama").token_ids_after_newline
+    count = _CachedCount(token_count, token_counts, after_newline)
     parts: list[tuple[Document, str, list[str], str, str]] = []
     for doc in docs:
         title = str(doc.metadata.get("title") or "").strip()
@@ -159,8 +223,11 @@ def chunk_documents(
             sections = [([], doc.page_content)]
         parts += [(doc, source, h, text, breadcrumb(title, h)) for h, text in sections]
     count.prime(
-        [f"{crumb}\n\n" for *_, crumb in parts if crumb]
-        + [split for _, _, _, text, _ in parts for split in _first_splits(text)]
+        [f"{crumb}\n\n" for *_, crumb in parts if crumb],
+        [split for _, _, _, text, _ in parts for split in _first_splits(text)],
+    )
+    standalone: Callable[[str], list[int] | None] = (
+        (lambda t: load_embeddings("wordllama").token_ids([t])[0]) if after_newline else None
     )
     per_source: dict[str, int] = {}
     chunks: list[Document] = []
@@ -178,11 +245,30 @@ def chunk_documents(
                 keep_separator="end",
                 strip_whitespace=True,
             )
+        if after_newline is not None:
+            splits = _first_splits(text)
+            starts = list(itertools.accumulate((len(p) for p in splits[:-1]), initial=0))
+        cursor = 0
         for piece in splitter.split_text(text):
             i = per_source.get(source, 0)
             per_source[source] = i + 1
             metadata = {**doc.metadata, "chunk_id": f"{source}#{i}"}
             if headings:
                 metadata["section"] = " > ".join(headings)
-            chunks.append(Document(page_content=_with_context(crumb, piece), metadata=metadata))
+            chunk = _with_context(crumb, piece)
+            chunks.append(Document(page_content=chunk, metadata=metadata))
+            if after_newline is None:
+                continue
+            start = text.find(piece, cursor)
+            if start < 0:
+                continue
+            cursor = start + 1  # pieces overlap, but each starts after the previous one
+            # "crumb\n\n" + piece: the crumb on its own, then the piece after a newline;
+            # else the piece opens the chunk, its first paragraph on its own.
+            opens = chunk == piece
+            ids = _piece_ids(
+                text, splits, starts, piece, start, count.ids, standalone if opens else None
+            )
+            if ids is not None:
+                token_ids[chunk] = ids if opens else standalone(f"{crumb}\n\n") + ids
     return chunks

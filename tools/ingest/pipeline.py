@@ -29,7 +29,7 @@ from tools.ingest.loaders import LoaderError, is_url, iter_files
 from tools.ingest.lock import DEFAULT_WAIT_SECONDS, bump_generation, writer_lock
 from tools.ingest.repair import RepairReport, repair_index
 from tools.ingest.sources import load_source
-from tools.text.language import detect_language
+from tools.text.language import detect_language, preload_identifier
 
 if TYPE_CHECKING:
     from tools.index.weaviate import WeaviateSettings
@@ -39,7 +39,7 @@ RECORD_DB = "record_manager.sqlite"
 CONTEXT_CACHE = "contextual_cache.sqlite"
 INDEX_BATCH_CHUNKS = 2048  # chunks gathered (whole files) per indexing call
 # Bump when chunking changes what it produces, so unchanged files are re-chunked once.
-CHUNKER_VERSION = 4  # 4: hard-wrapped lines rejoined; display names
+CHUNKER_VERSION = 5  # 5: paragraphs measured as they stand in a chunk, after a newline
 LANGUAGE_SAMPLE_CHUNKS = 40  # chunk texts sampled for corpus-language detection
 LANGUAGE_SAMPLE_CHARS = 6000
 
@@ -379,6 +379,8 @@ def _ingest_locked(
         # removed first, so the counts and the reported index size are right.
         repaired = _repair(store, record_manager, fingerprints, full=repair)
         was_empty = store.count() == 0
+        if was_empty:
+            preload_identifier()  # detect_language runs before the first write
 
         report = IngestReport(language=store.meta.language, repair=repaired)
         ignored: list[Path] = []
@@ -400,6 +402,10 @@ def _ingest_locked(
             store, chunk_tokens, overlap_tokens, chat_model if cache else None, tags
         )
         pending: list[tuple[Path, str, str, list]] = []  # (path, source, digest, chunks)
+        # WordLlama embeds each chunk from the token ids its chunking measured (no second
+        # tokenizing); contextual chunks change their text, so they are tokenized afresh.
+        reuse = getattr(getattr(store, "embeddings", None), "known_token_ids", None)
+        known_ids: dict[str, list[int]] | None = {} if reuse and cache is None else None
         language_set: list[bool] = []  # non-empty once flush() recorded the corpus language
 
         def flush() -> None:
@@ -412,15 +418,18 @@ def _ingest_locked(
                 store.set_language(detect_language(" ".join(samples)[:LANGUAGE_SAMPLE_CHARS]))
                 language_set.append(True)
             if chunks:
-                result = run_index(
-                    chunks,
-                    record_manager,
-                    store,
-                    batch_size=len(chunks),
-                    cleanup="incremental" if cleanup else None,
-                    source_id_key="source",
-                    key_encoder="sha256",
-                )
+                with reuse(known_ids) if known_ids is not None else contextlib.nullcontext():
+                    result = run_index(
+                        chunks,
+                        record_manager,
+                        store,
+                        batch_size=len(chunks),
+                        cleanup="incremental" if cleanup else None,
+                        source_id_key="source",
+                        key_encoder="sha256",
+                    )
+                if known_ids is not None:
+                    known_ids.clear()
                 report.num_added += result["num_added"]
                 report.num_updated += result["num_updated"]
                 report.num_skipped += result["num_skipped"]
@@ -456,7 +465,10 @@ def _ingest_locked(
                     if tags:
                         doc.metadata["tags"] = list(tags)
                 chunks = chunk_documents(
-                    loaded, chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens
+                    loaded,
+                    chunk_tokens=chunk_tokens,
+                    overlap_tokens=overlap_tokens,
+                    token_ids=known_ids,
                 )
             except LoaderError as exc:
                 report.files_failed.append((str(path), exc.reason))

@@ -116,6 +116,15 @@ def load_language_model() -> None:
     _identifier()
 
 
+def preload_identifier() -> None:
+    """Load the ``py3langid`` model in a background thread (~1 s: an xz-compressed file).
+
+    Ingestion starts this before it loads and chunks files, which release the GIL for most of
+    their work, so the first :func:`detect_language` finds the model ready.
+    """
+    threading.Thread(target=_identifier, name="arag-langid-load", daemon=True).start()
+
+
 def detect_language(text: str, default: str = "en", min_probability: float = 0.6) -> str:
     """Return the ISO 639-1 code of ``text``'s language without calling an LLM.
 
