@@ -256,7 +256,28 @@ async def _disk_check(ctx: Context) -> str | None:
 
 
 async def _index_check(services: Services, ctx: Context) -> str | None:
-    return await asyncio.to_thread(services.index_problem, ctx)
+    return await asyncio.to_thread(_index_problem, services, ctx)
+
+
+def _index_problem(services: Services, ctx: Context) -> str | None:
+    """The default workspace's index problem; none when it was simply never made while another
+    workspace serves. A service fed only through ``/v1/workspaces/{name}/documents`` has no
+    default index, and must still be ready, or no load balancer would let the uploads reach it.
+    A damaged default index stays a problem.
+    """  # noqa: D205
+    problem = services.index_problem(ctx)
+    if problem is None or ctx.index_backend != "lancedb":
+        return problem
+    from tools.index.lance import DB_DIR, META_FILE
+    from tools.workspaces import list_workspaces
+
+    home = ctx.index_dir()
+    if (home / META_FILE).exists() or (home / DB_DIR).exists():
+        return problem
+    for name in list_workspaces(ctx.data_dir)[1:]:
+        if services.index_problem(dataclasses.replace(ctx, workspace=name)) is None:
+            return None
+    return problem
 
 
 async def _index_chunks(services: Services, ctx: Context) -> int | None:

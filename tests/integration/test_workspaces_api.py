@@ -256,3 +256,16 @@ async def test_a_thread_stays_in_its_workspace(data_dir):
         )
         stored = await c.get("/v1/threads/t-1", headers=auth(ALICE))
         assert stored.status_code == 200 and len(stored.json()["messages"]) == 2
+
+
+async def test_a_service_fed_only_over_the_api_becomes_ready(tmp_path):
+    """No default index: not ready while nothing is indexed, ready once a workspace is fed."""
+    async with client(tmp_path / "empty") as c:
+        before = await c.get("/readyz")
+        assert before.status_code == 503 and "No index" in before.text
+        assert (await upload(c, ALICE, "team-a", ("falcon.md", FALCON))).status_code == 200
+        after = await c.get("/readyz")
+        assert after.status_code == 200, after.text
+        assert sources(
+            await c.post("/v1/chat/completions", json=chat(FALCON_Q), headers=auth(ALICE, "team-a"))
+        ) == {"falcon.md"}
