@@ -30,10 +30,11 @@ from arag.server.auth import LOCAL_OWNER
 from arag.server.errors import ApiError
 from arag.server.health import public_reason
 from arag.server.runner import Final, Runner, Step
+from arag.server.turns import filter_context
 from graph.config import Context as RunContext
 from graph.services import Services
 from tools.index.base import IndexError_
-from tools.index.filters import DocFilter, FilterError
+from tools.index.filters import DocFilter
 from tools.workspaces import DEFAULT_WORKSPACE
 
 SERVER_NAME = "adaptive-rag"
@@ -236,13 +237,10 @@ async def _workspace(access: Access, owner: str, workspace: str) -> str:
 
 def _filters(filters: dict[str, Any] | None) -> dict[str, Any]:
     """``{"filters": ...}`` for the run's context once checked, else a tool error saying why."""
-    if not filters:
-        return {}
     try:
-        DocFilter.parse(filters)
-    except FilterError as exc:
-        raise ToolError(str(exc)) from None
-    return {"filters": dict(filters)}
+        return filter_context(filters)  # the /v1 check; its 400 becomes the tool's error
+    except ApiError as exc:
+        raise ToolError(exc.message) from None
 
 
 def _search(index: Any, query: str, k: int, multihop: bool, filters: DocFilter) -> list[Any]:
