@@ -128,3 +128,15 @@ def test_a_ramp_is_fitted_from_unrelated_and_gold_cosines_and_an_unknown_model_f
     other = calibration_for("openai:text-embedding-3-small")
     assert not other.fitted and (other.cos_low, other.cos_high) == (0.15, 0.65)
     assert dense_to_unit(0.5, (0.5, 0.9)) == 0.0 < dense_to_unit(0.5) < 1.0
+
+
+def test_a_latin_name_glued_to_a_korean_particle_is_still_the_name():
+    from tools.index.bm25 import tokenizer
+    from tools.index.scoring import split_scripts
+
+    # "gzip은" (gzip + topic particle) must find the English corpus's "gzip".
+    assert tokenize("gzip은 기본적으로")[:2] == ["gzip", "은"]
+    assert "api" in tokenize("API를 호출합니다")
+    assert tokenizer("en", "english")("gzip은 LZ77을")[0] == "gzip"
+    assert split_scripts("gzip은 LZ77을 씁니다") == "gzip 은 LZ77 을 씁니다"
+    assert split_scripts("plain ascii") == "plain ascii"

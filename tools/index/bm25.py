@@ -25,6 +25,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from tools.index.scoring import SPACELESS_CHARS
+
 K1 = 1.2  # Lucene / tantivy defaults
 B = 0.75
 MAX_TOKEN_CHARS = 40  # LanceDB's max_token_length: longer tokens are dropped
@@ -42,7 +44,8 @@ ENGLISH_STOPWORDS = frozenset(
     each few more most other some such no nor not only own same so than too very cannot
     """.split()
 )
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# Words as tools.index.scoring splits them: a run of a spaceless script is its own word.
+_WORD = re.compile(rf"[{SPACELESS_CHARS}]+|[^\W_{SPACELESS_CHARS}]+", re.UNICODE)
 
 
 @lru_cache(maxsize=32)

@@ -47,7 +47,14 @@ from tools.index.base import (
 from tools.index.calibration import calibration_for
 from tools.index.filters import DocFilter, stamp, tags_column
 from tools.index.rerank import RERANK_DEPTH, Reranker
-from tools.index.scoring import DENSE_WEIGHT, Candidate, fuse, spaceless_share, term_set
+from tools.index.scoring import (
+    DENSE_WEIGHT,
+    Candidate,
+    fuse,
+    spaceless_share,
+    split_scripts,
+    term_set,
+)
 
 log = logging.getLogger(__name__)
 
@@ -727,6 +734,7 @@ class LanceIndex(VectorStore):
         if not self._has_fts or not query.strip():
             return []
         try:
+            query = split_scripts(query)
             search = self._table.search(query, query_type="fts", fts_columns="text")
             if where:
                 search = search.where(where, prefilter=True)

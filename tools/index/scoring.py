@@ -55,7 +55,15 @@ STOPWORDS = frozenset(
 # "words" from \w+ are whole phrases, so they are matched on character bigrams instead.
 _BIGRAM_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "THAI")
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# The scripts above as character ranges (Hangul, CJK, kana, Thai): a word that mixes one of them
+# with letters or digits is two words ("gzip은" is "gzip" and the particle "은", "API를" is
+# "API" and "를"), so the Latin name still matches the English corpus.
+SPACELESS_CHARS = (
+    "\u0e00-\u0e7f\u1100-\u11ff\u2e80-\u2fdf\u3005\u3040-\u30ff\u3130-\u318f"
+    "\u31c0-\u31ff\u3200-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff"
+    "\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
+)
+_WORD = re.compile(rf"[{SPACELESS_CHARS}]+|[^\W{SPACELESS_CHARS}]+", re.UNICODE)
 
 
 @lru_cache(maxsize=4096)
@@ -101,6 +109,21 @@ def _term(word: str) -> tuple[str, ...]:
     if word in STOPWORDS or (len(word) == 1 and not word.isdigit()):
         return ()
     return (stem(word),)
+
+
+_SCRIPT_EDGE = re.compile(
+    rf"(?<=[{SPACELESS_CHARS}])(?=[^\W_{SPACELESS_CHARS}])"
+    rf"|(?<=[^\W_{SPACELESS_CHARS}])(?=[{SPACELESS_CHARS}])"
+)
+
+
+def split_scripts(text: str) -> str:
+    """``text`` with a space wherever a spaceless script meets letters or digits ("gzip 은").
+
+    For full-text engines that split words on spaces and punctuation only (LanceDB's FTS):
+    the query's "gzip은" then finds the corpus's "gzip", as :func:`tokenize` does.
+    """
+    return text if text.isascii() else _SCRIPT_EDGE.sub(" ", text)
 
 
 def tokenize(text: str) -> list[str]:
