@@ -29,6 +29,9 @@ class DocumentGrades(BaseModel):
 def grade_by_score(docs: list[Doc], threshold: float) -> list[Doc]:
     """Offline relevance: calibrated score above ``threshold`` and close to the best score.
 
+    The first document in retrieval order also passes on the threshold alone: the fusion put
+    it first on its BM25 strength, which the calibrated score does not hold ("What kind of
+    program is GNU ed?" ranks ed's README first, with a lower score than coreutils').
     Documents that give the assistant orders (:func:`looks_like_instruction`) are never
     relevant: a planted "ignore previous instructions" page must not push real ones out.
     """
@@ -36,7 +39,11 @@ def grade_by_score(docs: list[Doc], threshold: float) -> list[Doc]:
     if not docs:
         return []
     top = max(d["score"] for d in docs)
-    return [d for d in docs if d["score"] >= threshold and d["score"] >= RELATIVE_CUT * top]
+    return [
+        d
+        for i, d in enumerate(docs)
+        if d["score"] >= threshold and (i == 0 or d["score"] >= RELATIVE_CUT * top)
+    ]
 
 
 async def grade_documents(state: State, ctx: Context, services: Services) -> dict:
