@@ -20,7 +20,7 @@ from nodes.common import (
     step,
     untrusted,
 )
-from tools.text.evidence import answer_coverage
+from tools.text.evidence import answer_coverage, decline_reason
 from tools.text.excerpts import question_excerpts
 from tools.text.extractive import (
     cite_picked,
@@ -64,6 +64,11 @@ def _not_in_documents(state: State, coverage: float, needed: float) -> dict:
         f"the best sentences hold {coverage:.2f} of the question's terms (< {needed:g}): "
         "the documents do not say it; not guessing"
     )
+    return _declined(state, reason)
+
+
+def _declined(state: State, reason: str) -> dict:
+    """The extractive answer declined: relevant documents, but not the answer."""
     return {
         "answer": insufficient_message(state.get("user_language", "en")),
         "route": "insufficient",
@@ -109,7 +114,9 @@ async def generate_answer(state: State, ctx: Context, services: Services) -> dic
     unverified, or says the information is insufficient in the user's language (no LLM call).
     The extractive answer is declined the same way (flag ``answer_not_found``) when its quoted
     sentences hold less than ``answer_coverage`` of the question's terms
-    (:func:`tools.text.evidence.answer_coverage`): relevant documents, but not the answer.
+    (:func:`tools.text.evidence.answer_coverage`), or none of them offers the date or number
+    a "when" or "how many" question asks for, or they never mention a number the question
+    names (:func:`tools.text.evidence.decline_reason`): relevant documents, but not the answer.
     """
     docs = relevant_documents(state)
     if not docs:
@@ -196,6 +203,10 @@ async def generate_answer(state: State, ctx: Context, services: Services) -> dic
             return (
                 _not_in_documents(state, coverage, needed) | fallback | {"generations": generations}
             )
+        no_answer = decline_reason(query, picked, cross_script=cross)
+        if no_answer:
+            declined = _declined(state, f"{no_answer}: not guessing")
+            return declined | fallback | {"generations": generations}
     answer = bound_answer(cite_picked(picked), ctx.answer_max_tokens, ctx.stop)
     if not answer:
         return _no_documents(state) | fallback | {"generations": generations}

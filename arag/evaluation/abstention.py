@@ -7,7 +7,10 @@ Offline, a question is answered when three things hold, each with its threshold 
 2. a retrieved document reaches ``relevance_threshold`` (and ``RELATIVE_CUT`` of the best).
    The answer needs both, so one *floor* is fitted for the two;
 3. the best sentence of those documents holds ``answer_coverage`` of the question's weighted
-   content terms (:func:`tools.text.evidence.answer_coverage`; else "insufficient").
+   content terms (:func:`tools.text.evidence.answer_coverage`; else "insufficient");
+4. a question that asks for a date or a number gets one, and the quote mentions every number
+   the question names (:func:`tools.text.evidence.decline_reason`; no threshold: replayed as
+   "insufficient" at every setting).
 
 One :class:`Observation` per question records, for every score floor of :data:`FLOOR_GRID`,
 what the offline answer would quote (the graph's own functions: the documents at or above the
@@ -74,7 +77,7 @@ def observe(split: SplitSet, ctx, embeddings, floors: Sequence[float] = FLOOR_GR
     from nodes.grade import grade_by_score
     from tools.index.lance import LanceIndex
     from tools.index.search import search
-    from tools.text.evidence import answer_coverage
+    from tools.text.evidence import answer_coverage, decline_reason
     from tools.text.extractive import pick_sentences, rank_sentences
     from tools.text.language import needs_translation
 
@@ -91,7 +94,7 @@ def observe(split: SplitSet, ctx, embeddings, floors: Sequence[float] = FLOOR_GR
                     kept = grade_by_score(docs, floor)
                     ranked = rank_sentences(item.question, kept, embeddings) if kept else []
                     picked = pick_sentences(item.question, ranked)
-                    if not picked:
+                    if not picked or decline_reason(item.question, picked, cross_script=cross):
                         obs.quoted[floor] = None
                         continue
                     text = " ".join(p.text for p in picked)

@@ -48,6 +48,34 @@ def test_the_same_documents_still_answer_what_they_do_say(embeddings):
     assert [c["id"] for c in result["citations"]] == ["sodium#0"]
 
 
+SOCAT = (
+    "socat#0",
+    "socat is a relay for bidirectional data transfer between two independent data channels. "
+    "For socat the old yodl version 1.31 is used, as in suse/i586/yodl-1.31.18-1142.i586.rpm.",
+    0.8,
+)
+WHEN_NEAR_MISS = "In which year was the first version of socat released?"
+
+
+def test_a_when_question_is_declined_when_no_quoted_sentence_gives_a_date(embeddings):
+    # The quote matches the question's terms (socat, version), and a file name's "1142" is
+    # not a year: the documents do not say when.
+    index = StaticIndex(hits={WHEN_NEAR_MISS: [SOCAT]})
+    result = _offline(index, WHEN_NEAR_MISS, embeddings)
+    assert result["route"] == "insufficient"
+    assert "answer_not_found" in result["flags"]
+    assert result["citations"] == []
+    step = next(s for s in result["path"] if s["node"] == "generate_answer")
+    assert step["reason"].startswith("the question asks for a date")
+
+
+def test_the_same_when_question_is_answered_once_the_document_dates_it(embeddings):
+    dated = (SOCAT[0], SOCAT[1] + " The first version of socat was released in 2001.", 0.8)
+    result = _offline(StaticIndex(hits={WHEN_NEAR_MISS: [dated]}), WHEN_NEAR_MISS, embeddings)
+    assert result["route"] == "retrieval"
+    assert "2001" in result["answer"]
+
+
 def test_answer_coverage_zero_turns_the_check_off(embeddings):
     index = StaticIndex(hits={NEAR_MISS: [SODIUM]})
     result = _offline(index, NEAR_MISS, embeddings, answer_coverage=0.0)
@@ -144,3 +172,41 @@ def test_near_miss_splits_leave_the_answering_passage_out_of_the_corpus():
     assert min(spaceless_share(p.text) for p in korean.passages) > 0.5  # Korean passages
     gold_in = {p.id for p in korean.passages}
     assert all((korean.kinds[i.id] == "answerable") == (i.gold[0] in gold_in) for i in korean.items)
+
+
+def test_the_document_retrieval_ranks_first_is_quoted_below_the_best_score(embeddings):
+    # Fusion ranked ed's README first on BM25 strength; coreutils' README scores higher
+    # calibrated. Both reach the threshold: ed's must not be cut as "far below the best".
+    question = "What kind of program is GNU ed?"
+    hits = [
+        ("ed#0", "GNU ed is a line-oriented text editor. It is used to create files.", 0.53),
+        ("coreutils#0", "These are the GNU core utilities. These programs conform to POSIX.", 0.73),
+    ]
+    result = _offline(StaticIndex(hits={question: hits}), question, embeddings)
+    assert result["route"] == "retrieval"
+    assert "line-oriented text editor" in result["answer"]
+    assert "ed#0" in [c["id"] for c in result["citations"]]
+
+
+HTTPLIB2 = (
+    "httplib2#0",
+    "httplib2 is a comprehensive HTTP client library. httplib2.py supports many features left "
+    "out of other HTTP libraries, such as caching and keep-alive.",
+    0.8,
+)
+HTTP2 = "Does httplib2 support HTTP/2?"
+
+
+def test_a_quote_that_never_mentions_the_number_the_question_names_is_declined(embeddings):
+    result = _offline(StaticIndex(hits={HTTP2: [HTTPLIB2]}), HTTP2, embeddings)
+    assert result["route"] == "insufficient"
+    assert "answer_not_found" in result["flags"]
+    step = next(s for s in result["path"] if s["node"] == "generate_answer")
+    assert step["reason"].startswith("the question names 2; no quoted sentence mentions it")
+
+
+def test_the_same_question_is_answered_by_a_document_that_speaks_of_it(embeddings):
+    doc = (HTTPLIB2[0], HTTPLIB2[1] + " httplib2 does not support HTTP/2 yet.", 0.8)
+    result = _offline(StaticIndex(hits={HTTP2: [doc]}), HTTP2, embeddings)
+    assert result["route"] == "retrieval"
+    assert "does not support HTTP/2" in result["answer"]

@@ -95,6 +95,8 @@ def test_a_weak_second_sentence_is_not_padded_in():
         ("What is zlib?", "definition"),
         ("What are pharmacists forbidden to do?", "other"),
         ("How does the encoder flush its buffer?", "how"),
+        ("Does libffi support bit fields in structures?", "yesno"),
+        ("Which hash table size does gzip use?", "quantity"),
         ("테슬라는 언제 죽었나요?", "when"),
         ("바르샤바의 인구는 몇 명입니까?", "quantity"),
         ("맥킨지를 설립한 사람은 누구입니까?", "who"),
@@ -109,6 +111,48 @@ def test_a_sentence_offers_an_answer_only_with_something_the_question_lacks():
     assert not offers_answer("when", "It reopened in 2000.", "When, before 2000, did it open?")
     assert offers_answer("quantity", "It has six branches.", "How many branches has it?")
     assert not offers_answer("who", "Warsaw is large.", "Who lives in Warsaw?")
+    # A number inside a file or version name is not a year.
+    assert not offers_answer("when", "See yodl-1.31.18-1142.i586.rpm.", "When was it released?")
+
+
+def test_a_yes_no_question_is_answered_by_its_statement_even_though_it_echoes_it():
+    docs = [
+        _doc("There is no support for bit fields in structures.", 1, "Missing Features"),
+        _doc("Some of the changes to the png_info structure render this version incompatible.", 2),
+    ]
+    answer = _answer("Does libffi support bit fields in structures?", *docs)
+    assert answer.startswith("There is no support for bit fields in structures")
+
+
+def test_the_evidence_that_completes_the_best_sentence_may_rank_below_the_runner_up(embeddings):
+    # libffi's "Thread Safety" page: the PowerPC sentence ranks third.
+    doc = _doc(
+        "ffi_prep_cif may modify the ffi_type objects passed to it. It is best to ensure that "
+        "only a single thread prepares a given ffi_cif at a time.\n"
+        "On some platforms, ffi_prep_cif may modify the size and alignment of some types, "
+        "depending on the chosen ABI. On these platforms, if you switch between ABIs, you must "
+        "ensure that there is only one call to ffi_prep_cif at a time.\n"
+        "Currently the only affected platform is PowerPC and the only affected type is long "
+        "double.",
+        title="Thread Safety",
+    )
+    question = "Which platform is affected when ffi_prep_cif switches between ABIs?"
+    answer = strip_citations(extractive_answer(question, [doc], embeddings, 2))
+    assert answer.startswith("On these platforms")
+    assert "PowerPC" in answer
+    assert "alignment" not in answer
+
+
+def test_a_sentence_ending_in_a_colon_is_quoted_with_the_line_it_introduces():
+    doc = _doc(
+        "If you don't trust the input YAML stream, you should use:\n\n"
+        "    >>> yaml.safe_load(stream)\n\n## Testing\n\nRun the test suite."
+    )
+    answer = _answer("What should you use if you don't trust the input YAML stream?", doc)
+    assert (
+        answer
+        == "If you don't trust the input YAML stream, you should use: >>> yaml.safe_load(stream)"
+    )
 
 
 def test_initials_and_abbreviations_do_not_end_a_sentence():
@@ -171,3 +215,33 @@ def test_a_second_sentence_is_quoted_when_it_completes_the_evidence_not_when_it_
     assert pick_sentences(question, [(best, 1.0), (completes, 0.6)]) == [best, completes]
     assert pick_sentences(question, [(best, 1.0), (pads, 0.6)]) == [best]
     assert pick_sentences(question, [(best, 1.0), (pads, 0.8)]) == [best, pads]
+
+
+@pytest.mark.parametrize(
+    ("question", "quote", "missing"),
+    [
+        ("In which year was socat first released?", "The old version 1.31 is used.", "a date"),
+        ("When was gzip 1.12 published?", "Changes in release 1.12 (2022-04-07).", None),
+        ("When did the last glacial end?", "It ran until the Pleistocene (~11,600 BP).", None),
+        ("In what century was it made?", "In the twentieth century it was made.", None),
+        ("How many threads does libpng use?", "See yodl-1.31.18-1142.i586.rpm for it.", "a number"),
+        ("How much has a Lama agreed to be reborn?", "He is reborn, often many times.", None),
+        # "When" that opens a clause, not a question about time: no date is needed.
+        ("When many people are arrested, what is a common tactic?", "Solidarity is.", None),
+        ("Which platform is affected when it switches?", "Only PowerPC is affected.", None),
+    ],
+)
+def test_a_question_asking_for_a_date_or_number_needs_a_quote_that_states_one(
+    question, quote, missing
+):
+    from tools.text.evidence import Sentence, missing_kind
+
+    assert missing_kind(question, [Sentence(1, quote)]) == missing
+
+
+def test_rows_of_aligned_columns_are_not_joined_as_wrapped_prose():
+    listing = (
+        "arm-neon/     =>  Optimized code for the ARM-NEON platform\n"
+        "mips-msa/     =>  Optimized code for the MIPS-MSA platform\n"
+    )
+    assert len(split_sentences(listing)) == 2

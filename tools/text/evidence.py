@@ -13,7 +13,8 @@ A sentence that repeats the question's words is not yet an answer. Each candidat
 * **answer kind**: whether it offers what the question asks for (a date for "when", a number
   for "how many", a name for "who", see :mod:`tools.text.question_type`);
 * **news**: whether it says anything the question does not (an echo of the question is not an
-  answer).
+  answer, except to a yes/no question: "There is no support for bit fields." answers "Does
+  libffi support bit fields?").
 
 The weights are round values checked on XQuAD-en and HotpotQA (see
 ``benchmarks/results/answers.md``), not fitted to them.
@@ -22,6 +23,7 @@ The weights are round values checked on XQuAD-en and HotpotQA (see
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,7 +36,13 @@ from tools.index.scoring import (
     term_weight,
     tokenize,
 )
-from tools.text.question_type import offers_answer, question_kind
+from tools.text.question_type import (
+    QUANTITY_NOUNS,
+    offers_answer,
+    question_kind,
+    states_date,
+    states_number,
+)
 
 LEXICAL_WEIGHT = 0.7
 """Share of the matching score in the base score (the rest is the embedding cosine)."""
@@ -110,8 +118,8 @@ def score_sentences(
         score += DOC_WEIGHT * sentence.doc_score / best_doc
         if offers_answer(kind, sentence.text, question):
             score *= 1 + KIND_BONUS
-        if len(own[i] - q_terms) < MIN_NEW_TERMS:
-            score *= ECHO_FACTOR
+        if len(own[i] - q_terms) < MIN_NEW_TERMS and kind != "yesno":
+            score *= ECHO_FACTOR  # a yes/no question is answered by its statement, or its denial
         scores[i] = score
     return scores
 
@@ -141,3 +149,73 @@ def answer_coverage(
         if not terms:
             return None
     return lexical_coverage(terms, " ".join(f"{s.text} {s.context}" for s in picked))
+
+
+_ASKS = (  # (kind, what it needs, how such a question opens)
+    (
+        "when",
+        "a date",
+        re.compile(
+            r"^(when\s+(did|was|were|is|are|does|do|will|would|has|have|had|can|could)\b"
+            r"|(in|on|by|during|from|since)?\s*(what|which)\s+(\w+\s+){0,2}"
+            r"(year|date|day|month|century|decade)s?\b)"
+        ),
+    ),
+    (
+        "quantity",
+        "a number",
+        re.compile(rf"^(how\s+(many|much)\b|(what|which)\s+(\w+\s+){{0,2}}{QUANTITY_NOUNS}\b)"),
+    ),
+)
+"""Questions whose answer is plainly a date or a number: they open by asking for one."""
+
+
+def missing_kind(query: str, picked: Sequence[Sentence]) -> str | None:
+    """What ``query`` asks for that no quoted sentence states at all ("a date"), or None.
+
+    Only for English questions that open by asking for a date ("When did ...", "In which year
+    ...") or an amount ("How many ...", "Which hash table size ..."): their answer is one, and
+    a quote without any ("In which year was socat first released?" against "the old version
+    1.31 is used") is a near miss, not an answer. The test is lenient
+    (:func:`tools.text.question_type.states_date`, ``states_number``): any date, ordinal or
+    number that is no version or file name will do. "When" elsewhere is a conjunction
+    ("Which platform is affected when ...?", "When many people are arrested, what ...?"), and
+    other kinds are too loose to judge this way.
+    """
+    text = " ".join(query.lower().split())
+    for kind, needed, opening in _ASKS:
+        if opening.match(text):
+            states = states_date if kind == "when" else states_number
+            return None if any(states(s.text) for s in picked) else needed
+    return None
+
+
+def unmatched_numbers(query: str, picked: Sequence[Sentence]) -> list[str]:
+    """The numbers the question names, when neither the quote nor its context mentions any.
+
+    A number in a question names the very thing asked about (a version, a year, "HTTP/2"); a
+    quote that mentions none of them is about something else: "Does httplib2 support HTTP/2?"
+    is not answered by "httplib2 supports many features left out of other HTTP libraries".
+    One of several is enough: "Which actor, who also appeared in "The Usual Suspects" (1995),
+    does the 2017 comedy Baby Driver star?" is answered by a sentence about the 2017 film.
+    """
+    asked = [t for t in dict.fromkeys(tokenize(query)) if t.isdigit()]
+    if not asked:
+        return []
+    held = set().union(*(term_set(f"{s.text} {s.context}") for s in picked))
+    return [] if held.intersection(asked) else asked
+
+
+def decline_reason(query: str, picked: Sequence[Sentence], *, cross_script: bool) -> str | None:
+    """Why the quote answers no part of ``query``, whatever the thresholds; None if it may.
+
+    :func:`missing_kind` (not for a question in a script the corpus does not use: its
+    wording is not read) and :func:`unmatched_numbers`.
+    """
+    missing = None if cross_script else missing_kind(query, picked)
+    if missing:
+        return f"the question asks for {missing}; no quoted sentence gives one"
+    unmatched = unmatched_numbers(query, picked)
+    if unmatched:
+        return f"the question names {', '.join(unmatched)}; no quoted sentence mentions it"
+    return None

@@ -29,6 +29,10 @@ SECOND_SENTENCE_SHARE = 0.75
 """A sentence after the best one is quoted if it scores at least this share of the best..."""
 COMPLEMENT_SHARE = 0.5
 """...or this share, when it holds question terms the sentences before it lack."""
+LOOKAHEAD = 4
+"""How many sentences after the best one are considered for those places."""
+INTRODUCED_CHARS = 160
+"""A line this short that follows a sentence ending in a colon is quoted with it."""
 
 _CITATION = re.compile(r"\[(\d+)\]")
 # Text addressed to the assistant rather than the reader: the usual prompt-injection openings.
@@ -96,6 +100,21 @@ def strip_citations(text: str) -> str:
     return _CITATION.sub("", text).strip()
 
 
+def _with_what_follows(sentence: str, following: list[str], title: str) -> str:
+    """``sentence`` and, when it ends with a colon, the short line it introduces.
+
+    "If you don't trust the input YAML stream, you should use:" says nothing without the code
+    line below it (``yaml.safe_load(stream)``); a list item or code line after the colon is
+    therefore part of the candidate.
+    """
+    if not sentence.endswith(":") or not following:
+        return sentence
+    line = following[0]
+    if is_heading(line, title) or len(line) > INTRODUCED_CHARS:
+        return sentence
+    return f"{sentence} {line}"
+
+
 def rank_sentences(
     question: str, docs: list[Doc], embeddings: Embeddings | None
 ) -> list[tuple[Sentence, float]]:
@@ -104,7 +123,8 @@ def rank_sentences(
     Documents that :func:`looks_like_instruction` are skipped whole: their other sentences
     ("the answer is X") carry the injected payload. Headings and sentences with fewer than
     three words besides links (badges, bare URLs) are not candidates; Markdown and reST links
-    are quoted as their text (:func:`readable`). Sentences are scored by
+    are quoted as their text (:func:`readable`), and a sentence ending in a colon with the
+    short line it introduces. Sentences are scored by
     :func:`tools.text.evidence.score_sentences` (question terms, embedding cosine, the
     document's retrieval score, the kind of answer asked for).
     """
@@ -113,10 +133,12 @@ def rank_sentences(
         if looks_like_instruction(doc["content"]):
             continue  # a document that gives orders is not quoted as an answer, none of it
         previous = ""
-        for sentence in split_sentences(doc["content"]):
+        sentences = split_sentences(doc["content"])
+        for i, sentence in enumerate(sentences):
             if not is_heading(sentence, doc["title"]) and _is_prose(sentence):
                 context = f"{doc['title']} {previous}"
-                candidates.append(Sentence(n, readable(sentence), context, doc.get("score", 0.0)))
+                text = _with_what_follows(sentence, sentences[i + 1 : i + 2], doc["title"])
+                candidates.append(Sentence(n, readable(text), context, doc.get("score", 0.0)))
             previous = sentence
     if not candidates:
         return []
@@ -141,14 +163,18 @@ def pick_sentences(
     when it holds question terms that the sentences picked so far (and their context) lack
     and scores :data:`COMPLEMENT_SHARE` of the best: the other half of the evidence, as a
     two-hop question needs ("Which city hosted X?" answered by "X was held at Y." and "Y is
-    in Z."). Anything else would only pad.
+    in Z."). Such a complement is looked for among the next :data:`LOOKAHEAD` sentences, not
+    only the runner-up ("Which platform is affected ...?": "Currently the only affected
+    platform is PowerPC." ranks third). Anything else would only pad.
     """
     if not ranked:
         return []
     best = ranked[0][1]
     picked = [ranked[0][0]]
     asked = term_set(question)
-    for sentence, score in ranked[1:max_sentences]:
+    for sentence, score in ranked[1 : 1 + LOOKAHEAD]:
+        if len(picked) >= max_sentences:
+            break
         held = set().union(*(term_set(f"{p.text} {p.context}") for p in picked))
         completes = bool((asked - held) & term_set(sentence.text))
         if score >= SECOND_SENTENCE_SHARE * best or (

@@ -16,22 +16,25 @@ from typing import Literal
 
 from tools.index.scoring import term_set
 
-QuestionKind = Literal["when", "quantity", "who", "where", "why", "definition", "how", "other"]
+QuestionKind = Literal[
+    "when", "quantity", "who", "where", "why", "definition", "yesno", "how", "other"
+]
 
 _UNITS_OF_TIME = r"(years?|dates?|days?|months?|century|centuries|decades?|era|period|time)"
 _PLACES = (
     r"(city|cities|country|countries|state|place|region|location|town|continent|area|province"
     r"|county|island|river|mountain|building|venue|street|site|port|capital)"
 )
-_QUANTITIES = (
+QUANTITY_NOUNS = (
     r"(percentage|percent|proportion|share|number|amount|size|population|distance|length|speed"
-    r"|temperature|rate|cost|price|total|count|height|weight|age|value)"
+    r"|temperature|rate|cost|price|total|count|height|weight|age|value|limit|maximum|minimum"
+    r"|capacity)"
 )
 _KIND_PATTERNS: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
     (
         "when",
         re.compile(
-            rf"\bwhen\b|\b(what|which)\s+(\w+\s+)?{_UNITS_OF_TIME}\b|\bhow long ago\b"
+            rf"\bwhen\b|\b(what|which)\s+(\w+\s+){{0,2}}{_UNITS_OF_TIME}\b|\bhow long ago\b"
             r"|언제|몇\s*년|몇\s*월|연도|날짜|세기",
         ),
     ),
@@ -39,7 +42,7 @@ _KIND_PATTERNS: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
         "quantity",
         re.compile(
             r"\bhow\s+(many|much|long|far|old|large|big|tall|high|deep|wide|fast|often|heavy)\b"
-            rf"|\b(what|which)\s+(\w+\s+)?{_QUANTITIES}\b|몇|얼마",
+            rf"|\b(what|which)\s+(\w+\s+){{0,2}}{QUANTITY_NOUNS}\b|몇|얼마",
         ),
     ),
     ("who", re.compile(r"\bwho(m|se)?\b|누구|누가")),
@@ -61,6 +64,13 @@ _KIND_PATTERNS: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
             r"|무엇인가|뭐야|란\s*무엇"
         ),
     ),
+    (
+        "yesno",
+        re.compile(
+            r"^(does|do|did|is|are|was|were|can|could|will|would|should|shall|has|have|had"
+            r"|must|may)\b"
+        ),
+    ),
     ("how", re.compile(r"^how\b|어떻게")),
 )
 
@@ -70,8 +80,8 @@ def question_kind(question: str) -> QuestionKind:
 
     The first match in this order wins: when (when, what year, in which century, 언제), quantity
     (how many / much / far / long, what percentage, 몇, 얼마), who, where (where, which city), why,
-    definition ("What is X?", "define X", "what kind of"), how (manner), other (what / which and
-    the rest).
+    definition ("What is X?", "define X", "what kind of"), yes/no ("Does X support Y?"), how
+    (manner), other (what / which and the rest).
     """
     text = " ".join(question.lower().split())
     for kind, pattern in _KIND_PATTERNS:
@@ -83,7 +93,8 @@ def question_kind(question: str) -> QuestionKind:
 _MONTHS = (
     "january february march april may june july august september october november december"
 ).split()
-_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
+# Not inside a version or file name ("yodl-1.31.18-1142.i586.rpm" holds no year).
+_YEAR = re.compile(r"(?<![\w.\-/])(1[0-9]{3}|20[0-9]{2})s?\b")
 _DATE_WORDS = re.compile(
     r"\b(" + "|".join(_MONTHS) + r")\b|\b\d{1,2}(st|nd|rd|th)\s+century\b|\bcentur(y|ies)\b"
     r"|\b(\d{1,2}(st|nd|rd|th)|first|second|third|fourth|fifth)\s+(millennium|dynasty)\b"
@@ -151,8 +162,8 @@ def offers_answer(kind: QuestionKind, sentence: str, question: str) -> bool:
     a number or number word not in the question; who: a capitalised name the question does not
     name; where: a capitalised name after a place preposition ("in", "near", "north of"), or
     any new name; why: a reason phrase ("because", "due to", "in order to"); definition: the
-    sentence defines something ("X is a ...", "refers to"). For how and other, any new name or
-    number counts.
+    sentence defines something ("X is a ...", "refers to"). For yes/no, how and other, any new
+    name or number counts.
     """
     q_terms = term_set(question)
     if kind == "when":
@@ -171,3 +182,37 @@ def offers_answer(kind: QuestionKind, sentence: str, question: str) -> bool:
     if kind == "definition":
         return bool(_DEFINES.search(sentence))
     return bool(_new_names(sentence, q_terms)) or _new_numbers(sentence, question)
+
+
+# Lenient forms, for telling whether a quote could answer at all (not which sentence is best).
+_STANDALONE_NUMBER = re.compile(r"(?<![\w.\-/])\d[\d,]*(?![\w\-/]|\.\d)")
+_ORDINAL = re.compile(
+    r"\b(\d+(st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth"
+    r"|eleventh|twelfth|(thir|four|fif|six|seven|eigh|nine)teenth|twentieth)\b",
+    re.IGNORECASE,
+)
+_ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+_SOME_NUMBER = re.compile(r"\b(many|several|few|numerous|dozens|hundreds|thousands)\b", re.I)
+
+
+def states_date(text: str) -> bool:
+    """Whether ``text`` states any date or time at all.
+
+    A year or an ISO date ("2022-04-07"), a number that is no version or file name ("13,000
+    BP", not "1.31" or "yodl-1.31.18-1142"), a date word or an ordinal ("the nineteenth").
+    """
+    return any(
+        pattern.search(text)
+        for pattern in (_STANDALONE_NUMBER, _YEAR, _ISO_DATE, _DATE_WORDS, _ORDINAL)
+    )
+
+
+def states_number(text: str) -> bool:
+    """Whether ``text`` states any number or amount at all.
+
+    Digits that are no version or file name, a number word ("six", "a dozen") or a vague
+    amount ("many", "several").
+    """
+    if _STANDALONE_NUMBER.search(text) or _SOME_NUMBER.search(text):
+        return True
+    return bool(set(re.findall(r"[a-z]+", text.lower())) & _NUMBER_WORDS)

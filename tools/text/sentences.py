@@ -9,7 +9,8 @@ is therefore not a boundary; after an abbreviation that often ends a sentence to
 Line breaks end a sentence, except a single break inside a hard-wrapped paragraph (HTML source
 text and plain text that reflow left as it was): a long line of at least four words that stops
 mid-sentence (on a word or a comma), followed by a line that starts no list item, table row,
-quote or code.
+quote or code. A line whose words are set in aligned columns (three spaces or more between
+them) is a table row, never wrapped prose.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 
 _WRAPPED = re.compile(r"(?<=[\w,;)])\n(?=[ \t]{0,3}[\w(\"'‘“])")
+_COLUMNS = re.compile(r"\S {3,}\S")
 _WRAP_MIN_LINE = 40
 """A line shorter than this is a heading or a breadcrumb, not part of a wrapped paragraph."""
 BOUNDARY = re.compile(r"(?<=[.!?。！？])\s+|\n+")
@@ -52,7 +54,8 @@ def _unwrap(text: str) -> str:
     def join(match: re.Match[str]) -> str:
         line_start = text.rfind("\n", 0, match.start()) + 1
         line = text[line_start : match.start()]
-        prose = len(line.split()) >= 4 and " > " not in line  # not a badge, a URL, a breadcrumb
+        # Not a badge, a URL, a breadcrumb, or a row of aligned columns ("docs/   =>  Manuals").
+        prose = len(line.split()) >= 4 and " > " not in line and not _COLUMNS.search(line)
         wrapped = prose and len(line.strip()) >= _WRAP_MIN_LINE
         return " " if wrapped and not line.startswith(("    ", "\t")) else "\n"
 
