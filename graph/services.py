@@ -33,6 +33,7 @@ class Services:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _indexes: dict[tuple, HybridIndex] = field(default_factory=dict, repr=False)
     _webs: dict[tuple, WebSearch] = field(default_factory=dict, repr=False)
+    _thresholds: dict[str, tuple[tuple, dict[str, float]]] = field(default_factory=dict, repr=False)
 
     def llm(self, ctx: Context) -> BaseChatModel | None:
         """The chat model for this run, or None in offline mode.
@@ -125,6 +126,33 @@ class Services:
             return index.count()
         except Exception:  # noqa: BLE001 - a damaged index: index_problem reports why
             return None
+
+    def workspace_context(self, ctx: Context) -> Context:
+        """``ctx`` with its workspace's own score thresholds (:mod:`tools.workspace_settings`).
+
+        The file is read again when it changes (one ``stat`` per call), so ``arag workspace``
+        takes effect on a running server's next question. An invalid workspace name is left
+        to the index step to report; a malformed settings file raises
+        ``WorkspaceSettingsError`` naming it.
+        """
+        from tools.workspace_settings import SETTINGS_FILE, read_thresholds
+
+        try:
+            path = ctx.index_dir() / SETTINGS_FILE
+        except WorkspaceNameError:
+            return ctx
+        try:
+            st = path.stat()
+            stamp: tuple = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except FileNotFoundError:
+            return ctx
+        with self._lock:
+            cached = self._thresholds.get(str(path))
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, read_thresholds(path.parent))
+            with self._lock:
+                self._thresholds[str(path)] = cached
+        return ctx.with_workspace_thresholds(cached[1])
 
     def web(self, ctx: Context) -> WebSearch:
         """The web search backend (a no-op unless configured), cached per settings.
