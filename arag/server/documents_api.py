@@ -8,9 +8,9 @@
   URL``; URLs alone may be a urlencoded form), and ``tag`` fields that document filters
   find; needs write access. The same pipeline as
   ``arag ingest``, under the same writer lock: idempotent (the same file twice adds
-  nothing), one result per file (``added``, ``present`` or ``failed`` with the reason), the
-  chunk counts, and the workspace's generation bumped so every server process searches the
-  new documents on its next query.
+  nothing), one result per file (``added``, ``updated``, ``unchanged`` or ``failed`` with the
+  reason, and its chunks), the run's chunk counts, and the workspace's generation bumped so
+  every server process searches the new documents on its next query.
 - ``DELETE /v1/workspaces/{workspace}/documents/{id}``: removes one; 404 for an unknown id.
 
 Bad input loses nothing: a file of an unsupported type or a value that is no http(s) URL is a
@@ -232,8 +232,8 @@ def _ingest(
         discard_upload,
         display_name,
         document_id,
-        list_documents,
         record_namespace,
+        source_keys,
         store_upload,
     )
     from tools.ingest.lock import IngestBusyError
@@ -241,9 +241,9 @@ def _ingest(
 
     index_dir = wctx.index_dir()
     namespace = record_namespace(where["backend"], where["weaviate"])
-    before = {d.id for d in list_documents(index_dir, namespace)}
     stored = [store_upload(index_dir, name, data) for name, data in files]
-    items = [str(p) for p in stored] + urls
+    items = [str(p) for p in stored] + urls  # also the sources the records name
+    before = source_keys(index_dir, items, namespace)
     try:
         report = ingest(
             items,
@@ -262,14 +262,15 @@ def _ingest(
     for path in stored:
         if str(path) in failed:
             discard_upload(path)  # never ingested: keep no copy
+    after = source_keys(index_dir, items, namespace)
     results = []
-    for (name, _), item in zip(files + [(u, b"") for u in urls], items, strict=True):
-        source = item if item in urls else str(Path(item))
+    for name, source in zip([n for n, _ in files] + urls, items, strict=True):
         entry: dict[str, Any] = {"name": display_name(name), "id": document_id(source)}
-        if item in failed:
-            entry |= {"status": "failed", "error": failed[item]}
+        if source in failed:
+            entry |= {"status": "failed", "error": failed[source]}
         else:
-            entry["status"] = "present" if entry["id"] in before else "added"
+            entry |= {"status": _status(before.get(source), after.get(source, frozenset()))}
+            entry["chunks"] = len(after.get(source, ()))
         results.append(entry)
     return {
         "object": "ingest.result",
@@ -283,6 +284,13 @@ def _ingest(
             "total": report.chunks_total,
         },
     }
+
+
+def _status(before: frozenset[str] | None, after: frozenset[str]) -> str:
+    """``added`` (new), ``unchanged`` (the same chunks) or ``updated`` (its chunks changed)."""
+    if before is None:
+        return "added"
+    return "unchanged" if before == after else "updated"
 
 
 def _delete(wctx: Context, where: dict[str, Any], doc_id: str) -> Any:

@@ -190,7 +190,7 @@ async def test_ingestion_api_under_langgraph_feeds_its_runs(dev_server, data_dir
         ]
         assert (name, status) == ("pigeon.md", "added")
         again = await http.post(docs, headers=as_bob, files=[pigeon()])
-        assert [d["status"] for d in again.json()["documents"]] == ["present"]
+        assert [d["status"] for d in again.json()["documents"]] == ["unchanged"]
         listed = (await http.get(docs, headers=as_bob)).json()["data"]
         assert [(d["name"], d["chunks"]) for d in listed] == [("pigeon.md", 1)]
         assert_error(await http.get(docs, headers=as_alice), 404, "workspace_not_found")
