@@ -22,15 +22,18 @@ upload removed.
 # No "from __future__ import annotations": FastAPI resolves the route signatures.
 import asyncio
 import dataclasses
+import functools
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from sse_starlette.sse import EventSourceResponse
 from starlette.datastructures import UploadFile
 
 from arag.server.access import Access
 from arag.server.errors import ApiError, invalid_request, not_found
 from arag.server.guard import guarded_route
+from arag.server.ingest_progress import Progress, progress_events, wants_events
 from arag.server.settings import ServerSettings
 from arag.server.turns import authenticate
 from graph.config import Context
@@ -129,12 +132,22 @@ def router(settings: ServerSettings, access: Access, ctx: Context) -> APIRouter:
             "data": [{"object": "document", **dataclasses.asdict(d)} for d in docs],
         }
 
-    @uploads.post("/workspaces/{workspace}/documents", openapi_extra=UPLOAD_SCHEMA)
-    async def add_documents(request: Request, workspace: str, owner: Owner) -> dict[str, Any]:
-        """Ingest the uploaded files and URLs; one result per file."""
+    @uploads.post(
+        "/workspaces/{workspace}/documents",
+        openapi_extra=UPLOAD_SCHEMA,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def add_documents(request: Request, workspace: str, owner: Owner) -> Any:
+        """Ingest the uploaded files and URLs; one result per file (as events, if asked)."""
         workspace = access.writable(owner, workspace)
         files, urls, tags = await _form(request)
         wctx, where = _location(ctx, workspace)
+        if wants_events(request.headers.get("accept", "")):
+            run = functools.partial(_ingest, wctx, where, workspace, files, urls, tags)
+            return EventSourceResponse(
+                progress_events(lambda progress: run(on_progress=progress)),
+                headers={"Cache-Control": "no-cache"},
+            )
         return await asyncio.to_thread(_ingest, wctx, where, workspace, files, urls, tags)
 
     @api.delete("/workspaces/{workspace}/documents/{doc_id}")
@@ -224,8 +237,13 @@ def _ingest(
     files: list[tuple[str, bytes]],
     urls: list[str],
     tags: list[str],
+    *,
+    on_progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Store the uploads and run the ingest pipeline over them and the URLs (a worker thread)."""
+    """Store the uploads and run the ingest pipeline over them and the URLs (a worker thread).
+
+    ``on_progress(done, total, name)`` follows the pipeline file by file.
+    """
     from tools.embeddings import load_embeddings
     from tools.index.base import IndexError_
     from tools.ingest.documents import (
@@ -244,6 +262,13 @@ def _ingest(
     stored = [store_upload(index_dir, name, data) for name, data in files]
     items = [str(p) for p in stored] + urls  # also the sources the records name
     before = source_keys(index_dir, items, namespace)
+    parts = list(zip(items, [n for n, _ in files] + urls, strict=True))  # (source, name)
+    names = dict(parts)
+
+    def progress(done: int, total: int, item: Any) -> None:
+        if on_progress is not None:
+            on_progress(done, total, display_name(names.get(str(item), str(item))))
+
     try:
         report = ingest(
             items,
@@ -252,6 +277,7 @@ def _ingest(
             cleanup="incremental",
             tags=tags,
             wait=LOCK_WAIT,
+            on_progress=progress,
             **where,
         )
     except IngestBusyError as exc:
@@ -264,7 +290,7 @@ def _ingest(
             discard_upload(path)  # never ingested: keep no copy
     after = source_keys(index_dir, items, namespace)
     results = []
-    for name, source in zip([n for n, _ in files] + urls, items, strict=True):
+    for source, name in parts:
         entry: dict[str, Any] = {"name": display_name(name), "id": document_id(source)}
         if source in failed:
             entry |= {"status": "failed", "error": failed[source]}

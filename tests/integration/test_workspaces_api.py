@@ -7,6 +7,7 @@ writes team-b; carol has no grant (the default workspace, read only, as before w
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -15,9 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from arag.server import documents_api
 from arag.server.app import local_app
 from arag.server.settings import ServerSettings
 from graph.config import Context
+from tools.ingest.lock import writer_lock
 from tools.ingest.pipeline import ingest
 
 pytestmark = pytest.mark.integration
@@ -332,3 +335,50 @@ async def test_each_document_of_an_upload_gets_its_own_status(data_dir, monkeypa
                 headers=auth(ALICE, "team-a"),
             )
             assert "Vlieland" in answer.json()["choices"][0]["message"]["content"]
+
+
+def events(reply: httpx.Response) -> list[tuple[str, dict]]:
+    """The ``(event, data)`` pairs of a server-sent event stream."""
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"].startswith("text/event-stream")
+    found = []
+    for block in reply.text.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
+        if lines:
+            found.append((lines["event"], json.loads(lines["data"])))
+    return found
+
+
+async def test_an_upload_can_stream_its_progress(data_dir, monkeypatch):
+    stream = {"Accept": "text/event-stream"}
+    parts = [("file", ("falcon.md", FALCON, "text/markdown")), ("file", ("empty.md", b""))]
+    async with client(data_dir) as c:
+        reply = await c.post(
+            "/v1/workspaces/team-a/documents", headers=auth(ALICE) | stream, files=parts
+        )
+        got = events(reply)
+        assert [(kind, d.get("done"), d.get("name")) for kind, d in got] == [
+            ("progress", 1, "falcon.md"),
+            ("progress", 2, "empty.md"),
+            ("result", None, None),
+        ]
+        assert {d["total"] for kind, d in got if kind == "progress"} == {2}
+        result = got[-1][1]
+        assert [(d["name"], d["status"]) for d in result["documents"]] == [
+            ("falcon.md", "added"),
+            ("empty.md", "failed"),
+        ]
+        # checked before the stream starts: a refused request keeps its status
+        refused = await c.post(
+            "/v1/workspaces/team-b/documents", headers=auth(ALICE) | stream, files=parts
+        )
+        assert_error(refused, 403, "workspace_write_forbidden")
+
+        # an ingest that cannot start ends the stream with an error event
+        monkeypatch.setattr(documents_api, "LOCK_WAIT", 0.0)
+        with writer_lock(data_dir / "workspaces" / "team-a"):  # another writer holds it
+            busy = await c.post(
+                "/v1/workspaces/team-a/documents", headers=auth(ALICE) | stream, files=parts[:1]
+            )
+        ((kind, body),) = events(busy)
+        assert kind == "error" and body["error"]["code"] == "ingest_busy"
