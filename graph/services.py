@@ -93,10 +93,16 @@ class Services:
             return self._indexes[key]
 
     def try_index(self, ctx: Context) -> tuple[HybridIndex | None, str | None]:
-        """The index, or ``(None, message)`` when it is missing or unreadable."""
+        """The index, or ``(None, message)`` when it is missing or unreadable, or when the
+        workspace's settings file is malformed.
+        """  # noqa: D205
+        from tools.workspace_settings import WorkspaceSettingsError
+
         try:
-            return self.open_index(ctx), None
-        except (IndexError_, WorkspaceNameError) as exc:
+            index = self.open_index(ctx)
+            self.workspace_thresholds(ctx)
+            return index, None
+        except (IndexError_, WorkspaceNameError, WorkspaceSettingsError) as exc:
             return None, str(exc)
         except OSError as exc:
             return None, f"Cannot open the index in {ctx.data_dir!r}: {exc.strerror or exc}"
@@ -127,32 +133,42 @@ class Services:
         except Exception:  # noqa: BLE001 - a damaged index: index_problem reports why
             return None
 
-    def workspace_context(self, ctx: Context) -> Context:
-        """``ctx`` with its workspace's own score thresholds (:mod:`tools.workspace_settings`).
+    def workspace_thresholds(self, ctx: Context) -> dict[str, float]:
+        """The score thresholds the run's workspace sets (:mod:`tools.workspace_settings`).
 
         The file is read again when it changes (one ``stat`` per call), so ``arag workspace``
-        takes effect on a running server's next question. An invalid workspace name is left
-        to the index step to report; a malformed settings file raises
-        ``WorkspaceSettingsError`` naming it.
+        takes effect on a running server's next question. A malformed file raises
+        ``WorkspaceSettingsError`` naming it; an invalid workspace name sets none (the index
+        step reports it).
         """
         from tools.workspace_settings import SETTINGS_FILE, read_thresholds
 
         try:
             path = ctx.index_dir() / SETTINGS_FILE
-        except WorkspaceNameError:
-            return ctx
-        try:
             st = path.stat()
-            stamp: tuple = (st.st_mtime_ns, st.st_size, st.st_ino)
-        except FileNotFoundError:
-            return ctx
+        except (WorkspaceNameError, FileNotFoundError):
+            return {}
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
         with self._lock:
             cached = self._thresholds.get(str(path))
         if cached is None or cached[0] != stamp:
             cached = (stamp, read_thresholds(path.parent))
             with self._lock:
                 self._thresholds[str(path)] = cached
-        return ctx.with_workspace_thresholds(cached[1])
+        return cached[1]
+
+    def workspace_context(self, ctx: Context) -> Context:
+        """``ctx`` with its workspace's thresholds where no run-time value was given.
+
+        With a malformed settings file, ``ctx`` as it is: ``try_index`` reports the file, so
+        the run takes the index-unavailable route with its message.
+        """
+        from tools.workspace_settings import WorkspaceSettingsError
+
+        try:
+            return ctx.with_workspace_thresholds(self.workspace_thresholds(ctx))
+        except WorkspaceSettingsError:
+            return ctx
 
     def web(self, ctx: Context) -> WebSearch:
         """The web search backend (a no-op unless configured), cached per settings.

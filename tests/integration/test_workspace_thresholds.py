@@ -103,3 +103,13 @@ def test_a_bad_threshold_or_workspace_is_refused_and_nothing_written(data_dir):
     )
     assert missing.exit_code == 2 and "no workspace 'team-z'" in missing.output
     assert not workspace_dir(data_dir, "team-z").exists()  # not created by a setting
+
+
+def test_a_damaged_settings_file_is_reported_like_a_damaged_index(data_dir, embeddings):
+    settings = workspace_dir(data_dir, "strict") / "workspace_settings.json"
+    settings.write_text('{"thresholds": {"probe_weak": "high"}}')  # edited by hand
+    result = ask(build_graph(embeddings=embeddings), data_dir, "strict")
+    assert result["route"] == "error"
+    assert "workspace_settings.json: probe_weak must be a number" in result["answer"]
+    shown = runner.invoke(app, ["workspace", "strict", "--data-dir", str(data_dir)])
+    assert shown.exit_code == 2 and "probe_weak must be a number" in shown.output
