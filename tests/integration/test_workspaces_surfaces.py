@@ -18,7 +18,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from tests.integration.test_mcp import arag_command, http_session
-from tests.integration.test_workspaces_api import assert_error
+from tests.integration.test_workspaces_api import assert_error, events
 from tests.serving import ROOT, arag_serve, langgraph_dev, server_env
 
 pytestmark = pytest.mark.integration
@@ -189,8 +189,10 @@ async def test_ingestion_api_under_langgraph_feeds_its_runs(dev_server, data_dir
             (d["name"], d["status"], d["id"]) for d in added.json()["documents"]
         ]
         assert (name, status) == ("pigeon.md", "added")
-        again = await http.post(docs, headers=as_bob, files=[pigeon()])
-        assert [d["status"] for d in again.json()["documents"]] == ["unchanged"]
+        streamed = as_bob | {"Accept": "text/event-stream"}  # progress events, then the result
+        again = events(await http.post(docs, headers=streamed, files=[pigeon()]))
+        assert [kind for kind, _ in again] == ["progress", "result"]
+        assert [d["status"] for d in again[-1][1]["documents"]] == ["unchanged"]
         listed = (await http.get(docs, headers=as_bob)).json()["data"]
         assert [(d["name"], d["chunks"]) for d in listed] == [("pigeon.md", 1)]
         assert_error(await http.get(docs, headers=as_alice), 404, "workspace_not_found")
