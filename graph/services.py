@@ -17,6 +17,7 @@ from langchain_core.language_models import BaseChatModel
 from graph.config import Context
 from tools.index.base import HybridIndex, IndexError_
 from tools.web_search import WebSearch, load_web_search
+from tools.workspace_settings import SETTINGS_FILE, WorkspaceSettingsError
 from tools.workspaces import WorkspaceNameError
 
 _UNSET: Any = object()
@@ -96,8 +97,6 @@ class Services:
         """The index, or ``(None, message)`` when it is missing or unreadable, or when the
         workspace's settings file is malformed.
         """  # noqa: D205
-        from tools.workspace_settings import WorkspaceSettingsError
-
         try:
             index = self.open_index(ctx)
             self.workspace_thresholds(ctx)
@@ -134,41 +133,54 @@ class Services:
             return None
 
     def workspace_thresholds(self, ctx: Context) -> dict[str, float]:
-        """The score thresholds the run's workspace sets (:mod:`tools.workspace_settings`).
+        """Read the score thresholds the run's workspace sets (:mod:`tools.workspace_settings`).
 
-        The file is read again when it changes (one ``stat`` per call), so ``arag workspace``
-        takes effect on a running server's next question. A malformed file raises
-        ``WorkspaceSettingsError`` naming it; an invalid workspace name sets none (the index
-        step reports it).
+        One ``stat``, and a read when the file changed; ``try_index`` calls it, so every
+        question's corpus probe (in a worker thread) brings them up to date, and
+        ``arag workspace`` takes effect on a running server's next question. A malformed file
+        raises ``WorkspaceSettingsError`` naming it; an invalid workspace name sets none.
         """
-        from tools.workspace_settings import SETTINGS_FILE, read_thresholds
+        from tools.workspace_settings import read_thresholds
 
         try:
             path = ctx.index_dir() / SETTINGS_FILE
+        except WorkspaceNameError:
+            return {}
+        key = str(path)
+        try:
             st = path.stat()
-        except (WorkspaceNameError, FileNotFoundError):
+        except FileNotFoundError:
+            with self._lock:
+                self._thresholds.pop(key, None)
             return {}
         stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
         with self._lock:
-            cached = self._thresholds.get(str(path))
+            cached = self._thresholds.get(key)
         if cached is None or cached[0] != stamp:
-            cached = (stamp, read_thresholds(path.parent))
+            try:
+                cached = (stamp, read_thresholds(path.parent))
+            except WorkspaceSettingsError:
+                with self._lock:
+                    self._thresholds.pop(key, None)  # the service-wide values meanwhile
+                raise
             with self._lock:
-                self._thresholds[str(path)] = cached
+                self._thresholds[key] = cached
         return cached[1]
 
     def workspace_context(self, ctx: Context) -> Context:
         """``ctx`` with its workspace's thresholds where no run-time value was given.
 
-        With a malformed settings file, ``ctx`` as it is: ``try_index`` reports the file, so
-        the run takes the index-unavailable route with its message.
+        From memory, no file access (nodes call it on the event loop): the thresholds as the
+        last ``workspace_thresholds`` read them, which this run's corpus probe did. None
+        read yet, or a malformed file: ``ctx`` as it is (``try_index`` reports the file).
         """
-        from tools.workspace_settings import WorkspaceSettingsError
-
         try:
-            return ctx.with_workspace_thresholds(self.workspace_thresholds(ctx))
-        except WorkspaceSettingsError:
+            key = str(ctx.index_dir() / SETTINGS_FILE)
+        except WorkspaceNameError:
             return ctx
+        with self._lock:
+            cached = self._thresholds.get(key)
+        return ctx.with_workspace_thresholds(cached[1]) if cached else ctx
 
     def web(self, ctx: Context) -> WebSearch:
         """The web search backend (a no-op unless configured), cached per settings.
