@@ -17,7 +17,7 @@ from langchain_core.language_models import BaseChatModel
 from graph.config import Context
 from tools.index.base import HybridIndex, IndexError_
 from tools.web_search import WebSearch, load_web_search
-from tools.workspace_settings import SETTINGS_FILE, WorkspaceSettingsError
+from tools.workspace_settings import SETTINGS_FILE, WorkspaceSettingsError, read_thresholds
 from tools.workspaces import WorkspaceNameError
 
 _UNSET: Any = object()
@@ -140,8 +140,6 @@ class Services:
         ``arag workspace`` takes effect on a running server's next question. A malformed file
         raises ``WorkspaceSettingsError`` naming it; an invalid workspace name sets none.
         """
-        from tools.workspace_settings import read_thresholds
-
         try:
             path = ctx.index_dir() / SETTINGS_FILE
         except WorkspaceNameError:
