@@ -1,4 +1,4 @@
-"""The ``arag`` command line: ``ingest``, ``ask``, ``demo``, ``serve``, ``mcp`` and ``eval``.
+"""The ``arag`` commands: ingest, ask, workspace, demo, serve, mcp and eval.
 
 Settings follow the graph's ``Context`` (run-time flag, then environment, then default); the
 flags here only cover what people change most often.
@@ -31,9 +31,11 @@ from arag.console import (
     one_line,
     out,
     require_model,
+    require_workspace,
 )
 from arag.evaluation.cli import eval_command
 from arag.server.cli import mcp, serve
+from arag.workspace_cli import workspace
 from tools.ingest.lock import DEFAULT_WAIT_SECONDS
 
 if TYPE_CHECKING:
@@ -147,18 +149,6 @@ def _filters(tags, source_prefix, file_types) -> dict[str, Any]:
     except FilterError as exc:
         raise typer.BadParameter(str(exc)) from None
     return raw
-
-
-def _require_workspace(ctx) -> None:
-    """Exit 2 with the command that creates it when the run's workspace does not exist."""
-    from tools.workspaces import workspace_exists
-
-    if not workspace_exists(ctx.data_dir, ctx.workspace):
-        err.print(
-            f"[red]error:[/red] no workspace {ctx.workspace!r} in {one_line(ctx.data_dir)}. "
-            f"Create it with `arag ingest --workspace {ctx.workspace} PATH`."
-        )
-        raise typer.Exit(code=2)
 
 
 def _waiting(message: str) -> None:
@@ -366,7 +356,7 @@ def ask(
     """
     ctx = context(data_dir, model, k=k, workspace=workspace)
     ctx.filters = _filters(tag, source_prefix, file_type)
-    _require_workspace(ctx)
+    require_workspace(ctx)
     require_model(ctx)
     if not as_json:
         err.print(f"[dim]{mode_line(ctx)}[/dim]")
@@ -404,6 +394,7 @@ def demo(
 app.command()(serve)
 app.command()(mcp)
 app.command("eval")(eval_command)
+app.command()(workspace)
 
 
 def main() -> None:  # pragma: no cover - console entry point

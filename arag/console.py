@@ -55,6 +55,18 @@ def context(data_dir: str | None, model: str | None, **extra: Any):
     return ctx
 
 
+def require_workspace(ctx) -> None:
+    """Exit 2 with the command that creates it when the run's workspace does not exist."""
+    from tools.workspaces import workspace_exists
+
+    if not workspace_exists(ctx.data_dir, ctx.workspace):
+        err.print(
+            f"[red]error:[/red] no workspace {ctx.workspace!r} in {one_line(ctx.data_dir)}. "
+            f"Create it with `arag ingest --workspace {ctx.workspace} PATH`."
+        )
+        raise typer.Exit(code=2)
+
+
 def index_location(ctx) -> dict[str, Any]:
     """Where the run's workspace lives, as ``ingest``/``prune``/``repair`` keyword arguments."""
     weaviate = None

@@ -54,11 +54,13 @@ def _bind(fn: NodeFn, services: Services) -> Callable[[State, Runtime[Context]],
     (``tools.llm.usage``); their tokens go into the update as ``usage``, so every host reads a
     turn's usage from its ``updates`` stream.
     A single step, flag or failure record is returned as a one-item list, so the stream always
-    carries lists for those fields.
+    carries lists for those fields. The node sees the thresholds of the run's workspace as
+    its corpus probe read them (``Services.workspace_context``).
     """
 
     async def node(state: State, runtime: Runtime[Context]) -> dict:
         ctx = Context.resolve(runtime.context)
+        ctx = services.workspace_context(ctx)
         with counting_usage() as counted:
             update = await fn(state, ctx, services)
         if usage := total_usage(counted):

@@ -2,12 +2,15 @@
 
 Precedence is one documented order: a value passed at run time (``context=...`` or the Studio
 form) wins; otherwise the environment variable named in the field's description; otherwise the
-default shown here. Secrets (API keys) never live here: they come only from the environment and
+default shown here. The score thresholds have one more level: a workspace may set its own
+(:mod:`tools.workspace_settings`), which replace the environment's and the default, not a
+run-time value. Secrets (API keys) never live here: they come only from the environment and
 are read by the provider clients themselves.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -368,6 +371,21 @@ class Context:
     def answer_coverage_for(self, query: str) -> float:
         """The answer-coverage threshold for ``query`` (its own for a CJK query)."""
         return self.answer_coverage_cjk if is_cjk(query) else self.answer_coverage
+
+    def with_workspace_thresholds(self, thresholds: dict[str, float]) -> Context:
+        """The context with the workspace's ``thresholds`` where no run-time value was given.
+
+        A field still holding the service-wide setting (environment, else default) takes the
+        workspace's value; one that differs from it was passed at run time and stays. (So a
+        run-time value equal to the service-wide one cannot undo a workspace's.)
+        """
+        by_name = {f.name: f for f in fields(self)}
+        changes = {
+            name: value
+            for name, value in thresholds.items()
+            if getattr(self, name) == by_name[name].default_factory()  # type: ignore[misc]
+        }
+        return dataclasses.replace(self, **changes) if changes else self
 
     def prompt(self, name: str, default: str) -> str:
         """The prompt called ``name``: the configured override, else ``default``."""

@@ -17,6 +17,7 @@ from langchain_core.language_models import BaseChatModel
 from graph.config import Context
 from tools.index.base import HybridIndex, IndexError_
 from tools.web_search import WebSearch, load_web_search
+from tools.workspace_settings import SETTINGS_FILE, WorkspaceSettingsError, read_thresholds
 from tools.workspaces import WorkspaceNameError
 
 _UNSET: Any = object()
@@ -33,6 +34,7 @@ class Services:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _indexes: dict[tuple, HybridIndex] = field(default_factory=dict, repr=False)
     _webs: dict[tuple, WebSearch] = field(default_factory=dict, repr=False)
+    _thresholds: dict[str, tuple[tuple, dict[str, float]]] = field(default_factory=dict, repr=False)
 
     def llm(self, ctx: Context) -> BaseChatModel | None:
         """The chat model for this run, or None in offline mode.
@@ -92,10 +94,14 @@ class Services:
             return self._indexes[key]
 
     def try_index(self, ctx: Context) -> tuple[HybridIndex | None, str | None]:
-        """The index, or ``(None, message)`` when it is missing or unreadable."""
+        """The index, or ``(None, message)`` when it is missing or unreadable, or when the
+        workspace's settings file is malformed.
+        """  # noqa: D205
         try:
-            return self.open_index(ctx), None
-        except (IndexError_, WorkspaceNameError) as exc:
+            index = self.open_index(ctx)
+            self.workspace_thresholds(ctx)
+            return index, None
+        except (IndexError_, WorkspaceNameError, WorkspaceSettingsError) as exc:
             return None, str(exc)
         except OSError as exc:
             return None, f"Cannot open the index in {ctx.data_dir!r}: {exc.strerror or exc}"
@@ -125,6 +131,54 @@ class Services:
             return index.count()
         except Exception:  # noqa: BLE001 - a damaged index: index_problem reports why
             return None
+
+    def workspace_thresholds(self, ctx: Context) -> dict[str, float]:
+        """Read the score thresholds the run's workspace sets (:mod:`tools.workspace_settings`).
+
+        One ``stat``, and a read when the file changed; ``try_index`` calls it, so every
+        question's corpus probe (in a worker thread) brings them up to date, and
+        ``arag workspace`` takes effect on a running server's next question. A malformed file
+        raises ``WorkspaceSettingsError`` naming it; an invalid workspace name sets none.
+        """
+        try:
+            path = ctx.index_dir() / SETTINGS_FILE
+        except WorkspaceNameError:
+            return {}
+        key = str(path)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            with self._lock:
+                self._thresholds.pop(key, None)
+            return {}
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        with self._lock:
+            cached = self._thresholds.get(key)
+        if cached is None or cached[0] != stamp:
+            try:
+                cached = (stamp, read_thresholds(path.parent))
+            except WorkspaceSettingsError:
+                with self._lock:
+                    self._thresholds.pop(key, None)  # the service-wide values meanwhile
+                raise
+            with self._lock:
+                self._thresholds[key] = cached
+        return cached[1]
+
+    def workspace_context(self, ctx: Context) -> Context:
+        """``ctx`` with its workspace's thresholds where no run-time value was given.
+
+        From memory, no file access (nodes call it on the event loop): the thresholds as the
+        last ``workspace_thresholds`` read them, which this run's corpus probe did. None
+        read yet, or a malformed file: ``ctx`` as it is (``try_index`` reports the file).
+        """
+        try:
+            key = str(ctx.index_dir() / SETTINGS_FILE)
+        except WorkspaceNameError:
+            return ctx
+        with self._lock:
+            cached = self._thresholds.get(key)
+        return ctx.with_workspace_thresholds(cached[1]) if cached else ctx
 
     def web(self, ctx: Context) -> WebSearch:
         """The web search backend (a no-op unless configured), cached per settings.

@@ -2,9 +2,10 @@
 
 A workspace is everything one corpus needs: its chunks (a LanceDB table, or a Weaviate
 tenant), its ingestion record manager and file fingerprints, its corpus language (and so its
-BM25 tokenizer) and its score calibration (recorded with the index), its writer lock and its
-freshness stamp (``index_generation``). With the embedded index each workspace is therefore a
-data directory of its own under the service's::
+BM25 tokenizer) and its score calibration (the cosine ramp recorded with the index, and any
+thresholds of its own in ``workspace_settings.json``, :mod:`tools.workspace_settings`), its
+writer lock and its freshness stamp (``index_generation``). With the embedded index each
+workspace is therefore a data directory of its own under the service's::
 
     <data_dir>/                     the default workspace: today's layout, unchanged
     <data_dir>/workspaces/<name>/   any other workspace, the same layout inside

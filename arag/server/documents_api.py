@@ -8,9 +8,9 @@
   URL``; URLs alone may be a urlencoded form), and ``tag`` fields that document filters
   find; needs write access. The same pipeline as
   ``arag ingest``, under the same writer lock: idempotent (the same file twice adds
-  nothing), one result per file (``added``, ``present`` or ``failed`` with the reason), the
-  chunk counts, and the workspace's generation bumped so every server process searches the
-  new documents on its next query.
+  nothing), one result per file (``added``, ``updated``, ``unchanged`` or ``failed`` with the
+  reason, and its chunks), the run's chunk counts, and the workspace's generation bumped so
+  every server process searches the new documents on its next query.
 - ``DELETE /v1/workspaces/{workspace}/documents/{id}``: removes one; 404 for an unknown id.
 
 Bad input loses nothing: a file of an unsupported type or a value that is no http(s) URL is a
@@ -22,15 +22,18 @@ upload removed.
 # No "from __future__ import annotations": FastAPI resolves the route signatures.
 import asyncio
 import dataclasses
+import functools
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from sse_starlette.sse import EventSourceResponse
 from starlette.datastructures import UploadFile
 
 from arag.server.access import Access
 from arag.server.errors import ApiError, invalid_request, not_found
 from arag.server.guard import guarded_route
+from arag.server.ingest_progress import Progress, progress_events, wants_events
 from arag.server.settings import ServerSettings
 from arag.server.turns import authenticate
 from graph.config import Context
@@ -129,12 +132,22 @@ def router(settings: ServerSettings, access: Access, ctx: Context) -> APIRouter:
             "data": [{"object": "document", **dataclasses.asdict(d)} for d in docs],
         }
 
-    @uploads.post("/workspaces/{workspace}/documents", openapi_extra=UPLOAD_SCHEMA)
-    async def add_documents(request: Request, workspace: str, owner: Owner) -> dict[str, Any]:
-        """Ingest the uploaded files and URLs; one result per file."""
+    @uploads.post(
+        "/workspaces/{workspace}/documents",
+        openapi_extra=UPLOAD_SCHEMA,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def add_documents(request: Request, workspace: str, owner: Owner) -> Any:
+        """Ingest the uploaded files and URLs; one result per file (as events, if asked)."""
         workspace = access.writable(owner, workspace)
         files, urls, tags = await _form(request)
         wctx, where = _location(ctx, workspace)
+        if wants_events(request.headers.get("accept", "")):
+            run = functools.partial(_ingest, wctx, where, workspace, files, urls, tags)
+            return EventSourceResponse(
+                progress_events(lambda progress: run(on_progress=progress)),
+                headers={"Cache-Control": "no-cache"},
+            )
         return await asyncio.to_thread(_ingest, wctx, where, workspace, files, urls, tags)
 
     @api.delete("/workspaces/{workspace}/documents/{doc_id}")
@@ -224,16 +237,21 @@ def _ingest(
     files: list[tuple[str, bytes]],
     urls: list[str],
     tags: list[str],
+    *,
+    on_progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Store the uploads and run the ingest pipeline over them and the URLs (a worker thread)."""
+    """Store the uploads and run the ingest pipeline over them and the URLs (a worker thread).
+
+    ``on_progress(done, total, name)`` follows the pipeline file by file.
+    """
     from tools.embeddings import load_embeddings
     from tools.index.base import IndexError_
     from tools.ingest.documents import (
         discard_upload,
         display_name,
         document_id,
-        list_documents,
         record_namespace,
+        source_keys,
         store_upload,
     )
     from tools.ingest.lock import IngestBusyError
@@ -241,9 +259,16 @@ def _ingest(
 
     index_dir = wctx.index_dir()
     namespace = record_namespace(where["backend"], where["weaviate"])
-    before = {d.id for d in list_documents(index_dir, namespace)}
     stored = [store_upload(index_dir, name, data) for name, data in files]
-    items = [str(p) for p in stored] + urls
+    items = [str(p) for p in stored] + urls  # also the sources the records name
+    before = source_keys(index_dir, items, namespace)
+    parts = list(zip(items, [n for n, _ in files] + urls, strict=True))  # (source, name)
+    names = dict(parts)
+
+    def progress(done: int, total: int, item: Any) -> None:
+        if on_progress is not None:
+            on_progress(done, total, display_name(names.get(str(item), str(item))))
+
     try:
         report = ingest(
             items,
@@ -252,6 +277,7 @@ def _ingest(
             cleanup="incremental",
             tags=tags,
             wait=LOCK_WAIT,
+            on_progress=progress,
             **where,
         )
     except IngestBusyError as exc:
@@ -262,14 +288,15 @@ def _ingest(
     for path in stored:
         if str(path) in failed:
             discard_upload(path)  # never ingested: keep no copy
+    after = source_keys(index_dir, items, namespace)
     results = []
-    for (name, _), item in zip(files + [(u, b"") for u in urls], items, strict=True):
-        source = item if item in urls else str(Path(item))
+    for source, name in parts:
         entry: dict[str, Any] = {"name": display_name(name), "id": document_id(source)}
-        if item in failed:
-            entry |= {"status": "failed", "error": failed[item]}
+        if source in failed:
+            entry |= {"status": "failed", "error": failed[source]}
         else:
-            entry["status"] = "present" if entry["id"] in before else "added"
+            entry |= {"status": _status(before.get(source), after.get(source, frozenset()))}
+            entry["chunks"] = len(after.get(source, ()))
         results.append(entry)
     return {
         "object": "ingest.result",
@@ -283,6 +310,13 @@ def _ingest(
             "total": report.chunks_total,
         },
     }
+
+
+def _status(before: frozenset[str] | None, after: frozenset[str]) -> str:
+    """``added`` (new), ``unchanged`` (the same chunks) or ``updated`` (its chunks changed)."""
+    if before is None:
+        return "added"
+    return "unchanged" if before == after else "updated"
 
 
 def _delete(wctx: Context, where: dict[str, Any], doc_id: str) -> Any:

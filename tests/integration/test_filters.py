@@ -83,6 +83,40 @@ def test_the_index_searches_only_matching_documents(data_dir, embeddings):
     index.close()
 
 
+def test_a_table_made_before_filters_can_filter_after_its_next_ingest(
+    tmp_path, embeddings, monkeypatch
+):
+    import lancedb
+
+    from tools.index.lance import DB_DIR, FILTER_COLUMNS, TABLE, IndexFiltersUnsupportedError
+    from tools.ingest import pipeline
+
+    docs = tmp_path / "docs"
+    (docs / "policies").mkdir(parents=True)
+    (docs / "policies" / "leave.md").write_text("# Leave\n\nEmployees get 30 holiday days.\n")
+    (docs / "laptops.md").write_text("# Laptops\n\nA new laptop every three years.\n")
+    data = tmp_path / "data"
+    with monkeypatch.context() as old:  # chunks as ingest wrote them before filters existed
+        old.setattr(pipeline, "display_for", lambda path, roots: None)
+        old.setattr(pipeline, "_file_type", lambda path, loaded: None)
+        ingest([str(docs)], str(data), embeddings)
+    lancedb.connect(str(data / DB_DIR)).open_table(TABLE).drop_columns(list(FILTER_COLUMNS))
+
+    server = LanceIndex.open(data, embeddings)  # a running server's handle
+    policies = DocFilter.parse({"source_prefix": "policies/"})
+    with pytest.raises(IndexFiltersUnsupportedError, match="Run `arag ingest` on its documents"):
+        search(server, HOLIDAY, 3, filters=policies)
+
+    again = ingest([str(docs)], str(data), embeddings)  # the same files, unchanged
+    assert (again.num_added, again.num_deleted, again.chunks_total) == (2, 2, 2)
+    assert names(search(server, HOLIDAY, 3, filters=policies)) == {"policies/leave.md"}
+    md = DocFilter.parse({"file_types": ["md"]})
+    assert names(search(server, HOLIDAY, 3, filters=md)) == {"policies/leave.md", "laptops.md"}
+    # once indexed with their metadata, the files are skipped as unchanged again
+    assert ingest([str(docs)], str(data), embeddings).num_added == 0
+    server.close()
+
+
 def test_a_filter_is_validated_field_by_field():
     with pytest.raises(FilterError, match="Unknown filter 'tag'"):
         DocFilter.parse({"tag": "hr"})

@@ -7,14 +7,20 @@ writes team-b; carol has no grant (the default workspace, read only, as before w
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
+from arag.server import documents_api
 from arag.server.app import local_app
 from arag.server.settings import ServerSettings
 from graph.config import Context
+from tools.ingest.lock import writer_lock
 from tools.ingest.pipeline import ingest
 
 pytestmark = pytest.mark.integration
@@ -166,7 +172,7 @@ async def test_ingestion_is_idempotent_and_a_delete_stops_citations(data_dir):
         first = await upload(c, ALICE, "team-a", ("falcon.md", FALCON))
         again = await upload(c, ALICE, "team-a", ("falcon.md", FALCON))
         assert again.status_code == 200
-        assert again.json()["documents"][0]["status"] == "present"
+        assert again.json()["documents"][0]["status"] == "unchanged"
         assert again.json()["chunks"] | {"unchanged": 0} == {
             "added": 0,
             "updated": 0,
@@ -269,3 +275,110 @@ async def test_a_service_fed_only_over_the_api_becomes_ready(tmp_path):
         assert sources(
             await c.post("/v1/chat/completions", json=chat(FALCON_Q), headers=auth(ALICE, "team-a"))
         ) == {"falcon.md"}
+
+
+@contextmanager
+def page_server(pages: dict[str, bytes]) -> Iterator[str]:
+    """A loopback HTTP server answering ``pages`` (changeable while it runs); its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            body = pages.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", "text/markdown")
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+async def test_each_document_of_an_upload_gets_its_own_status(data_dir, monkeypatch):
+    monkeypatch.setenv("ARAG_ALLOW_PRIVATE_URLS", "1")  # the page server is on loopback
+    pages = {"/owl.md": b"# Owl facts\n\nThe owl named Athena hunts over the dunes of Texel.\n"}
+    with page_server(pages) as site:
+        owl, gone = f"{site}/owl.md", f"{site}/gone.md"
+        async with client(data_dir) as c:
+            first = await upload(
+                c, ALICE, "team-a", ("falcon.md", FALCON), ("empty.md", b""), urls=[owl, gone]
+            )
+            assert first.status_code == 200, first.text
+            rows = [(d["name"], d["status"], d.get("chunks")) for d in first.json()["documents"]]
+            assert rows == [
+                ("falcon.md", "added", 1),
+                ("empty.md", "failed", None),
+                (owl, "added", 1),
+                (gone, "failed", None),
+            ]
+            errors = [d.get("error", "") for d in first.json()["documents"]]
+            assert "empty" in errors[1] and "404" in errors[3]
+
+            pages["/owl.md"] = b"# Owl facts\n\nThe owl named Athena now hunts over Vlieland.\n"
+            second = await upload(c, ALICE, "team-a", ("falcon.md", FALCON), urls=[owl])
+            assert [(d["name"], d["status"]) for d in second.json()["documents"]] == [
+                ("falcon.md", "unchanged"),
+                (owl, "updated"),
+            ]
+            answer = await c.post(
+                "/v1/chat/completions",
+                json=chat("Where does the owl Athena hunt?"),
+                headers=auth(ALICE, "team-a"),
+            )
+            assert "Vlieland" in answer.json()["choices"][0]["message"]["content"]
+
+
+def events(reply: httpx.Response) -> list[tuple[str, dict]]:
+    """The ``(event, data)`` pairs of a server-sent event stream."""
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"].startswith("text/event-stream")
+    found = []
+    for block in reply.text.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
+        if lines:
+            found.append((lines["event"], json.loads(lines["data"])))
+    return found
+
+
+async def test_an_upload_can_stream_its_progress(data_dir, monkeypatch):
+    stream = {"Accept": "text/event-stream"}
+    parts = [("file", ("falcon.md", FALCON, "text/markdown")), ("file", ("empty.md", b""))]
+    async with client(data_dir) as c:
+        reply = await c.post(
+            "/v1/workspaces/team-a/documents", headers=auth(ALICE) | stream, files=parts
+        )
+        got = events(reply)
+        assert [(kind, d.get("done"), d.get("name")) for kind, d in got] == [
+            ("progress", 1, "falcon.md"),
+            ("progress", 2, "empty.md"),
+            ("result", None, None),
+        ]
+        assert {d["total"] for kind, d in got if kind == "progress"} == {2}
+        result = got[-1][1]
+        assert [(d["name"], d["status"]) for d in result["documents"]] == [
+            ("falcon.md", "added"),
+            ("empty.md", "failed"),
+        ]
+        # checked before the stream starts: a refused request keeps its status
+        refused = await c.post(
+            "/v1/workspaces/team-b/documents", headers=auth(ALICE) | stream, files=parts
+        )
+        assert_error(refused, 403, "workspace_write_forbidden")
+
+        # an ingest that cannot start ends the stream with an error event
+        monkeypatch.setattr(documents_api, "LOCK_WAIT", 0.0)
+        with writer_lock(data_dir / "workspaces" / "team-a"):  # another writer holds it
+            busy = await c.post(
+                "/v1/workspaces/team-a/documents", headers=auth(ALICE) | stream, files=parts[:1]
+            )
+        ((kind, body),) = events(busy)
+        assert kind == "error" and body["error"]["code"] == "ingest_busy"

@@ -4,7 +4,7 @@ and MCP (``/mcp`` on ``arag serve``, and ``arag mcp`` over stdio).
 
 The default workspace holds ``zebra.md``, workspace ``team-b`` holds ``falcon.md``. alice may
 read the default workspace only (no grant: what every key had before workspaces); bob reads
-team-b only.
+team-b, and reads and writes team-c, which the ingestion API creates.
 """  # noqa: D205
 
 from __future__ import annotations
@@ -18,13 +18,19 @@ import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from tests.integration.test_mcp import arag_command, http_session
+from tests.integration.test_workspaces_api import assert_error, events
 from tests.serving import ROOT, arag_serve, langgraph_dev, server_env
 
 pytestmark = pytest.mark.integration
 
 ALICE, BOB = "alice-key-0123456789abcdef", "bob-key-0123456789abcdef00"
-KEYS = {"ARAG_API_KEYS": f"alice:{ALICE},bob:{BOB}", "ARAG_GRANTS": "bob read=team-b"}
+KEYS = {
+    "ARAG_API_KEYS": f"alice:{ALICE},bob:{BOB}",
+    "ARAG_GRANTS": "bob read=team-b,team-c write=team-c",
+}
 FALCON_Q = "Where does the falcon Peregrine nest?"
+PIGEON = b"# Pigeon facts\n\nThe pigeon named Columba roosts under the Luiz bridge in Porto.\n"
+PIGEON_Q = "Where does the pigeon Columba roost?"
 
 
 def cli(data_dir, *args: str) -> subprocess.CompletedProcess:
@@ -143,6 +149,68 @@ async def test_v1_under_langgraph_checks_the_workspace(dev_server):
         )
         assert refused.status_code == 404
         assert refused.json()["error"]["code"] == "workspace_not_found"
+
+
+async def test_ingestion_api_under_langgraph_feeds_its_runs(dev_server, data_dir):
+    """The /v1 documents routes on the LangGraph API host: grants, bad input, then a run of
+    the LangGraph server's own graph cites the upload until it is deleted.
+    """  # noqa: D205
+    bob = sdk(dev_server, BOB)
+    question = {"messages": [{"role": "user", "content": PIGEON_Q}]}
+
+    async def cited() -> list[str]:
+        thread = await bob.threads.create()
+        result = await bob.runs.wait(
+            thread["thread_id"], "adaptive_rag", input=question, context={"workspace": "team-c"}
+        )
+        return [c["source"] for c in result["citations"]]
+
+    def pigeon(name: str = "pigeon.md", data: bytes = PIGEON) -> tuple:
+        return ("file", (name, data, "text/markdown"))
+
+    docs = "/v1/workspaces/team-c/documents"
+    async with httpx.AsyncClient(base_url=dev_server, timeout=120) as http:
+        as_bob, as_alice = {"Authorization": f"Bearer {BOB}"}, {"Authorization": f"Bearer {ALICE}"}
+        refused = await http.post(docs, headers=as_alice, files=[pigeon()])
+        assert_error(refused, 403, "workspace_write_forbidden")
+        refused = await http.post(
+            "/v1/workspaces/team-b/documents", headers=as_bob, files=[pigeon()]
+        )  # bob reads team-b but may not write it
+        assert_error(refused, 403, "workspace_write_forbidden")
+        assert_error(await http.get(docs, headers=as_bob), 404, "workspace_not_found")  # not yet
+        bad = await http.post(docs, headers=as_bob, files=[pigeon(), pigeon("run.exe", b"MZ")])
+        assert_error(bad, 400, "unsupported_file_type")
+        assert "run.exe" in bad.json()["error"]["message"]
+        assert not (data_dir / "workspaces" / "team-c").exists()  # not even pigeon.md
+
+        added = await http.post(docs, headers=as_bob, files=[pigeon()])
+        assert added.status_code == 200, added.text
+        ((name, status, doc_id),) = [
+            (d["name"], d["status"], d["id"]) for d in added.json()["documents"]
+        ]
+        assert (name, status) == ("pigeon.md", "added")
+        streamed = as_bob | {"Accept": "text/event-stream"}  # progress events, then the result
+        again = events(await http.post(docs, headers=streamed, files=[pigeon()]))
+        assert [kind for kind, _ in again] == ["progress", "result"]
+        assert [d["status"] for d in again[-1][1]["documents"]] == ["unchanged"]
+        listed = (await http.get(docs, headers=as_bob)).json()["data"]
+        assert [(d["name"], d["chunks"]) for d in listed] == [("pigeon.md", 1)]
+        assert_error(await http.get(docs, headers=as_alice), 404, "workspace_not_found")
+
+        assert await cited() == ["pigeon.md"]  # the running server searches the new document
+
+        assert_error(
+            await http.delete(f"{docs}/{doc_id}", headers=as_alice),
+            403,
+            "workspace_write_forbidden",
+        )
+        assert_error(
+            await http.delete(f"{docs}/doc-unknown", headers=as_bob), 404, "document_not_found"
+        )
+        gone = await http.delete(f"{docs}/{doc_id}", headers=as_bob)
+        assert gone.status_code == 200 and gone.json()["name"] == "pigeon.md"
+        assert (await http.get(docs, headers=as_bob)).json()["data"] == []
+    assert "pigeon.md" not in await cited()
 
 
 async def test_mcp_tools_search_and_ask_only_a_granted_workspace(data_dir, tmp_path):

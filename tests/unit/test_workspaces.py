@@ -71,3 +71,42 @@ def test_without_keys_the_local_user_may_do_everything(tmp_path):
         access.readable("local", "team-z")
     assert missing.value.status == 404 and missing.value.code == "workspace_not_found"
     assert Path(access.workspace_path("team-a")).is_dir()
+
+
+def test_workspace_thresholds_replace_the_service_wide_ones_but_not_run_time_values(
+    monkeypatch,
+):
+    monkeypatch.setenv("ARAG_PROBE_WEAK", "0.3")
+    own = {"probe_weak": 0.6, "relevance_threshold": 0.7}
+    ctx = Context().with_workspace_thresholds(own)
+    assert (ctx.probe_weak, ctx.relevance_threshold, ctx.probe_strong) == (0.6, 0.7, 0.6)
+    assert ctx.score_thresholds("What is sodium?") == (0.6, 0.7)
+    explicit = Context(relevance_threshold=0.2).with_workspace_thresholds(own)
+    assert (explicit.probe_weak, explicit.relevance_threshold) == (0.6, 0.2)
+
+
+def test_threshold_settings_are_checked_before_they_are_written(tmp_path):
+    from tools.workspace_settings import (
+        SETTINGS_FILE,
+        WorkspaceSettingsError,
+        read_thresholds,
+        write_thresholds,
+    )
+
+    assert read_thresholds(tmp_path) == {}
+    assert write_thresholds(tmp_path, {"probe_weak": 0.5, "probe_strong": 0.8}) == {
+        "probe_strong": 0.8,
+        "probe_weak": 0.5,
+    }
+    for bad, message in (
+        ({"probe_weak": 1.5}, "between 0 and 1"),
+        ({"k": 3}, "'k' is no workspace threshold"),
+        ({"probe_weak": "high"}, "must be a number"),
+    ):
+        with pytest.raises(WorkspaceSettingsError, match=message):
+            write_thresholds(tmp_path, bad)
+    assert write_thresholds(tmp_path, {"probe_strong": None}) == {"probe_weak": 0.5}
+    assert read_thresholds(tmp_path) == {"probe_weak": 0.5}
+    (tmp_path / SETTINGS_FILE).write_text('{"thresholds": {"probe_weak": 7}}')
+    with pytest.raises(WorkspaceSettingsError, match=f"{SETTINGS_FILE}: probe_weak must be"):
+        read_thresholds(tmp_path)

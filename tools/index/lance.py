@@ -415,6 +415,27 @@ class LanceIndex(VectorStore):
                 f"Delete {data_dir} and run `arag ingest PATH` again."
             ) from exc
 
+    @property
+    def has_filter_columns(self) -> bool:
+        """Whether the table has the columns document filters read (tables made before them
+        lack them: :meth:`add_filter_columns`).
+        """  # noqa: D205
+        return self._has_filters
+
+    def add_filter_columns(self) -> None:
+        """Give a table made before document filters their columns.
+
+        The columns are added empty (NULL), a schema change that rewrites no data: the old
+        rows match no filter until they are written again, and new ones carry their values.
+        Writers call it with the writer lock held (ingest does, and indexes its files again);
+        readers see the columns after their next :meth:`refresh`.
+        """
+        with self._write_lock:
+            missing = [c for c in FILTER_COLUMNS if c not in self._table.schema.names]
+            if missing:
+                self._table.add_columns({c: "CAST(NULL AS STRING)" for c in missing})
+            self._has_filters = True
+
     # ------------------------------------------------------------------ metadata
 
     def set_language(self, code: str) -> None:
@@ -572,9 +593,9 @@ class LanceIndex(VectorStore):
         Writers (ingest, prune, repair) rewrite ``index_generation`` after each run
         (:func:`tools.ingest.lock.bump_generation`). A changed file (one ``stat``, ~µs)
         makes this handle check out the table's latest version and drop what it cached
-        from the old one: the row count, the in-memory copy, which indices exist and the
-        corpus language. Called before every search, so a server sees another process's
-        additions and deletions on its next query.
+        from the old one: the row count, the in-memory copy, which indices exist, the corpus
+        language and whether it has the filter columns. Called before every search, so a
+        server sees another process's additions and deletions on its next query.
         """
         stamp = self._generation_stamp()
         if stamp == self._generation:
@@ -584,6 +605,7 @@ class LanceIndex(VectorStore):
                 return False
             self._table.checkout_latest()
             self.meta = read_meta(self.data_dir / META_FILE)
+            self._has_filters = set(FILTER_COLUMNS) <= set(self._table.schema.names)  # added?
             indices = self._indices()
             self._has_fts = "text" in indices
             self._has_ann = "vector" in indices
@@ -994,7 +1016,8 @@ class LanceIndex(VectorStore):
             if not self._has_filters:
                 raise IndexFiltersUnsupportedError(
                     f"The index at {self.data_dir} was built before document filters. "
-                    "Ingest the documents into a new data directory (or workspace) to filter."
+                    "Run `arag ingest` on its documents once: it adds the filter columns and "
+                    "indexes the documents again with their metadata."
                 )
             where = filters.to_sql()
         weight = self.dense_weight(query)

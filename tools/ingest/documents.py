@@ -118,6 +118,21 @@ def list_documents(
     return sorted(docs, key=lambda d: (d.name, d.id))
 
 
+def source_keys(
+    data_dir: str | os.PathLike, sources: list[str], namespace: str = RECORD_NAMESPACE
+) -> dict[str, frozenset[str]]:
+    """The record keys (hashes of the chunks) the workspace holds for each of ``sources``.
+
+    Compared before and after an ingest they tell a document added, updated or unchanged.
+    """
+    local = Path(data_dir).expanduser().resolve()
+    if not (local / RECORD_DB).exists():
+        return {}
+    records = record_manager_for(local, namespace)
+    found = {s: frozenset(records.list_keys(group_ids=[s])) for s in dict.fromkeys(sources)}
+    return {s: keys for s, keys in found.items() if keys}
+
+
 def delete_document(
     data_dir: str | os.PathLike,
     embeddings: Embeddings,

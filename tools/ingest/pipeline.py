@@ -142,6 +142,11 @@ class FileFingerprints:
             ).fetchall()
         return {source: (digest, params) for source, digest, params in rows}
 
+    def forget_all(self) -> None:
+        """Forget every fingerprint of this namespace: the next ingest of a file loads it."""
+        with closing(sqlite3.connect(self.db_path, timeout=30)) as db, db:
+            db.execute("DELETE FROM arag_file_fingerprints WHERE namespace = ?", (self.namespace,))
+
     def put(self, source: str, digest: str, params: str) -> None:
         """Record ``source``'s fingerprint (an empty digest forgets it)."""
         self.put_many([(source, digest, params)])
@@ -368,6 +373,8 @@ def _ingest_locked(
     """:func:`ingest` once the writer lock is held and ``store`` is open (closed on return)."""
     from langchain_classic.indexes import index as run_index
 
+    from tools.index.lance import LanceIndex
+
     with contextlib.closing(store):
         local_dir = Path(data_dir).expanduser().resolve()
         local_dir.mkdir(parents=True, exist_ok=True)
@@ -378,6 +385,12 @@ def _ingest_locked(
         # Duplicates or orphans (two ingests at once before the writer lock, or a crash) are
         # removed first, so the counts and the reported index size are right.
         repaired = _repair(store, record_manager, fingerprints, full=repair)
+        if isinstance(store, LanceIndex) and not store.has_filter_columns:
+            # A table made before document filters: its files are loaded again whenever they
+            # are next given (not skipped as unchanged), so their chunks get the metadata.
+            # Forgotten first: a crash before the columns exist only repeats this.
+            fingerprints.forget_all()
+            store.add_filter_columns()
         was_empty = store.count() == 0
         if was_empty:
             preload_identifier()  # detect_language runs before the first write
