@@ -285,9 +285,17 @@ def _ingest(
     except IndexError_ as exc:
         raise _index_error(exc) from None
     failed = dict(report.files_failed)
+    replaced: set[str] = set()
     for path in stored:
         if str(path) in failed:
             discard_upload(path)  # never ingested: keep no copy
+            continue
+        try:  # the new version is in: its earlier versions go (a failed one replaces nothing)
+            replaced.update(_replace_earlier(wctx, where, index_dir, path, namespace))
+        except IngestBusyError as exc:  # a retry finds the new version unchanged, and goes on
+            raise busy(exc) from None
+        except IndexError_ as exc:
+            raise _index_error(exc) from None
     after = source_keys(index_dir, items, namespace)
     results = []
     for source, name in parts:
@@ -295,7 +303,8 @@ def _ingest(
         if source in failed:
             entry |= {"status": "failed", "error": failed[source]}
         else:
-            entry |= {"status": _status(before.get(source), after.get(source, frozenset()))}
+            status = _status(before.get(source), after.get(source, frozenset()))
+            entry["status"] = "updated" if status == "added" and source in replaced else status
             entry["chunks"] = len(after.get(source, ()))
         results.append(entry)
     return {
@@ -310,6 +319,25 @@ def _ingest(
             "total": report.chunks_total,
         },
     }
+
+
+def _replace_earlier(
+    wctx: Context, where: dict[str, Any], index_dir: Any, upload: Any, namespace: str
+) -> set[str]:
+    """Delete the earlier uploads under ``upload``'s name; the new upload's source if any."""
+    from tools.embeddings import load_embeddings
+    from tools.ingest.documents import delete_document, document_id, earlier_uploads
+
+    earlier = earlier_uploads(index_dir, upload, namespace)
+    for source in earlier:
+        delete_document(
+            index_dir,
+            load_embeddings(wctx.embeddings),
+            document_id(source),
+            wait=LOCK_WAIT,
+            **where,
+        )
+    return {str(upload)} if earlier else set()
 
 
 def _status(before: frozenset[str] | None, after: frozenset[str]) -> str:

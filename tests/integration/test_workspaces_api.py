@@ -206,6 +206,28 @@ async def test_ingestion_is_idempotent_and_a_delete_stops_citations(data_dir):
         assert not any((data_dir / "workspaces" / "team-a" / "uploads").rglob("*.md"))
 
 
+async def test_an_edited_file_uploaded_again_replaces_its_earlier_version(data_dir):
+    edited = FALCON.replace(b"cathedral tower in Ghent", b"old lighthouse of Ostend")
+    async with client(data_dir) as c:
+        await upload(c, ALICE, "team-a", ("falcon.md", FALCON))
+        second = await upload(c, ALICE, "team-a", ("falcon.md", edited))
+        assert second.status_code == 200, second.text
+        assert second.json()["documents"][0]["status"] == "updated"
+        listed = (await c.get("/v1/workspaces/team-a/documents", headers=auth(ALICE))).json()
+        assert [(d["name"], d["chunks"]) for d in listed["data"]] == [("falcon.md", 1)]
+        reply = await c.post(
+            "/v1/chat/completions", json=chat(FALCON_Q), headers=auth(ALICE, "team-a")
+        )
+        assert "Ostend" in reply.json()["choices"][0]["message"]["content"]
+        assert "Ghent" not in reply.json()["choices"][0]["message"]["content"]
+        # an upload that fails to load replaces nothing
+        broken = await upload(c, ALICE, "team-a", ("falcon.md", b""))
+        assert broken.json()["documents"][0]["status"] == "failed"
+        listed = (await c.get("/v1/workspaces/team-a/documents", headers=auth(ALICE))).json()
+        assert [(d["name"], d["chunks"]) for d in listed["data"]] == [("falcon.md", 1)]
+    assert len(list((data_dir / "workspaces" / "team-a" / "uploads").rglob("falcon.md"))) == 1
+
+
 async def test_bad_uploads_get_one_clear_error_and_change_nothing(data_dir, monkeypatch):
     async with client(data_dir) as c:
         reply = await upload(c, ALICE, "team-a", ("falcon.md", FALCON), ("report.exe", b"MZ"))

@@ -6,7 +6,8 @@ listed; its name is what citations show (the file name, or the URL), never a ser
 
 Uploads are kept under ``<workspace>/uploads/<sha256 of the bytes>/<file name>``: the same
 bytes land on the same path, so uploading a file twice is skipped by the same fingerprints
-and record manager as a second ``arag ingest``.
+and record manager as a second ``arag ingest``. Other bytes under a name already uploaded are
+a new version: :func:`earlier_uploads` finds the old ones, which the API then deletes.
 """
 
 from __future__ import annotations
@@ -95,6 +96,31 @@ def discard_upload(path: Path) -> None:
     uploads = path.parent.parent
     if uploads.name == UPLOADS_DIR:
         shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def earlier_uploads(
+    data_dir: str | os.PathLike, upload: Path, namespace: str = RECORD_NAMESPACE
+) -> list[str]:
+    """Sources of other uploads with ``upload``'s file name (earlier versions of it).
+
+    Uploads live in folders named by their bytes, so an edited ``guide.md`` lands beside the
+    old one; the ingestion API deletes these once the new version is in, as ``arag ingest``
+    replaces a changed file.
+    """
+    local = Path(data_dir).expanduser().resolve()
+    if not (local / RECORD_DB).exists():
+        return []
+    uploads = local / UPLOADS_DIR
+    counts = chunk_counts(record_manager_for(local, namespace))
+    return [
+        src
+        for src in counts
+        if src
+        and not is_url(src)
+        and Path(src).name == upload.name
+        and Path(src).parent.parent == uploads
+        and Path(src) != upload
+    ]
 
 
 def record_namespace(backend: str, weaviate: WeaviateSettings | None) -> str:
