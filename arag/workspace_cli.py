@@ -23,6 +23,8 @@ def workspace(
     relevance_threshold: Threshold = None,
     probe_weak_cjk: Threshold = None,
     relevance_threshold_cjk: Threshold = None,
+    answer_coverage: Threshold = None,
+    answer_coverage_cjk: Threshold = None,
     unset: Annotated[
         list[str] | None,
         typer.Option("--unset", help="Drop the workspace's value of this threshold (repeatable)"),
@@ -50,6 +52,8 @@ def workspace(
         "relevance_threshold": relevance_threshold,
         "probe_weak_cjk": probe_weak_cjk,
         "relevance_threshold_cjk": relevance_threshold_cjk,
+        "answer_coverage": answer_coverage,
+        "answer_coverage_cjk": answer_coverage_cjk,
     }
     changes: dict[str, float | None] = {k: v for k, v in given.items() if v is not None}
     for dropped in unset or []:

@@ -26,8 +26,11 @@ SCORE_THRESHOLDS = (
     "relevance_threshold",
     "probe_weak_cjk",
     "relevance_threshold_cjk",
+    "answer_coverage",
+    "answer_coverage_cjk",
 )
-"""The thresholds on the calibrated score (in [0, 1]) that a workspace may set."""
+"""The thresholds a workspace may set, all in [0, 1]: on the calibrated score, and the offline
+answer's near-miss check (``answer_coverage``, a share of the question's terms)."""
 
 
 class WorkspaceSettingsError(ValueError):

@@ -87,6 +87,17 @@ def test_two_workspaces_route_the_same_question_by_their_own_thresholds(
     assert [c["source"] for c in again["citations"]] == ["zebra.md"]
 
 
+def test_a_workspace_may_set_its_own_near_miss_check(data_dir, embeddings):
+    shown = workspace_cli(data_dir, "strict", "--answer-coverage", "0.95")
+    assert shown["thresholds"]["answer_coverage"] == {"value": 0.95, "from": "workspace"}
+    graph = build_graph(embeddings=embeddings)
+    assert [c["source"] for c in ask(graph, data_dir, "lenient")["citations"]] == ["zebra.md"]
+    strict = ask(graph, data_dir, "strict")  # "color" is in no sentence: below 0.95 of the terms
+    assert strict["route"] == "insufficient" and "answer_not_found" in strict["flags"]
+    (step,) = [s for s in strict["path"] if s["node"] == "generate_answer"]
+    assert "(< 0.95)" in step["reason"]
+
+
 def test_a_bad_threshold_or_workspace_is_refused_and_nothing_written(data_dir):
     settings = workspace_dir(data_dir, "strict") / "workspace_settings.json"
     bad = runner.invoke(
