@@ -95,6 +95,12 @@ clean:
 bench-retrieval: $(VENV)/.installed-bench  ## Seed stack vs our index, side by side.
 	$(BIN)/python -m benchmarks.retrieval $(if $(DATASET),--dataset $(DATASET)) $(if $(SCALE),--scale $(SCALE))
 
+# Korean BM25 tokenizers (bigrams, kiwipiepy morphemes, both) on Belebele-ko, with the analyzer's
+# load time and memory; the report goes to benchmarks/results/korean.md (~2 min).
+.PHONY: bench-korean
+bench-korean: install-dev  ## Korean BM25: character bigrams vs morphemes vs both, and the analyzer's cost.
+	$(BIN)/python -m benchmarks.korean_tokenizer --out benchmarks/results/korean.md
+
 # DATASET=realistic,xquad,hotpotqa picks the question sets; LIMIT=N the first N questions of each
 # (realistic: of each kind). Offline unless ARAG_MODEL or a provider key is set. The last stdout
 # line is the figures as JSON; the report goes to benchmarks/results/answers.md and .json.
