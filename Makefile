@@ -95,6 +95,12 @@ clean:
 bench-retrieval: $(VENV)/.installed-bench  ## Seed stack vs our index, side by side.
 	$(BIN)/python -m benchmarks.retrieval $(if $(DATASET),--dataset $(DATASET)) $(if $(SCALE),--scale $(SCALE))
 
+# Ingestion rate with the default chunks (600 generated files, 2,469 chunks), first run and
+# unchanged re-run, with a digest of the written index; REPEATS=n (default 3), one process.
+.PHONY: bench-ingest
+bench-ingest: install-dev  ## Ingestion chunks/s (embedding + indexing) and the re-ingest share.
+	$(BIN)/python -m benchmarks.ingest_rate --repeats $(or $(REPEATS),3)
+
 # Korean BM25 tokenizers (bigrams, kiwipiepy morphemes, both) on Belebele-ko, with the analyzer's
 # load time and memory; the report goes to benchmarks/results/korean.md (~2 min).
 .PHONY: bench-korean
