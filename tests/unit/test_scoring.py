@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from langchain_core.documents import Document
 
 from tools.index.scoring import (
@@ -14,6 +16,7 @@ from tools.index.scoring import (
     fuse,
     lexical_coverage,
     stem,
+    term_set,
     tokenize,
 )
 
@@ -128,3 +131,18 @@ def test_a_ramp_is_fitted_from_unrelated_and_gold_cosines_and_an_unknown_model_f
     other = calibration_for("openai:text-embedding-3-small")
     assert not other.fitted and (other.cos_low, other.cos_high) == (0.15, 0.65)
     assert dense_to_unit(0.5, (0.5, 0.9)) == 0.0 < dense_to_unit(0.5) < 1.0
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)) | st.text())
+def test_word_split_is_the_regex_split_ascii_fast_path_included(text):
+    from tools.index.scoring import _WORD, _words
+
+    lowered = text.lower()
+    assert _words(lowered) == _WORD.findall(lowered)
+
+
+def test_word_split_on_punctuation_underscores_and_control_characters():
+    from tools.index.scoring import _words
+
+    assert _words("snake_case,x1\x1fy\tz--2019's") == ["snake_case", "x1", "y", "z", "2019", "s"]
+    assert term_set("Tesla's coils, 1891") == {"tesla", "coil", "1891"}
