@@ -95,6 +95,18 @@ clean:
 bench-retrieval: $(VENV)/.installed-bench  ## Seed stack vs our index, side by side.
 	$(BIN)/python -m benchmarks.retrieval $(if $(DATASET),--dataset $(DATASET)) $(if $(SCALE),--scale $(SCALE))
 
+# Ingestion rate with the default chunks (600 generated files, 2,469 chunks), first run and
+# unchanged re-run, with a digest of the written index; REPEATS=n (default 3), one process.
+.PHONY: bench-ingest
+bench-ingest: install-dev  ## Ingestion chunks/s (embedding + indexing) and the re-ingest share.
+	$(BIN)/python -m benchmarks.ingest_rate --repeats $(or $(REPEATS),3)
+
+# Korean BM25 tokenizers (bigrams, kiwipiepy morphemes, both) on Belebele-ko, with the analyzer's
+# load time and memory; the report goes to benchmarks/results/korean.md (~2 min).
+.PHONY: bench-korean
+bench-korean: install-dev  ## Korean BM25: character bigrams vs morphemes vs both, and the analyzer's cost.
+	$(BIN)/python -m benchmarks.korean_tokenizer --out benchmarks/results/korean.md
+
 # DATASET=realistic,xquad,hotpotqa picks the question sets; LIMIT=N the first N questions of each
 # (realistic: of each kind). Offline unless ARAG_MODEL or a provider key is set. The last stdout
 # line is the figures as JSON; the report goes to benchmarks/results/answers.md and .json.

@@ -55,13 +55,13 @@ SENTENCES = [
 # the write boundaries below; it always prints how often each boundary was called.
 WORKER = """
 import json, os, signal, sys
-from langchain_classic.indexes import SQLRecordManager
 from tools.embeddings import load_embeddings
 from tools.index.lance import LanceIndex
 from tools.ingest import pipeline as ingest_module
+from tools.ingest.records import RecordManager
 BOUNDARIES = {
     "index.add": (LanceIndex, "add_documents"),
-    "records.update": (SQLRecordManager, "update"),
+    "records.update": (RecordManager, "update"),
     "fingerprints.put": (ingest_module.FileFingerprints, "put_many"),
     "index.set_language": (LanceIndex, "set_language"),
     "index.optimize": (LanceIndex, "optimize"),

@@ -84,6 +84,23 @@ def test_korean_corpus_uses_ngram_bm25_and_no_dense_weight(tmp_path, embeddings)
     assert top[0].metadata["chunk_id"] == "아코디언"
 
 
+INFLECTED = {
+    "독서": "그는 주말마다 도서관에서 책을 읽었다.",
+    "산책": "저녁을 먹고 그는 강가의 공원을 오래 걸었다.",
+    "김치": KOREAN["김치"],
+    "한강": KOREAN["한강"],
+    "아코디언": KOREAN["아코디언"],
+}
+
+
+def test_korean_bm25_matches_a_question_to_an_inflected_passage(tmp_path, embeddings):
+    # No character bigram of these questions occurs in the passage that answers them (책이 vs
+    # 책을, 걷는 vs 걸었다); the morphemes ~책 and ~걷 (an irregular verb) do.
+    index = _index(tmp_path, embeddings, INFLECTED, language="ko")
+    assert index.hybrid_search("책이 어디에 있나요?", k=3)[0].metadata["chunk_id"] == "독서"
+    assert index.hybrid_search("누가 걷는가?", k=3)[0].metadata["chunk_id"] == "산책"
+
+
 def test_english_corpus_keeps_dense_weight_for_english_queries(tmp_path, embeddings):
     index = _index(tmp_path, embeddings, PLANETS)
     assert index.dense_weight("Which planet is red?") > 0

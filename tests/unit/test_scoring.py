@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from langchain_core.documents import Document
 
 from tools.index.scoring import (
@@ -14,6 +16,7 @@ from tools.index.scoring import (
     fuse,
     lexical_coverage,
     stem,
+    term_set,
     tokenize,
 )
 
@@ -140,3 +143,18 @@ def test_a_latin_name_glued_to_a_korean_particle_is_still_the_name():
     assert tokenizer("en", "english")("gzip은 LZ77을")[0] == "gzip"
     assert split_scripts("gzip은 LZ77을 씁니다") == "gzip 은 LZ77 을 씁니다"
     assert split_scripts("plain ascii") == "plain ascii"
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)) | st.text())
+def test_word_split_is_the_regex_split_ascii_fast_path_included(text):
+    from tools.index.scoring import _WORD, _words
+
+    lowered = text.lower()
+    assert _words(lowered) == _WORD.findall(lowered)
+
+
+def test_word_split_on_punctuation_underscores_and_control_characters():
+    from tools.index.scoring import _words
+
+    assert _words("snake_case,x1\x1fy\tz--2019's") == ["snake_case", "x1", "y", "z", "2019", "s"]
+    assert term_set("Tesla's coils, 1891") == {"tesla", "coil", "1891"}

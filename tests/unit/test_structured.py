@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+
 import groq
 import httpx
 import pytest
@@ -9,7 +11,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from pydantic import BaseModel, Field
 
 from tests.fakes.scripted_chat_model import ScriptedChatModel, raw_tool_message, tool_message
-from tools.llm.structured import invoke_structured, parse_json_loosely
+from tools.llm.structured import invoke_structured, openai_tool, parse_json_loosely
 
 
 class Grade(BaseModel):
@@ -180,3 +182,30 @@ async def test_unrepairable_failed_generation_is_retried_then_repaired():
     result = await invoke_structured(model, Grade, MESSAGES)
     assert result.ok and result.repaired and result.attempts == 2
     assert result.value == Grade(relevant=False, score=0.2)
+
+
+class CountedSchema(BaseModel):
+    """A schema that counts how often it is turned into a JSON schema (a tool conversion)."""
+
+    answer: str
+
+    conversions: typing.ClassVar[int] = 0
+
+    @classmethod
+    def model_json_schema(cls, *args, **kwargs):
+        CountedSchema.conversions += 1
+        return super().model_json_schema(*args, **kwargs)
+
+
+async def test_the_tool_schema_is_converted_once_and_sent_unchanged():
+    from langchain_core.utils.function_calling import convert_to_openai_tool
+
+    expected = convert_to_openai_tool(CountedSchema)
+    CountedSchema.conversions = 0
+    for _ in range(3):
+        model = ScriptedChatModel(script=[tool_message({"answer": "yes"}, "CountedSchema")])
+        result = await invoke_structured(model, CountedSchema, [HumanMessage("q")])
+        assert result.ok and result.value.answer == "yes"
+    assert CountedSchema.conversions <= 1  # at most the first call converts it
+    bound = model.bind_tools([openai_tool(CountedSchema)], tool_choice="CountedSchema")
+    assert bound.kwargs["tools"] == [expected]

@@ -60,7 +60,13 @@ def tokenizer(language: str | None, stem_language: str | None) -> Callable[[str]
 
     ``language`` ``None`` means a language written without spaces: content terms with
     character bigrams (:func:`tools.index.scoring.tokenize`), as the index's n-gram FTS.
+    ``"ko"`` is those bigrams plus each word's content morphemes
+    (:func:`tools.index.morph.korean_tokenize`).
     """
+    if language == "ko":
+        from tools.index.morph import korean_tokenize
+
+        return korean_tokenize
     if language is None:
         from tools.index.scoring import tokenize
 

@@ -189,7 +189,13 @@ def _text_chars(texts) -> int:
 
 
 def _bm25_language(language: str) -> tuple[str | None, str | None]:
-    """``(language, Snowball stemmer)`` for :func:`tools.index.bm25.tokenizer`, as FTS has it."""
+    """``(language, Snowball stemmer)`` for :func:`tools.index.bm25.tokenizer`, as FTS has it.
+
+    Korean keeps its code: its in-process BM25 adds morphemes to the bigrams (measured in
+    ``benchmarks/results/korean.md``).
+    """
+    if language == "ko":
+        return "ko", None
     if language in NGRAM_LANGUAGES:
         return None, None
     return language, STEM_LANGUAGES.get(language)

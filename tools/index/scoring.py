@@ -64,6 +64,18 @@ SPACELESS_CHARS = (
     "\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
 )
 _WORD = re.compile(rf"[{SPACELESS_CHARS}]+|[^\W{SPACELESS_CHARS}]+", re.UNICODE)
+# ASCII \w is [A-Za-z0-9_]: every other byte becomes a space, and split() gives the same words
+# as _WORD.findall, in order, at about a third of the cost (term_set runs on every ingested chunk).
+_ASCII_NON_WORD = bytes(
+    c if chr(c).isascii() and (chr(c).isalnum() or c == ord("_")) else 32 for c in range(256)
+)
+
+
+def _words(lowered: str) -> list[str]:
+    """``_WORD.findall(lowered)``, faster for ASCII text."""
+    if lowered.isascii():
+        return lowered.encode("ascii").translate(_ASCII_NON_WORD).decode("ascii").split()
+    return _WORD.findall(lowered)
 
 
 @lru_cache(maxsize=4096)
@@ -133,12 +145,12 @@ def tokenize(text: str) -> list[str]:
     (digits are kept: numbers and years matter), stem with :func:`stem`. Runs of CJK, kana,
     Hangul or Thai characters become overlapping character bigrams.
     """
-    return [term for word in _WORD.findall(text.lower()) for term in _term(word)]
+    return [term for word in _words(text.lower()) for term in _term(word)]
 
 
 def term_set(text: str) -> set[str]:
     """The distinct content terms of ``text`` (as :func:`tokenize`, deduplicated words first)."""
-    return {term for word in set(_WORD.findall(text.lower())) for term in _term(word)}
+    return {term for word in set(_words(text.lower())) for term in _term(word)}
 
 
 def spaceless_share(text: str) -> float:

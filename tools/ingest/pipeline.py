@@ -100,9 +100,9 @@ class IngestReport:
 
 def record_manager_for(data_dir: Path, namespace: str = RECORD_NAMESPACE):
     """The indexing API's SQL record manager of ``namespace`` in ``data_dir`` (schema ensured)."""
-    from langchain_classic.indexes import SQLRecordManager
+    from tools.ingest.records import RecordManager
 
-    manager = SQLRecordManager(namespace=namespace, db_url=f"sqlite:///{data_dir / RECORD_DB}")
+    manager = RecordManager(namespace=namespace, db_url=f"sqlite:///{data_dir / RECORD_DB}")
     manager.create_schema()
     return manager
 
