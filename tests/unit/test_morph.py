@@ -40,4 +40,5 @@ def test_morphemes_keep_content_words_and_drop_particles_and_endings():
     assert morph.word_morphemes("대한민국의") == ("~대한민국",)
     assert morph.word_morphemes("공부했습니다") == ("~공부",)
     # The bigram terms come first, unchanged; only Hangul morphemes are added after them.
-    assert morph.korean_tokenize("2019년 Seoul") == ["20", "01", "19", "9년", "seoul", "~년"]
+    # a number glued to a Hangul unit is two words: the year stays a number
+    assert morph.korean_tokenize("2019년 Seoul") == ["2019", "년", "seoul", "~년"]
