@@ -5,8 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-TARGETS = {"answerable_correct": 0.8, "near_miss_abstained": 0.8, "out_of_corpus_abstained": 0.8}
-"""The realistic corpus's targets (offline)."""
+TARGETS = {
+    "answerable_correct": 0.8,
+    "near_miss_abstained": 0.8,
+    "out_of_corpus_abstained": 0.8,
+    "abstention_recall": 0.8,
+}
+"""The realistic corpus's targets (offline): the issue's "≥ 80% of near-miss and out-of-corpus
+questions abstained" is read both apart and together (``abstention_recall``)."""
+TARGET_LABELS = {"abstention_recall": "near miss and out of corpus together, abstained"}
 
 COLUMNS = (
     ("questions", "questions"),
@@ -64,7 +71,8 @@ def _realistic(result: dict) -> list[str]:
         value = summary.get(key)
         verdict = "met" if value is not None and value >= target else "not met"
         lines.append(
-            f"- {key.replace('_', ' ')}: {_cell(value)} (target ≥ {target:.2f}, {verdict})"
+            f"- {TARGET_LABELS.get(key, key.replace('_', ' '))}: {_cell(value)} "
+            f"(target ≥ {target:.2f}, {verdict})"
         )
     if korean := summary.get("korean"):
         lines.append(
