@@ -34,8 +34,8 @@ async def rewrite_query(state: State, ctx: Context, services: Services) -> dict:
     docs = state.get("documents") or []
     rewrites = state.get("rewrites", 0) + 1
     llm = services.llm(ctx)
-    prf = [feedback_query(" ".join(state.get("queries") or [query]), docs)]
     if llm is None:
+        prf = [feedback_query(" ".join(state.get("queries") or [query]), docs)]
         return {
             "queries": prf,
             "rewrites": rewrites,
@@ -58,6 +58,7 @@ async def rewrite_query(state: State, ctx: Context, services: Services) -> dict:
         provider_failed = reply.failure is not None and reply.failure["kind"] != "unusable_output"
         failure = reply.failure or {"node": NODE, "kind": "unusable_output", "cause": "no queries"}
         why = ModelReply(failure=failure).why
+        prf = [feedback_query(" ".join(state.get("queries") or [query]), docs)]
         return {
             "queries": prf,
             "rewrites": rewrites,

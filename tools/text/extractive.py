@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -289,6 +290,12 @@ def verify_answer(
     return Verification(not unsupported, useful, unsupported, reason)
 
 
+@lru_cache(maxsize=100_000)
+def _first_term(word: str) -> str | None:
+    """The first content term of one word (cached: a document repeats its words)."""
+    return next(iter(tokenize(word)), None)
+
+
 def feedback_query(query: str, docs: list[Doc], max_terms: int = 4) -> str:
     """Pseudo-relevance feedback: ``query`` plus the most telling terms of the top documents.
 
@@ -301,7 +308,7 @@ def feedback_query(query: str, docs: list[Doc], max_terms: int = 4) -> str:
     for doc in docs[:3]:
         in_doc: set[str] = set()
         for word in re.findall(r"\w+", doc["content"]):
-            term = next(iter(tokenize(word)), None)
+            term = _first_term(word)
             if term and term not in seen and not term.isdigit():
                 in_doc.add(term)
                 words.setdefault(term, word)
