@@ -6,7 +6,7 @@ match across inflections but also across unrelated words that share two syllable
 tokenizer of a Korean corpus (:func:`korean_tokenize`) keeps the bigrams and adds each word's
 content morphemes (nouns, verb and adjective stems, roots, adverbs), in their own namespace
 (:data:`MORPH_PREFIX`), so a morpheme and a bigram spelled alike stay separate terms. Measured
-against bigrams alone, morphemes alone and other mixes in ``benchmarks/retrieval/korean.py``
+against bigrams alone, morphemes alone and other mixes in ``benchmarks/korean_tokenizer.py``
 (figures in ``benchmarks/results/korean.md``).
 
 Words are analyzed one at a time and cached (word frequencies are Zipfian; the same word is
@@ -43,8 +43,9 @@ _CALL_LOCK = threading.Lock()
 def _load_kiwi():
     from kiwipiepy import Kiwi
 
-    # One thread (calls are per word, a pool only adds hand-offs); without the multi-word and
-    # typo dictionaries: 230 MB instead of 300 MB and the same Belebele-ko figures.
+    # kiwipiepy's pool of one thread per core (num_workers=-1; it serves analyze/extract);
+    # without the multi-word and typo dictionaries: 230 MB instead of 300 MB and the same
+    # Belebele-ko figures.
     return Kiwi(num_workers=-1, load_multi_dict=False, load_typo_dict=False)
 
 
