@@ -245,3 +245,20 @@ def test_rows_of_aligned_columns_are_not_joined_as_wrapped_prose():
         "mips-msa/     =>  Optimized code for the MIPS-MSA platform\n"
     )
     assert len(split_sentences(listing)) == 2
+
+
+def test_a_word_that_only_names_the_kind_of_answer_does_not_pull_in_a_second_sentence(
+    sample_data_dir, embeddings
+):
+    # The sample corpus's Tesla article: "In the years after these rumors ..." shares only
+    # "year" with the question, a word that names the kind of answer, not a fact asked about.
+    from langchain_core.messages import HumanMessage
+
+    from graph.builder import build_graph
+    from graph.config import Context
+    from tests.runs import invoke
+
+    graph = build_graph(chat_model=None, embeddings=embeddings)
+    ctx = Context(data_dir=str(sample_data_dir), model="offline", web_search="none")
+    result = invoke(graph, {"messages": [HumanMessage("What year did Tesla die?")]}, context=ctx)
+    assert result["answer"] == "Tesla died on 7 January 1943 [1]."

@@ -38,6 +38,7 @@ from tools.index.scoring import (
 )
 from tools.text.question_type import (
     QUANTITY_NOUNS,
+    frame_terms,
     offers_answer,
     question_kind,
     states_date,
@@ -99,7 +100,7 @@ def score_sentences(
     """
     if not sentences:
         return np.zeros(0)
-    q_terms = set(tokenize(question))
+    q_terms = set(tokenize(question)) - frame_terms(question)
     q_pairs = _pairs(tokenize(question))
     kind = question_kind(question)
     own = [term_set(s.text) for s in sentences]

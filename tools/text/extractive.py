@@ -23,6 +23,7 @@ from tools.index.scoring import lexical_coverage, term_set, term_weight, tokeniz
 from tools.index.search import Doc
 from tools.text.evidence import Sentence, score_sentences
 from tools.text.normalize import for_matching
+from tools.text.question_type import frame_terms
 from tools.text.sentences import split_sentences
 
 OFFLINE_NOTICE = "extractive answer (no LLM configured)"
@@ -172,7 +173,7 @@ def pick_sentences(
         return []
     best = ranked[0][1]
     picked = [ranked[0][0]]
-    asked = term_set(question)
+    asked = term_set(question) - frame_terms(question)
     for sentence, score in ranked[1 : 1 + LOOKAHEAD]:
         if len(picked) >= max_sentences:
             break

@@ -216,3 +216,16 @@ def states_number(text: str) -> bool:
     if _STANDALONE_NUMBER.search(text) or _SOME_NUMBER.search(text):
         return True
     return bool(set(re.findall(r"[a-z]+", text.lower())) & _NUMBER_WORDS)
+
+
+_FRAME = re.compile(
+    rf"\b(what|which|how)\s+(\w+\s+){{0,2}}?({_UNITS_OF_TIME}|{QUANTITY_NOUNS})\b", re.IGNORECASE
+)
+
+
+def frame_terms(question: str) -> set[str]:
+    """Terms that only name the kind of answer asked for: "year" in "What year did Tesla die?".
+
+    A sentence is not a better answer for repeating them ("In the years after these rumors").
+    """
+    return {t for m in _FRAME.finditer(question) for t in term_set(m.group(3))}
