@@ -144,6 +144,7 @@ def test_nothing_relevant_rewrites_with_the_real_model(llama_server, sample_data
     assert_guarantees(result)
 
 
+@pytest.mark.timeout(600)  # two drafts and their checks: 163 s alone on 2 cores, 300+ when busy
 def test_a_rejected_draft_is_rewritten_by_the_real_model_and_never_shown(
     llama_server, sample_data_dir
 ):
