@@ -23,7 +23,6 @@ The weights are round values checked on XQuAD-en and HotpotQA (see
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,9 +36,9 @@ from tools.index.scoring import (
     tokenize,
 )
 from tools.text.question_type import (
-    QUANTITY_NOUNS,
     frame_terms,
     offers_answer,
+    plain_kind,
     question_kind,
     states_date,
     states_number,
@@ -152,30 +151,15 @@ def answer_coverage(
     return lexical_coverage(terms, " ".join(f"{s.text} {s.context}" for s in picked))
 
 
-_ASKS = (  # (kind, what it needs, how such a question opens)
-    (
-        "when",
-        "a date",
-        re.compile(
-            r"^(when\s+(did|was|were|is|are|does|do|will|would|has|have|had|can|could)\b"
-            r"|(in|on|by|during|from|since)?\s*(what|which)\s+(\w+\s+){0,2}"
-            r"(year|date|day|month|century|decade)s?\b)"
-        ),
-    ),
-    (
-        "quantity",
-        "a number",
-        re.compile(rf"^(how\s+(many|much)\b|(what|which)\s+(\w+\s+){{0,2}}{QUANTITY_NOUNS}\b)"),
-    ),
-)
-"""Questions whose answer is plainly a date or a number: they open by asking for one."""
+_NEEDED = {"when": "a date", "quantity": "a number"}
 
 
 def missing_kind(query: str, picked: Sequence[Sentence]) -> str | None:
     """What ``query`` asks for that no quoted sentence states at all ("a date"), or None.
 
     Only for English questions that open by asking for a date ("When did ...", "In which year
-    ...") or an amount ("How many ...", "Which hash table size ..."): their answer is one, and
+    ...") or an amount ("How many ...", "Which hash table size ...",
+    :func:`tools.text.question_type.plain_kind`): their answer is one, and
     a quote without any ("In which year was socat first released?" against "the old version
     1.31 is used") is a near miss, not an answer. The test is lenient
     (:func:`tools.text.question_type.states_date`, ``states_number``): any date, ordinal or
@@ -183,12 +167,11 @@ def missing_kind(query: str, picked: Sequence[Sentence]) -> str | None:
     ("Which platform is affected when ...?", "When many people are arrested, what ...?"), and
     other kinds are too loose to judge this way.
     """
-    text = " ".join(query.lower().split())
-    for kind, needed, opening in _ASKS:
-        if opening.match(text):
-            states = states_date if kind == "when" else states_number
-            return None if any(states(s.text) for s in picked) else needed
-    return None
+    kind = plain_kind(query)
+    if kind is None:
+        return None
+    states = states_date if kind == "when" else states_number
+    return None if any(states(s.text) for s in picked) else _NEEDED[kind]
 
 
 def unmatched_numbers(query: str, picked: Sequence[Sentence]) -> list[str]:

@@ -229,3 +229,29 @@ def frame_terms(question: str) -> set[str]:
     A sentence is not a better answer for repeating them ("In the years after these rumors").
     """
     return {t for m in _FRAME.finditer(question) for t in term_set(m.group(3))}
+
+
+_PLAIN_OPENINGS: tuple[tuple[QuestionKind, re.Pattern[str]], ...] = (
+    (
+        "when",
+        re.compile(
+            r"^(when\s+(did|was|were|is|are|does|do|will|would|has|have|had|can|could)\b"
+            r"|(in|on|by|during|from|since)?\s*(what|which)\s+(\w+\s+){0,2}"
+            r"(year|date|day|month|century|decade)s?\b)"
+        ),
+    ),
+    (
+        "quantity",
+        re.compile(rf"^(how\s+(many|much)\b|(what|which)\s+(\w+\s+){{0,2}}{QUANTITY_NOUNS}\b)"),
+    ),
+)
+
+
+def plain_kind(question: str) -> QuestionKind | None:
+    """``"when"`` or ``"quantity"`` for an English question that opens by asking for a date or an
+    amount ("When did ...", "In which year ...", "How many ...", "Which hash table size ..."),
+    else None: stricter than :func:`question_kind`, where "when" anywhere counts ("Which
+    platform is affected when ...?", "When many people are arrested, what ...?").
+    """  # noqa: D205
+    text = " ".join(question.lower().split())
+    return next((kind for kind, opening in _PLAIN_OPENINGS if opening.match(text)), None)
