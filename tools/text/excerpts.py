@@ -61,10 +61,11 @@ def excerpt(text: str, query: str, max_chars: int, *, fill: bool = True) -> str:
         used = len(sentences[0])
     while True:
         best = None
+        skip_unmatched = not fill and any(weights[j] for j in kept)
         for i, sentence in enumerate(sentences):
             if i in kept or used + len(sentence) + len(GAP) > max_chars:
                 continue
-            if not fill and weights[i] == 0 and any(weights[j] for j in kept):
+            if skip_unmatched and weights[i] == 0:
                 continue
             adjacent = (i - 1 in kept) or (i + 1 in kept)
             key = (weights[i], adjacent, -i)
