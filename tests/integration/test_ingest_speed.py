@@ -230,3 +230,26 @@ def test_chunks_embed_from_the_token_ids_their_chunking_measured(embeddings):
     known.clear()
     chunk_documents([long], chunk_tokens=200, overlap_tokens=20, token_ids=known)
     assert known == {}
+
+
+def test_exact_search_bypasses_the_ann_index(tmp_path, embeddings, monkeypatch):
+    """``exact_search`` (benchmarks/retrieval/exact_vs_ann.py) scans every row: a numpy ranking."""
+    import tools.index.lance as lance
+
+    monkeypatch.setattr(lance, "ANN_MIN_ROWS", 300)
+    monkeypatch.setattr(lance, "SMALL_TABLE_ROWS", 0)
+    from langchain_core.documents import Document
+
+    texts = [f"harbour {i} timber {i % 7} mill {i % 11} bridge {i % 13}" for i in range(400)]
+    index = LanceIndex.open(tmp_path / "data", embeddings, create=True)
+    index.add_documents([Document(t) for t in texts], ids=[f"r{i}" for i in range(400)])
+    index.refresh_fts()
+    qvec = embeddings.embed_query("timber from the mill")
+    assert "ANNSubIndex" in index._vector_query(qvec, 10).explain_plan()
+    index.exact_search = True
+    plan = index._vector_query(qvec, 10).explain_plan()
+    assert "KNNVectorDistance" in plan and "ANNSubIndex" not in plan
+    cosines = embeddings.embed_array(texts) @ np.asarray(qvec)
+    expected = [f"r{i}" for i in np.argsort(-cosines, kind="stable")[:10]]
+    got = [row["id"] for row in index._vector_rows(qvec, 10, ["id"])]
+    assert sorted(got) == sorted(expected)

@@ -297,6 +297,9 @@ class LanceIndex(VectorStore):
         self._columns = [*_DOC_COLUMNS, "terms"] if self._has_terms else list(_DOC_COLUMNS)
         #: Optional :class:`tools.index.rerank.Reranker` applied to the fused results.
         self.reranker: Reranker | None = None
+        #: True: vector search ignores the ANN index (exact cosine over every row), to measure
+        #: what the ANN loses (``benchmarks/retrieval/exact_vs_ann.py``). Default: the index.
+        self.exact_search = False
 
     record_namespace = "lancedb/chunks"
     """Namespace of this table's keys in the ingestion record manager."""
@@ -731,6 +734,16 @@ class LanceIndex(VectorStore):
         columns: Sequence[str] | None = None,
         where: str = "",
     ) -> list[dict]:
+        return self._vector_query(qvec, limit, columns, where).to_arrow().to_pylist()
+
+    def _vector_query(
+        self,
+        qvec: Sequence[float],
+        limit: int,
+        columns: Sequence[str] | None = None,
+        where: str = "",
+    ):
+        """The LanceDB query of :meth:`_vector_rows` (its plan shows ANN or exact search)."""
         query = (
             self._table.search(np.asarray(qvec, dtype=np.float32), vector_column_name="vector")
             .distance_type("cosine")
@@ -740,7 +753,9 @@ class LanceIndex(VectorStore):
         )
         if where:  # before the search: the k nearest among the matching rows
             query = query.where(where, prefilter=True)
-        if self._has_ann:
+        if self.exact_search:
+            query = query.bypass_vector_index()
+        elif self._has_ann:
             # HNSW beam width: a wider beam than the default recovers the exact top hits
             # (measured with benchmarks/quick_retrieval.py --only scale). The index stores
             # scalar-quantized vectors, so its distances are approximate: re-scoring the top
@@ -748,7 +763,7 @@ class LanceIndex(VectorStore):
             # scores) exact (quantized ones were off by up to 0.9 in cosine) and, at 100k
             # chunks, R@5 0.70 -> 0.79 (exact search: 0.79), +2-3 ms CPU per query.
             query = query.ef(ANN_EF).refine_factor(ANN_REFINE)
-        return query.to_arrow().to_pylist()
+        return query
 
     def _bm25_rows(
         self,
