@@ -32,7 +32,10 @@ def measure(size: int, n_questions: int, cache_root: Path, log=print) -> dict:
     from benchmarks.retrieval.embeddings import CachedVectors
     from benchmarks.retrieval.our_stack import OurStack
     from tools.embeddings import load_embeddings
+    from tools.index import memory_copy
 
+    # Both searches through LanceDB: an in-memory copy would search every vector anyway.
+    memory_copy.MEMORY_TABLE_ROWS = 0
     real = scale.load_real(SHARED_DATA)
     cache = scale.cache_dir_for(cache_root)
     scale.ensure_corpus(cache, size, real, log)

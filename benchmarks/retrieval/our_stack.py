@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import tempfile
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -53,8 +54,15 @@ class OurStack:
             self.index.add_documents(batch, ids=[d.metadata["chunk_id"] for d in batch])
 
     def finish(self) -> None:
-        """Build the full-text index, as ingestion does at the end of a run."""
+        """Build the full-text index, as ingestion does at the end of a run; wait for the copy.
+
+        The in-memory copy searches use once it is ready (:meth:`LanceIndex.warm`) takes
+        ``warm_s`` seconds; ``in_memory`` is False for a table too big to hold.
+        """
         self.index.refresh_fts()
+        start = time.perf_counter()
+        self.in_memory = self.index.warm()
+        self.warm_s = time.perf_counter() - start
 
     def search(self, query: str) -> list[str]:
         """Ranked paragraph ids from ``hybrid_search(query, k=10)``."""

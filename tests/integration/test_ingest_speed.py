@@ -141,7 +141,7 @@ def test_small_table_search_in_memory_matches_lancedb_and_sees_writes(
 ):
     from langchain_core.documents import Document
 
-    import tools.index.lance as lance
+    import tools.index.memory_copy as memory_copy
 
     index = LanceIndex.open(tmp_path / "data", embeddings, create=True)
     texts = [f"Harbour {i} exports grain, timber and wool to port {i}." for i in range(30)]
@@ -152,11 +152,12 @@ def test_small_table_search_in_memory_matches_lancedb_and_sees_writes(
     index.refresh_fts()
     queries = ["wool to port 7", "Which harbour exports timber?", "grain 12"]
     in_memory = [index.hybrid_search(q, k=5) for q in queries]
-    assert index._memory is not None  # the 30-row table was searched in memory
-    monkeypatch.setattr(lance, "SMALL_TABLE_ROWS", 0)
+    assert index._memory.current is not None  # the 30-row table was searched in memory
+    monkeypatch.setattr(memory_copy, "SMALL_TABLE_ROWS", 0)
+    monkeypatch.setattr(memory_copy, "MEMORY_TABLE_ROWS", 0)
     reopened = LanceIndex.open(tmp_path / "data", embeddings)
     on_disk = [reopened.hybrid_search(q, k=5) for q in queries]
-    assert reopened._memory is None
+    assert reopened._memory.current is None
     monkeypatch.undo()
     assert [[(d.id, d.metadata) for d in r] for r in in_memory] == [
         [(d.id, d.metadata) for d in r] for r in on_disk
@@ -173,9 +174,11 @@ def test_small_table_search_in_memory_matches_lancedb_and_sees_writes(
 
 def test_ann_search_reports_exact_cosines(tmp_path, embeddings, monkeypatch):
     import tools.index.lance as lance
+    import tools.index.memory_copy as memory_copy
 
     monkeypatch.setattr(lance, "ANN_MIN_ROWS", 300)
-    monkeypatch.setattr(lance, "SMALL_TABLE_ROWS", 0)  # search through LanceDB, not memory
+    monkeypatch.setattr(memory_copy, "SMALL_TABLE_ROWS", 0)
+    monkeypatch.setattr(memory_copy, "MEMORY_TABLE_ROWS", 0)  # through LanceDB, not memory
     import random
 
     from langchain_core.documents import Document
@@ -235,9 +238,11 @@ def test_chunks_embed_from_the_token_ids_their_chunking_measured(embeddings):
 def test_exact_search_bypasses_the_ann_index(tmp_path, embeddings, monkeypatch):
     """``exact_search`` (benchmarks/retrieval/exact_vs_ann.py) scans every row: a numpy ranking."""
     import tools.index.lance as lance
+    import tools.index.memory_copy as memory_copy
 
     monkeypatch.setattr(lance, "ANN_MIN_ROWS", 300)
-    monkeypatch.setattr(lance, "SMALL_TABLE_ROWS", 0)
+    monkeypatch.setattr(memory_copy, "SMALL_TABLE_ROWS", 0)
+    monkeypatch.setattr(memory_copy, "MEMORY_TABLE_ROWS", 0)
     from langchain_core.documents import Document
 
     texts = [f"harbour {i} timber {i % 7} mill {i % 11} bridge {i % 13}" for i in range(400)]

@@ -232,12 +232,13 @@ def test_the_graphs_search_finds_the_bridge_document_unless_multihop_is_off(
     tmp_path, embeddings, monkeypatch
 ):
     """The probe and retrieve nodes search through nodes.confidence.search with ctx.multihop."""
-    import tools.index.lance as lance
+    import tools.index.memory_copy as memory_copy
     from tools.index.search import search
 
     # LanceDB's BM25 misses the bridge document in a plain top 2 of this tiny corpus (the
     # case multi-hop is for); the in-process BM25 of small tables already ranks it second.
-    monkeypatch.setattr(lance, "MEMORY_BM25_CHARS", 0)
+    monkeypatch.setattr(memory_copy, "MEMORY_BM25_CHARS", 0)
+    monkeypatch.setattr(memory_copy, "BACKGROUND_MEMORY_CHARS", 0)
     index = _index(tmp_path, embeddings, BRIDGE)
     question = (
         "What other device can control the program the Apple Remote was originally designed "
@@ -253,7 +254,7 @@ def test_a_failed_keyword_search_is_visible_not_only_logged(
     sample_data_dir, embeddings, monkeypatch
 ):
     """BM25 failing (LanceDB's phrase-query error) leaves vector search: the user is told."""
-    import tools.index.lance as lance
+    import tools.index.memory_copy as memory_copy
     from arag.turn import run_turn
     from graph.builder import build_graph
     from graph.config import Context
@@ -261,7 +262,8 @@ def test_a_failed_keyword_search_is_visible_not_only_logged(
     from tools.index import open_index
 
     # BM25 through LanceDB (the small sample corpus would otherwise be scored in process).
-    monkeypatch.setattr(lance, "MEMORY_BM25_CHARS", 0)
+    monkeypatch.setattr(memory_copy, "MEMORY_BM25_CHARS", 0)
+    monkeypatch.setattr(memory_copy, "BACKGROUND_MEMORY_CHARS", 0)
     index = open_index(str(sample_data_dir), embeddings)
     table = index._table
     real_search = table.search

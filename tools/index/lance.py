@@ -35,7 +35,7 @@ from tools.embeddings import (
     embedding_languages,
     embedding_model_id,
 )
-from tools.index import bm25
+from tools.index import memory_copy
 from tools.index.base import (
     GENERATION_FILE,
     EmbeddingMismatchError,
@@ -70,16 +70,6 @@ ID_BATCH = 500  # ids per SQL ``IN (...)`` filter
 ANN_MIN_ROWS = 50_000
 ANN_EF = 100  # HNSW search beam width (default 1.5 * limit)
 ANN_REFINE = 2  # re-score this many times the limit with full vectors
-# Below this many rows, searches use an in-memory copy of the table (vectors, texts,
-# metadata; at most ~80 MB with 800-token chunks): an exact vector search in numpy takes
-# microseconds where LanceDB's costs ~3.5 ms of CPU even on 240 rows, and BM25 is scored in
-# process too (MEMORY_BM25_CHARS). From this size on, searches read ids, terms and scores,
-# and the texts of the returned results alone (see hybrid_search).
-SMALL_TABLE_ROWS = 20_000
-# Up to this many characters of text, the in-memory copy also holds its own BM25 postings
-# (tools.index.bm25; up to ~1 s of CPU to build, once per index generation), searched in
-# microseconds; a bigger small table keeps LanceDB's FTS (ids and scores only).
-MEMORY_BM25_CHARS = 2_000_000
 _DOC_COLUMNS = ("id", "text", "source", "chunk_id", "title", "metadata")
 # What document filters read (tools/index/filters.py); tables from before them lack these.
 FILTER_COLUMNS = ("display", "tags", "file_type", "ingested_at")
@@ -134,58 +124,6 @@ def _mark_failure(bm25_rows: list[dict], vector_rows: list[dict]) -> None:
     if error := getattr(bm25_rows, "error", ""):
         for row in vector_rows:
             row[LEXICAL_FAILED] = error
-
-
-class _MemoryTable:
-    """A small table held in memory: rows as Arrow, unit vectors as one numpy matrix, BM25.
-
-    BM25 (:mod:`tools.index.bm25`) tokenizes the texts once, as the corpus ``language``'s FTS
-    index does.
-    """
-
-    def __init__(self, table, language: str):
-        self.table = table.drop_columns(["vector"])
-        vectors = table["vector"].combine_chunks()
-        matrix = vectors.values.to_numpy(zero_copy_only=False).astype(np.float32)
-        matrix = matrix.reshape(len(table), -1)
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        self.vectors = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-        self.position = {rid: i for i, rid in enumerate(table["id"].to_pylist())}
-        texts = table["text"]
-        self.bm25: bm25.TermBm25 | None = None
-        self.tokenize = bm25.tokenizer(*_bm25_language(language))
-        if _text_chars(texts) <= MEMORY_BM25_CHARS:
-            self.bm25 = bm25.TermBm25([self.tokenize(t or "") for t in texts.to_pylist()])
-
-    def cosines(self, qvec: np.ndarray) -> np.ndarray:
-        """Cosine similarity of every row with ``qvec`` (LanceDB's cosine: 1 - distance)."""
-        norm = float(np.linalg.norm(qvec))
-        if norm <= 0:
-            return np.zeros(len(self.vectors))
-        # einsum, not @: BLAS's threaded matrix-vector product took 3.4 ms of CPU on 10k rows
-        # (0.7 ms here) on 2 busy cores, and its spinning threads slowed the BM25 call after it.
-        return np.einsum("ij,j->i", self.vectors, qvec / norm)
-
-    @staticmethod
-    def nearest(cosines: np.ndarray, k: int) -> list[int]:
-        """Positions of the ``k`` highest cosines, best first (ties: lower position first)."""
-        k = min(k, len(cosines))
-        if k <= 0:
-            return []
-        top = np.argpartition(-cosines, k - 1)[:k] if k < len(cosines) else np.arange(k)
-        return sorted(top.tolist(), key=lambda i: (-cosines[i], i))
-
-    def rows(self, positions: list[int]) -> list[dict]:
-        """The rows at ``positions``, in that order, as dicts."""
-        return self.table.take(positions).to_pylist() if positions else []
-
-
-def _text_chars(texts) -> int:
-    """Total characters in an Arrow string column (nulls count 0)."""
-    import pyarrow.compute as pc
-
-    total = pc.sum(pc.utf8_length(texts)).as_py()
-    return int(total or 0)
 
 
 def _bm25_language(language: str) -> tuple[str | None, str | None]:
@@ -291,7 +229,10 @@ class LanceIndex(VectorStore):
         self._fts_stale = False
         self._generation = self._generation_stamp()
         self._row_count: int | None = None
-        self._memory: _MemoryTable | None = None
+        # The in-memory copy searches use when ready (tools.index.memory_copy).
+        self._memory = memory_copy.MemoryCopies(
+            lambda: self._read_for_memory(), self._bm25_tokenizer
+        )
         self._has_terms = "terms" in table.schema.names
         self._has_filters = set(FILTER_COLUMNS) <= set(table.schema.names)
         self._columns = [*_DOC_COLUMNS, "terms"] if self._has_terms else list(_DOC_COLUMNS)
@@ -512,7 +453,7 @@ class LanceIndex(VectorStore):
                 else:
                     self._table.add(table)
                 self._row_count = None
-                self._memory = None
+                self._memory.drop()
         return ids
 
     def _existing_ids(self, ids: Sequence[str]) -> set[str]:
@@ -580,7 +521,7 @@ class LanceIndex(VectorStore):
             for batch in _batches(list(ids), ID_BATCH):
                 self._table.delete(f"id IN ({_sql_list(batch)})")
             self._row_count = None
-            self._memory = None
+            self._memory.drop()
         return True
 
     def row_ids(self) -> list[tuple[str, int]]:
@@ -594,7 +535,7 @@ class LanceIndex(VectorStore):
             for batch in _batches(list(rowids), ID_BATCH):
                 self._table.delete(f"_rowid IN ({', '.join(str(int(r)) for r in batch)})")
             self._row_count = None
-            self._memory = None
+            self._memory.drop()
 
     def refresh(self) -> bool:
         """Catch up with writes by other processes; whether anything changed.
@@ -619,7 +560,7 @@ class LanceIndex(VectorStore):
             self._has_fts = "text" in indices
             self._has_ann = "vector" in indices
             self._row_count = None
-            self._memory = None
+            self._memory.drop()
             self._generation = stamp
         return True
 
@@ -675,7 +616,7 @@ class LanceIndex(VectorStore):
             self._has_fts = True
             self._has_ann = "vector" in self._indices()
             self._row_count = None
-            self._memory = None
+            self._memory.drop()
 
     def refresh_fts(self) -> None:
         """Bring the BM25 (and vector) indices up to date: same as :meth:`optimize`."""
@@ -840,10 +781,18 @@ class LanceIndex(VectorStore):
 
         ``dense=False`` skips the vector search (BM25 hits still carry their cosine).
         """
-        return self._candidates(query, depth, dense=dense, columns=self._columns)
+        memory = self._memory_table()
+        return self._candidates(query, depth, dense=dense, columns=self._columns, memory=memory)
 
     def _candidates(
-        self, query: str, depth: int, *, dense: bool, columns: Sequence[str], where: str = ""
+        self,
+        query: str,
+        depth: int,
+        *,
+        dense: bool,
+        columns: Sequence[str],
+        where: str = "",
+        memory: memory_copy.MemoryTable | None = None,
     ) -> list[Candidate]:
         """:meth:`candidates` reading only ``columns`` (plus the scores and ``_rowid``).
 
@@ -852,10 +801,10 @@ class LanceIndex(VectorStore):
         BM25 runs in a worker thread while the vector search runs here (LanceDB releases the
         GIL): measured faster than one after the other even on 240-row tables, where each
         LanceDB call's fixed cost dominates. ``where`` (a document filter's SQL) restricts
-        both searches to the matching rows before they rank.
+        both searches to the matching rows before they rank. With ``memory`` (the table's
+        in-memory copy) both searches run in process instead, and every column is read.
         """
         qvec = np.asarray(self._embeddings.embed_query(query), dtype=np.float32)
-        memory = self._memory_table()
         if memory is not None:
             return self._memory_candidates(memory, query, qvec, depth, dense=dense, where=where)
         bm25 = (
@@ -904,23 +853,37 @@ class LanceIndex(VectorStore):
             for e in merged.values()
         ]
 
-    def _memory_table(self) -> _MemoryTable | None:
-        """The in-memory copy of a table under ``SMALL_TABLE_ROWS`` rows (else ``None``).
+    def _memory_table(self) -> memory_copy.MemoryTable | None:
+        """The in-memory copy if it is ready (else ``None``; see :mod:`tools.index.memory_copy`).
 
-        Read on first use and dropped on every write through this index; like the table
-        handle itself, it does not see other processes' writes until the index is reopened.
+        Read on first use (small tables) or in the background, and dropped on every write
+        through this index; like the table handle itself, it does not see other processes'
+        writes until :meth:`refresh` does.
         """
-        if self._memory is None and 0 < self._rows() < SMALL_TABLE_ROWS:
-            with self._write_lock:
-                if self._memory is None:
-                    columns = [*self._columns, "vector"]
-                    table = self._table.to_arrow().select(columns)
-                    self._memory = _MemoryTable(table, self.meta.language)
-        return self._memory
+        return self._memory.get(self._rows())
+
+    def _read_for_memory(self):
+        """The table's rows for its in-memory copy (documents, terms and vectors)."""
+        return self._table.to_arrow().select([*self._columns, "vector"])
+
+    def _bm25_tokenizer(self) -> tuple[str | None, str | None]:
+        return _bm25_language(self.meta.language)
+
+    def warm(self, timeout: float | None = None) -> bool:
+        """Build the in-memory copy searches use, if the table qualifies; wait for it.
+
+        Returns whether searches now use a copy (``False`` for a table too big to hold, or
+        when ``timeout`` seconds passed first). Servers need not call this: the first search
+        starts the build and later ones use the copy once it is ready.
+        """
+        self.refresh()
+        self._memory_table()
+        self._memory.wait(timeout)
+        return self._memory_table() is not None
 
     def _memory_candidates(
         self,
-        memory: _MemoryTable,
+        memory: memory_copy.MemoryTable,
         query: str,
         qvec: np.ndarray,
         depth: int,
@@ -973,7 +936,7 @@ class LanceIndex(VectorStore):
             for (pos, e), row in zip(merged.items(), rows, strict=True)
         ]
 
-    def _matching_positions(self, memory: _MemoryTable, where: str) -> list[int]:
+    def _matching_positions(self, memory: memory_copy.MemoryTable, where: str) -> list[int]:
         """Positions in the in-memory copy of the rows matching ``where`` (one SQL scan)."""
         ids = self._table.search().where(where).select(["id"]).limit(None).to_arrow()
         return [p for i in ids["id"].to_pylist() if (p := memory.position.get(i)) is not None]
@@ -1043,13 +1006,19 @@ class LanceIndex(VectorStore):
             where = filters.to_sql()
         weight = self.dense_weight(query)
         depth = max(20, 2 * k)
-        # Fusion needs only ids, terms and scores. In a large table the texts and metadata
-        # are read for the returned results alone (one take by row id instead of ~40 rows'
-        # worth of columns): 100k chunks, p50 13-16 ms -> 10-13 ms on a loaded machine.
-        slim = self._has_terms and self._rows() >= SMALL_TABLE_ROWS
+        # Fusion needs only ids, terms and scores. In a large table held only in LanceDB the
+        # texts and metadata are read for the returned results alone (one take by row id
+        # instead of ~40 rows' worth of columns): 100k chunks, p50 13-16 ms -> 10-13 ms.
+        memory = self._memory_table()
+        slim = memory is None and self._has_terms and self._rows() >= memory_copy.SMALL_TABLE_ROWS
         columns = ["id", "terms"] if slim else self._columns
         candidates = self._candidates(
-            query, depth, dense=weight > 0 or not self._has_fts, columns=columns, where=where
+            query,
+            depth,
+            dense=weight > 0 or not self._has_fts,
+            columns=columns,
+            where=where,
+            memory=memory,
         )
         calibration = self.meta.score_calibration  # the ramp this index was built with
         fused = fuse(
