@@ -122,6 +122,13 @@ class Context:
         "One hop of entity expansion per search: the best document about a name the top hit "
         "mentions takes a slot (finds a bridge question's second document without an LLM)",
     )
+    followup_search: bool = _setting(
+        "ARAG_FOLLOWUP_SEARCH",
+        False,
+        "With a model: after the first retrieval, one model call reads the top document and "
+        "may name the entity a bridge question needs next; that query is searched once and "
+        "its best new document takes the second slot (IRCoT-style; one extra call per turn)",
+    )
     reranker: str = _setting(
         "ARAG_RERANKER",
         "",
@@ -322,7 +329,7 @@ class Context:
         default_factory=dict,
         metadata={
             "description": "Prompt overrides by name (condense, translate, closed_book, grade, "
-            "rewrite, answer, check); see graph/prompts.py for the defaults"
+            "rewrite, followup, answer, check); see graph/prompts.py for the defaults"
         },
     )
 

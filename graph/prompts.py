@@ -36,6 +36,14 @@ REWRITE = (
     "missing intermediate fact.\n" + DATA_RULE
 )
 
+FOLLOWUP = (
+    "A multi-step question may need a second search: the first document names an entity (a "
+    "person, place, work or organisation) and the answer is a fact about that entity, found in "
+    "another document. If so, reply with a short search query in {language} that names that "
+    "entity and the fact needed. If the document already answers the question, or names no "
+    "such entity, reply with an empty query.\n" + DATA_RULE
+)
+
 ANSWER = (
     "Answer the question using only the numbered documents. Write in {language}. After each "
     "sentence cite its documents as [n] using their numbers. If the documents do not contain the "

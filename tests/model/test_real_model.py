@@ -84,6 +84,20 @@ def test_retrieval_answers_are_cited_or_flagged(llama_server, sample_data_dir, q
     assert_guarantees(result)
 
 
+def test_the_follow_up_search_is_one_real_model_call_and_keeps_the_first_hit(
+    llama_server, sample_data_dir
+):
+    """IRCoT-style follow-up on: the model's query (whatever it is) costs one call, one search."""
+    ctx = context(llama_server, sample_data_dir, followup_search=True)
+    result = invoke(build_graph(), {"messages": [HumanMessage(ENGLISH[0])]}, context=ctx)
+    retrieve = [s for s in result["path"] if s["node"] == "retrieve_documents"]
+    follow = [s for s in retrieve if "follow-up" in s["decision"]]
+    assert len(follow) == 1, result["path"]  # the first retrieval only, never after a rewrite
+    assert follow[0]["decision"] in {"no follow-up", "follow-up: +0", "follow-up: +1"}
+    assert retrieve[0]["decision"].endswith("documents")  # the probe's top hits, kept
+    assert_guarantees(result)
+
+
 def test_closed_book_confidence_comes_from_real_logprobs(llama_server, sample_data_dir):
     # The probe never counts as strong, and any confidence is enough: the closed-book route.
     ctx = context(
