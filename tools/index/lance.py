@@ -891,19 +891,17 @@ class LanceIndex(VectorStore):
         dense: bool,
         where: str = "",
     ) -> list[Candidate]:
-        """:meth:`_candidates` over the in-memory copy: exact cosine search, in-process BM25.
+        """:meth:`_candidates` over the in-memory copy: its vector search, in-process BM25.
 
-        With ``where``, rows that do not match get no vector rank (their cosine is masked), and
+        Vector search ranks by exact cosines (from 50k rows, among a PCA funnel's candidates:
+        :meth:`tools.index.memory_copy.MemoryTable.nearest`). With ``where``, only matching
+        rows get a vector rank, and
         BM25 runs in LanceDB, whose full-text search applies the filter before ranking.
         """
-        cosines = memory.cosines(qvec)
-        ranked, depth_dense = cosines, depth
-        if where:
-            allowed = self._matching_positions(memory, where)
-            ranked = np.full_like(cosines, -np.inf)
-            ranked[allowed] = cosines[allowed]
-            depth_dense = min(depth, len(allowed))
-        vector_pos = memory.nearest(ranked, depth_dense) if dense else []
+        vector_pos: list[int] = []
+        if dense:
+            allowed = self._matching_positions(memory, where) if where else None
+            vector_pos = memory.nearest(qvec, depth, allowed)
         failed = ""
         if memory.bm25 is not None and not where:
             # In-process BM25 (tools.index.bm25): LanceDB's FTS call alone cost ~3.5 ms here.
@@ -922,18 +920,19 @@ class LanceIndex(VectorStore):
             entry = merged.setdefault(pos, {"vector_rank": None})
             entry.update(bm25_rank=rank, bm25_score=score)
         rows = memory.rows(list(merged))
+        cosines = memory.cosines_at(qvec, list(merged))
         if failed:
             rows = [row | {LEXICAL_FAILED: failed} for row in rows]
         return [
             Candidate(
                 self._to_document(row),
-                float(cosines[pos]),
+                float(cosine),
                 bm25_score=e["bm25_score"],
                 bm25_rank=e["bm25_rank"],
                 vector_rank=e["vector_rank"],
                 terms=_terms(row),
             )
-            for (pos, e), row in zip(merged.items(), rows, strict=True)
+            for e, row, cosine in zip(merged.values(), rows, cosines, strict=True)
         ]
 
     def _matching_positions(self, memory: memory_copy.MemoryTable, where: str) -> list[int]:
