@@ -38,8 +38,8 @@ SMALL_TABLE_ROWS = 20_000
 # ~1 s of CPU); beyond, in the background.
 MEMORY_BM25_CHARS = 2_000_000
 # Up to these sizes a copy (or the postings) is built in a background thread. 100k paragraph
-# chunks (256-d vectors, 54M characters) hold 230 MB: vectors 98, rows 96, postings 36; the
-# process grew by 540 MB. 0 turns background builds off (searches beyond the synchronous
+# chunks (256-d vectors, 54M characters) hold 280 MB: vectors 98, their PCA projection 49,
+# rows 96, postings 36; the process grew by ~540 MB. 0 turns background builds off (searches beyond the synchronous
 # limits then stay in LanceDB).
 MEMORY_TABLE_ROWS = 150_000
 BACKGROUND_MEMORY_CHARS = 100_000_000
