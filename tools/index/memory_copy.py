@@ -9,8 +9,8 @@ machine, against 2.8 ms for the copy (``benchmarks/retrieval``).
 * Under ``SMALL_TABLE_ROWS`` rows the copy is built on the first search, in the caller's thread
   (tens of milliseconds); its BM25 postings too, up to ``MEMORY_BM25_CHARS`` of text.
 * Beyond either limit, and up to ``MEMORY_TABLE_ROWS`` rows and ``BACKGROUND_MEMORY_CHARS``
-  characters, a daemon thread builds what is missing (~6 s of CPU for 100k paragraph chunks,
-  54M characters). Until it is done, searches go through LanceDB as before; so results can
+  characters, a daemon thread builds what is missing (7-8 s for 100k paragraph chunks, 54M
+  characters). Until it is done, searches go through LanceDB as before; so results can
   change once, when the copy takes over (in-process BM25 ranks close to LanceDB's: the same
   top hit for 97.5% of 200 Belebele-en questions).
 * Bigger tables stay in LanceDB alone: the copy would hold every vector and text in RAM.
@@ -39,8 +39,8 @@ SMALL_TABLE_ROWS = 20_000
 MEMORY_BM25_CHARS = 2_000_000
 # Up to these sizes a copy (or the postings) is built in a background thread. 100k paragraph
 # chunks (256-d vectors, 54M characters) hold 280 MB: vectors 98, their PCA projection 49,
-# rows 96, postings 36; the process grew by ~540 MB. 0 turns background builds off (searches beyond the synchronous
-# limits then stay in LanceDB).
+# rows 96, postings 36; the process grew by ~540 MB. 0 turns background builds off (searches
+# beyond the synchronous limits then stay in LanceDB).
 MEMORY_TABLE_ROWS = 150_000
 BACKGROUND_MEMORY_CHARS = 100_000_000
 # From this many rows a copy's vector search goes through a funnel: candidates from a PCA
