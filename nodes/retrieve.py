@@ -103,7 +103,8 @@ async def _follow_up(
     """``update`` plus the follow-up hop, when it is on, a model is configured and it asks.
 
     A provider failure or unusable output leaves the documents as they were (the failure is
-    recorded, the turn goes on); so does an empty query or one that repeats the search.
+    recorded, the turn goes on); so does an empty query, one that repeats the search, or one
+    whose best new document scores under ``probe_weak``.
     """
     llm = services.llm(ctx) if ctx.followup_search else None
     if llm is None:
@@ -139,10 +140,15 @@ async def _follow_up(
     except (IndexError_, FilterError) as exc:
         return update | {"path": [*path, step(NODE, "no follow-up", str(exc))]}
     have = {d["id"] for d in docs}
-    extra = [d for d in second if d["id"] not in have][:FOLLOWUP_RESERVED]
+    # Only a match: a weak model's query (SmolLM2 echoed a phrase of the top hit) would
+    # otherwise push an unrelated document into the second slot.
+    new = [d for d in second if d["id"] not in have]
+    extra = [d for d in new if d["score"] >= ctx.probe_weak][:FOLLOWUP_RESERVED]
     merged = [*docs[:1], *extra, *docs[1:]][: max(ctx.k, len(docs))]
     # Titles, not chunk ids: an id may hold the server's path to the file.
-    added = ", ".join(d["title"] or d.get("display", "") for d in extra) or "nothing new"
+    added = ", ".join(d["title"] or d.get("display", "") for d in extra) or (
+        f"nothing new scored {ctx.probe_weak:.2f} or more"
+    )
     return update | {
         "documents": merged,
         "relevant_ids": [],

@@ -75,6 +75,16 @@ def test_the_follow_up_query_brings_the_bridge_document_in_second(tmp_path, embe
     assert [c["title"] for c in result["citations"]] == ["Marta Kowalczyk"]
 
 
+def test_a_follow_up_that_matches_nothing_adds_nothing(tmp_path, embeddings):
+    result, model = _run(
+        tmp_path, embeddings, {"query": "quantum chromodynamics"}, followup_search=True
+    )
+    follow = next(s for s in result["path"] if s["decision"].startswith("follow-up"))
+    assert follow["decision"] == "follow-up: +0"
+    assert "nothing new scored 0.35 or more" in follow["reason"]
+    assert "her parents ran a bakery" not in _generate_prompt(model)
+
+
 def test_no_follow_up_when_the_model_asks_for_none_or_fails(tmp_path, embeddings):
     result, model = _run(tmp_path, embeddings, {"query": ""}, followup_search=True)
     assert model.nodes_called.count("follow_up_search") == 1
