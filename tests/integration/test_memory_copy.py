@@ -103,6 +103,28 @@ def test_a_table_too_big_to_hold_stays_in_lancedb_and_is_not_read_again(
     assert index._memory.current is None and len(reads) == 1
 
 
+def test_a_failed_build_leaves_searches_in_lancedb_until_the_next_write(
+    tmp_path, embeddings, large
+):
+    index = _harbours(tmp_path, embeddings)
+    reads = []
+    read = index._read_for_memory
+
+    def broken_read():
+        reads.append(1)
+        raise OSError("disk read error")
+
+    index._read_for_memory = broken_read
+    assert index.warm(timeout=30) is False
+    for query in QUERIES:
+        assert index.hybrid_search(query, k=3)
+    index._memory.wait(30)
+    assert len(reads) == 1  # not tried again on every search
+    index._read_for_memory = read
+    index.add_documents([Document("Lighthouse keeper's logbook.")], ids=["l1"])
+    assert index.warm(timeout=30) is True  # the write gave it another try
+
+
 def test_a_small_table_with_long_texts_gets_its_bm25_postings_in_the_background(
     tmp_path, embeddings, monkeypatch
 ):

@@ -172,7 +172,8 @@ class MemoryCopies:
         self._epoch = 0  # bumped by drop(): a build from an older epoch is discarded
         self._job: threading.Thread | None = None
         self._job_epoch = -1
-        self._too_big_epoch = -1  # the table outgrew BACKGROUND_MEMORY_CHARS at this epoch
+        # No copy for this epoch: the table outgrew BACKGROUND_MEMORY_CHARS, or the build failed.
+        self._given_up_epoch = -1
 
     @property
     def current(self) -> MemoryTable | None:
@@ -219,7 +220,7 @@ class MemoryCopies:
         with self._lock:
             epoch = self._epoch
             running = self._job is not None and self._job.is_alive()
-            if (running and self._job_epoch == epoch) or self._too_big_epoch == epoch:
+            if (running and self._job_epoch == epoch) or self._given_up_epoch == epoch:
                 return
             if not BACKGROUND_MEMORY_CHARS:
                 return
@@ -235,14 +236,18 @@ class MemoryCopies:
             if copy is None:
                 copy = MemoryTable(self._load(), self._tokenizer_args())
             if copy.text_chars > BACKGROUND_MEMORY_CHARS:
-                with self._lock:
-                    self._too_big_epoch = epoch
+                self._give_up(epoch)
                 return
             if copy.bm25 is None:
                 copy.build_bm25()
         except Exception as exc:  # searches keep going through LanceDB
             log.warning("Could not build the index's in-memory copy (%s).", exc)
+            self._give_up(epoch)  # not retried on every search; a write or refresh retries
             return
         with self._lock:
             if self._epoch == epoch:
                 self._copy = copy
+
+    def _give_up(self, epoch: int) -> None:
+        with self._lock:
+            self._given_up_epoch = epoch
