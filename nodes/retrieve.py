@@ -50,7 +50,8 @@ async def retrieve_documents(state: State, ctx: Context, services: Services) -> 
     """Search every query variant (k each) and fuse them; the first retrieval reuses the probe.
 
     ``probe_corpus`` already searched this turn's queries (the translation, and the question as
-    written when the translation was doubtful), so the first retrieval costs nothing extra.
+    written when the translation was doubtful), so the first retrieval costs nothing extra,
+    unless the follow-up search (module docstring) is on.
     Searches run in worker threads: the index reads files and scores on the CPU, which must
     not block the event loop.
     """
@@ -58,12 +59,7 @@ async def retrieve_documents(state: State, ctx: Context, services: Services) -> 
     docs = state.get("documents") or []
     if state.get("rewrites", 0) == 0 and docs:  # the probe searched these very queries
         reused = step(NODE, f"{len(docs)} documents", "reused the corpus probe's results")
-        if not ctx.followup_search:
-            return {"path": reused}
-        index, _ = await asyncio.to_thread(services.try_index, ctx)
-        if index is None:
-            return {"path": reused}
-        return await _follow_up(state, ctx, services, index, docs, {"path": [reused]})
+        return await _follow_up(state, ctx, services, None, docs, {"path": [reused]})
     index, error = await asyncio.to_thread(services.try_index, ctx)
     try:
         if index is None:
@@ -102,6 +98,7 @@ async def _follow_up(
 ) -> dict:
     """``update`` plus the follow-up hop, when it is on, a model is configured and it asks.
 
+    ``index`` is opened here when the caller has none yet (the probe's results were reused).
     A provider failure or unusable output leaves the documents as they were (the failure is
     recorded, the turn goes on); so does an empty query, one that repeats the search, or one
     whose best new document scores under ``probe_weak``.
@@ -109,6 +106,10 @@ async def _follow_up(
     llm = services.llm(ctx) if ctx.followup_search else None
     if llm is None:
         return update
+    if index is None:
+        index, _ = await asyncio.to_thread(services.try_index, ctx)
+        if index is None:
+            return update
     query = state["retrieval_query"]
     system = ctx.prompt("followup", prompts.FOLLOWUP).format(
         language=language_name(state.get("corpus_language", "en"))

@@ -110,11 +110,11 @@ class TermBm25:
         n_docs, n_terms = len(lengths), len(vocab)
         doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
         # One key per (term, document): sorted by term, then document; counts are the tfs.
+        base = max(n_docs, 1)
         keys, counts = np.unique(
-            np.frombuffer(term_ids, dtype=np.int64) * max(n_docs, 1) + doc_of, return_counts=True
+            np.frombuffer(term_ids, dtype=np.int64) * base + doc_of, return_counts=True
         )
-        term = keys // max(n_docs, 1)
-        doc = (keys % max(n_docs, 1)).astype(np.int32)
+        term, doc = keys // base, (keys % base).astype(np.int32)
         df = np.bincount(term, minlength=n_terms)
         self._offsets = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(df, out=self._offsets[1:])

@@ -39,8 +39,8 @@ SMALL_TABLE_ROWS = 20_000
 MEMORY_BM25_CHARS = 2_000_000
 # Up to these sizes a copy (or the postings) is built in a background thread. 100k paragraph
 # chunks (256-d vectors, 54M characters) hold 280 MB: vectors 98, their PCA projection 49,
-# rows 96, postings 36; the process grew by ~540 MB. 0 turns background builds off (searches
-# beyond the synchronous limits then stay in LanceDB).
+# rows 96, postings 36; the process grew by ~540 MB. MEMORY_TABLE_ROWS = 0 keeps tables from
+# SMALL_TABLE_ROWS on in LanceDB; BACKGROUND_MEMORY_CHARS = 0 turns every background build off.
 MEMORY_TABLE_ROWS = 150_000
 BACKGROUND_MEMORY_CHARS = 100_000_000
 # From this many rows a copy's vector search goes through a funnel: candidates from a PCA
