@@ -90,9 +90,11 @@ def main() -> None:
 
         scale.write_ingest_files(args.files, scale.load_real(SHARED_DATA), args.count)
     from tools.embeddings import load_embeddings
+    from tools.text.language import load_language_model
 
     embeddings = load_embeddings("wordllama")
     embeddings.embed_query("warm up query")
+    load_language_model()  # the language identifier too (a server loads both at start)
     # What the first ingest call would import (seconds, once per process), outside the timing.
     import lancedb  # noqa: F401
     from langchain_classic.indexes import SQLRecordManager, index  # noqa: F401

@@ -33,7 +33,7 @@ def default_token_count() -> TokenCounter:
 
 
 def default_token_counts() -> BatchTokenCounter:
-    """Return the offline WordLlama batch token counter (tokenizes in parallel)."""
+    """Return the offline WordLlama batch token counter (one batch call per list of texts)."""
     from tools.embeddings import load_embeddings
 
     return load_embeddings("wordllama").token_counts
