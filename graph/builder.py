@@ -15,6 +15,7 @@ respond → END
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, get_type_hints
 
@@ -83,11 +84,19 @@ def _as_lists(update: dict) -> dict:
     return update | lone if lone else update
 
 
-def _with_context(route: Callable[[State, Context], str]) -> Callable[..., str]:
-    """Adapt a routing function that needs settings (budgets) to LangGraph's signature."""
+def _route(route: Callable[..., str]) -> Callable[..., Awaitable[str]]:
+    """Adapt a routing function to an async LangGraph edge, with the run's settings if it asks.
 
-    def router(state: State, runtime: Runtime[Context]) -> str:
-        return route(state, Context.resolve(runtime.context))
+    Async so that LangGraph calls it on the event loop: it sends a sync edge function to a
+    worker thread on every call, a thread hop per edge for a function that only reads a few
+    state fields. Routing functions that take a second argument get the resolved ``Context``.
+    """
+    takes_context = len(inspect.signature(route).parameters) > 1
+
+    async def router(state: State, runtime: Runtime[Context]) -> str:
+        if takes_context:
+            return route(state, Context.resolve(runtime.context))
+        return route(state)
 
     # LangGraph draws the possible destinations from the return annotation (a Literal).
     router.__name__ = route.__name__
@@ -157,20 +166,20 @@ def build_graph(
     builder.add_edge(START, "condense_question")
     builder.add_conditional_edges(
         "condense_question",
-        routing.after_condense,
+        _route(routing.after_condense),
         ["translate_question", "probe_corpus", "respond"],
     )
-    builder.add_conditional_edges("translate_question", routing.after_translation)
+    builder.add_conditional_edges("translate_question", _route(routing.after_translation))
     # After a concurrent step both edges point here; LangGraph runs check_confidence once.
     builder.add_edge("probe_corpus", "check_confidence")
-    builder.add_conditional_edges("check_confidence", routing.after_confidence)
+    builder.add_conditional_edges("check_confidence", _route(routing.after_confidence))
     builder.add_edge("retrieve_documents", "grade_documents")
-    builder.add_conditional_edges("grade_documents", _with_context(routing.after_grading))
+    builder.add_conditional_edges("grade_documents", _route(routing.after_grading))
     builder.add_edge("rewrite_query", "retrieve_documents")
     builder.add_edge("summarize_documents", "respond")
     builder.add_edge("web_search", "generate_answer")
-    builder.add_conditional_edges("generate_answer", routing.after_generation)
-    builder.add_conditional_edges("check_answer", _with_context(routing.after_check))
+    builder.add_conditional_edges("generate_answer", _route(routing.after_generation))
+    builder.add_conditional_edges("check_answer", _route(routing.after_check))
     builder.add_edge("respond", END)
     return builder.compile(checkpointer=checkpointer, name=name)
 

@@ -72,27 +72,37 @@ def _uncalibrated(index, update: dict) -> dict:
     return update | {"flags": [*update.get("flags", []), "uncalibrated_embeddings"], "path": path}
 
 
+def _probe_searches(state: State, ctx: Context, services: Services):
+    """Open the index and search the probe's queries, in the one worker thread.
+
+    Returns the index, the probe query, the metadata filter, the query's hits, and (when the
+    query is a translation) the hits for the question as written, else ``[]``. Raises
+    ``IndexError_`` or ``FilterError``.
+    """
+    index, index_error = services.try_index(ctx)
+    if index is None:
+        raise IndexError_(index_error or "index unavailable")
+    query = probe_query(state, index.meta.language)
+    where = ctx.doc_filter()
+    docs = search(index, query, ctx.k, multihop=ctx.multihop, filters=where)
+    question = state["question"]
+    original: list = []
+    if query != question:  # a translation: measure it against the question as written
+        original = search(index, question, ctx.k, multihop=ctx.multihop, filters=where)
+    return index, query, where, docs, original
+
+
 async def probe_corpus(state: State, ctx: Context, services: Services) -> dict:
     """Search the corpus for the question (no LLM) and record the best calibrated score.
 
-    The search runs in a worker thread: the index reads files and scores on the CPU. An index
-    whose embedding model has no fitted score calibration is flagged ``uncalibrated_embeddings``.
+    Opening and searching run in one worker thread: the index reads files and scores on the
+    CPU, and each thread hop costs time of its own. An index whose embedding model has no
+    fitted score calibration is flagged ``uncalibrated_embeddings``.
     """
-    index, index_error = await asyncio.to_thread(services.try_index, ctx)
     try:
-        if index is None:
-            raise IndexError_(index_error or "index unavailable")
-        query = probe_query(state, index.meta.language)
-        where = ctx.doc_filter()
-        docs = await asyncio.to_thread(
-            search, index, query, ctx.k, multihop=ctx.multihop, filters=where
+        index, query, where, docs, original = await asyncio.to_thread(
+            _probe_searches, state, ctx, services
         )
-        question = state["question"]
-        original: list = []
-        if query != question:  # a translation: measure it against the question as written
-            original = await asyncio.to_thread(
-                search, index, question, ctx.k, multihop=ctx.multihop, filters=where
-            )
     except (IndexError_, FilterError) as exc:
         return {
             "documents": [],

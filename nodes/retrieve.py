@@ -46,31 +46,39 @@ class FollowUp(BaseModel):
     )
 
 
+def _search_all(queries: list[str], ctx: Context, services: Services):
+    """Open the index and search each query (in the calling worker thread, one after another).
+
+    Returns the index, the metadata filter and one ranking per query. Raises ``IndexError_``
+    or ``FilterError``.
+    """
+    index, error = services.try_index(ctx)
+    if index is None:
+        raise IndexError_(error or "index unavailable")
+    where = ctx.doc_filter()
+    return (
+        index,
+        where,
+        [search(index, q, ctx.k, multihop=ctx.multihop, filters=where) for q in queries],
+    )
+
+
 async def retrieve_documents(state: State, ctx: Context, services: Services) -> dict:
     """Search every query variant (k each) and fuse them; the first retrieval reuses the probe.
 
     ``probe_corpus`` already searched this turn's queries (the translation, and the question as
     written when the translation was doubtful), so the first retrieval costs nothing extra,
     unless the follow-up search (module docstring) is on.
-    Searches run in worker threads: the index reads files and scores on the CPU, which must
-    not block the event loop.
+    Opening and searching run in one worker thread: the index reads files and scores on the
+    CPU, which must not block the event loop, and each thread hop costs time of its own.
     """
     queries = state.get("queries") or [state["retrieval_query"]]
     docs = state.get("documents") or []
     if state.get("rewrites", 0) == 0 and docs:  # the probe searched these very queries
         reused = step(NODE, f"{len(docs)} documents", "reused the corpus probe's results")
         return await _follow_up(state, ctx, services, None, docs, {"path": [reused]})
-    index, error = await asyncio.to_thread(services.try_index, ctx)
     try:
-        if index is None:
-            raise IndexError_(error or "index unavailable")
-        where = ctx.doc_filter()
-        rankings = await asyncio.gather(
-            *(
-                asyncio.to_thread(search, index, q, ctx.k, multihop=ctx.multihop, filters=where)
-                for q in queries
-            )
-        )
+        index, where, rankings = await asyncio.to_thread(_search_all, queries, ctx, services)
     except (IndexError_, FilterError) as exc:
         return {
             "documents": [],

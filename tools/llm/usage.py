@@ -23,10 +23,25 @@ _counter: ContextVar[UsageMetadataCallbackHandler | None] = ContextVar(
 register_configure_hook(_counter, inheritable=True)
 
 
+class _UsageCounter(UsageMetadataCallbackHandler):
+    """LangChain's usage handler, called inline by the async callback manager.
+
+    A sync handler is otherwise handed to a worker thread for every event, and one without
+    ``on_chat_model_start`` gets a second event (``on_llm_start``, with every prompt formatted
+    to text): three thread hops per model call. Its ``on_llm_end`` only sums tokens under a
+    lock, so running it on the event loop blocks nothing.
+    """
+
+    run_inline = True
+
+    def on_chat_model_start(self, *args, **kwargs) -> None:
+        """Nothing is counted when a call starts."""
+
+
 @contextmanager
 def counting_usage() -> Iterator[UsageMetadataCallbackHandler]:
     """A handler that sees every model call made inside the ``with`` block."""
-    handler = UsageMetadataCallbackHandler()
+    handler = _UsageCounter()
     token = _counter.set(handler)
     try:
         yield handler
