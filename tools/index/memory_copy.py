@@ -14,6 +14,8 @@ machine, against 2.8 ms for the copy (``benchmarks/retrieval``).
   change once, when the copy takes over (in-process BM25 ranks close to LanceDB's: the same
   top hit for 97.5% of 200 Belebele-en questions).
 * Bigger tables stay in LanceDB alone: the copy would hold every vector and text in RAM.
+  ``ARAG_MEMORY_COPY_ROWS`` and ``ARAG_MEMORY_COPY_CHARS`` set the two background limits
+  (read at import; 0 turns the background copy off).
 
 A write through the index drops the copy (:meth:`MemoryCopies.drop`); a build that started
 before the write is thrown away when it ends.
@@ -22,6 +24,7 @@ before the write is thrown away when it ends.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 
@@ -37,12 +40,25 @@ SMALL_TABLE_ROWS = 20_000
 # Up to this many characters of text, a small table's BM25 postings are built with it (up to
 # ~1 s of CPU); beyond, in the background.
 MEMORY_BM25_CHARS = 2_000_000
+
+
+def _env_limit(name: str, default: int) -> int:
+    """A whole number ≥ 0 from the environment variable ``name``, else ``default``."""
+    raw = os.environ.get(name, "").strip().replace("_", "")
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ValueError(f"{name} must be a whole number of 0 or more, got {raw!r}")
+    return int(raw)
+
+
 # Up to these sizes a copy (or the postings) is built in a background thread. 100k paragraph
 # chunks (256-d vectors, 54M characters) hold 280 MB: vectors 98, their PCA projection 49,
 # rows 96, postings 36; the process grew by ~540 MB. MEMORY_TABLE_ROWS = 0 keeps tables from
 # SMALL_TABLE_ROWS on in LanceDB; BACKGROUND_MEMORY_CHARS = 0 turns every background build off.
-MEMORY_TABLE_ROWS = 150_000
-BACKGROUND_MEMORY_CHARS = 100_000_000
+# Each server process holds its own copy, so a deployer short of memory lowers them.
+MEMORY_TABLE_ROWS = _env_limit("ARAG_MEMORY_COPY_ROWS", 150_000)
+BACKGROUND_MEMORY_CHARS = _env_limit("ARAG_MEMORY_COPY_CHARS", 100_000_000)
 # From this many rows a copy's vector search goes through a funnel: candidates from a PCA
 # projection (half the dimensions), ranked by the full vectors (MemoryTable._build_funnel).
 FUNNEL_MIN_ROWS = 50_000
