@@ -31,6 +31,8 @@ from benchmarks.retrieval.common import STACKS, parse_size, parse_sizes, sample_
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE = REPO / ".arag-bench"
+# Ingested untimed before the warm-process ingestion measurement.
+SAMPLE_CORPUS = REPO / "arag" / "sample_corpus"
 FULL_SCALE = (10_000, 100_000, 1_000_000)
 QUICK_SCALE = (2_000,)
 SCALE_QUESTIONS = 200
@@ -183,6 +185,13 @@ def run_ingest(files: int, timeout: float) -> dict:
         scale.write_ingest_files(Path(folder), real, files)
         log(f"[ingest] {files} files ...")
         result = run_job({"kind": "ingest", "files_dir": folder}, timeout)
+        if "error" not in result:
+            # Again in a process that has ingested the bundled sample corpus first, as a
+            # server has: the first run above also pays the process's one-time warm-up.
+            job = {"kind": "ingest", "files_dir": folder, "warm_up_dir": str(SAMPLE_CORPUS)}
+            warm = run_job(job, timeout)
+            keys = ("first_s", "cpu_s", "chunks_per_s", "load_avg_1m", "chunks")
+            result["warm_process"] = {k: warm[k] for k in keys if k in warm} or warm
     log(f"[ingest] {result}")
     return result
 
@@ -268,7 +277,13 @@ def evaluate_targets(results: dict) -> list[dict]:
     ing = results.get("ingest") or {}
     add(
         "ingestion ≥ 1,000 chunks/s offline (tools.ingest.pipeline, embedding + indexing)",
-        f"{ing['chunks_per_s']:.0f} chunks/s" if "chunks_per_s" in ing else "-",
+        (
+            f"{ing['chunks_per_s']:.0f} chunks/s (warm process "
+            f"{(ing.get('warm_process') or {}).get('chunks_per_s', 0):.0f})"
+        )
+        if "chunks_per_s" in ing
+        else "-",
+        # The verdict is the fresh process's: the conservative figure.
         ing["chunks_per_s"] >= 1000 if "chunks_per_s" in ing else None,
     )
     add(

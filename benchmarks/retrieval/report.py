@@ -274,6 +274,15 @@ def render_markdown(results: dict) -> str:
                 f"{ing['reingest_s']:.2f} s = **{ing['reingest_ratio']:.1%}** of the first run "
                 f"(index changed: {ing['reingest_changed']}).{load}"
             )
+            warm = ing.get("warm_process") or {}
+            if "chunks_per_s" in warm:
+                out.append(
+                    f"\nThe same files in a process that had first ingested the bundled sample "
+                    f"corpus (as a running server has; the first ingest of a process also pays "
+                    f"one-time warm-up): {warm['first_s']:.1f} s = "
+                    f"**{warm['chunks_per_s']:.0f} chunks/s** ({warm.get('cpu_s', 0):.1f} CPU s, "
+                    f"load average {warm.get('load_avg_1m', '-')})."
+                )
         out.append("")
     return "\n".join(out)
 

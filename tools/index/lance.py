@@ -604,15 +604,19 @@ class LanceIndex(VectorStore):
         """
         with self._write_lock:
             indices = self._indices()
-            if rebuild_fts or self._fts_stale or "text" not in indices:
+            new_fts = rebuild_fts or self._fts_stale or "text" not in indices
+            new_ann = "vector" not in indices and self._table.count_rows() >= ANN_MIN_ROWS
+            # Compacts fragments and merges rows added since into the existing indices. Before
+            # a new index is built, so that it is built over the compacted fragments: after,
+            # compaction would rewrite it (a fresh 2,469-chunk table: 0.3 s of 0.75 s).
+            self._table.optimize()
+            if new_fts:
                 self._table.create_index("text", config=self._fts_config(), replace=True)
                 self._fts_stale = False
-            if "vector" not in indices and self._table.count_rows() >= ANN_MIN_ROWS:
+            if new_ann:
                 from lancedb.index import HnswSq
 
                 self._table.create_index("vector", config=HnswSq(distance_type="cosine"))
-            # Compacts fragments and merges rows added since into the existing indices.
-            self._table.optimize()
             self._has_fts = True
             self._has_ann = "vector" in self._indices()
             self._row_count = None
