@@ -141,8 +141,20 @@ def detect_language(text: str, default: str = "en", min_probability: float = 0.6
         return script
     if len(re.findall(r"\w+", text)) < 3:
         return default
-    lang, prob = _identifier().classify(text)
+    short = len(text) <= CACHED_TEXT_CHARS
+    lang, prob = _classify(text) if short else _identifier().classify(text)
     return lang if prob >= min_probability else default
+
+
+# One turn asks about its question three or four times (routing, translation, the probe query,
+# the answer's language), at ~0.2 ms of numpy each, and the answer never changes. Long texts
+# (ingestion's samples) are not kept.
+CACHED_TEXT_CHARS = 2_000
+
+
+@lru_cache(maxsize=1024)
+def _classify(text: str) -> tuple[str, float]:
+    return _identifier().classify(text)
 
 
 def needs_translation(question: str, corpus_language: str) -> bool:
