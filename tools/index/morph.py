@@ -20,7 +20,7 @@ import re
 import threading
 from functools import lru_cache
 
-from tools.index.scoring import tokenize
+from tools.index.scoring import script_edges, tokenize
 
 MORPH_PREFIX = "~"
 """Marks a morpheme term (``~수도``), apart from the character bigram ``수도``."""
@@ -74,7 +74,8 @@ def word_morphemes(word: str) -> tuple[str, ...]:
 
 def korean_tokenize(text: str) -> list[str]:
     """BM25 terms of Korean text: :func:`tools.index.scoring.tokenize`, then each Hangul
-    word's content morphemes (:func:`word_morphemes`).
+    word's content morphemes (:func:`word_morphemes`), then the bigram across each place where
+    a word's Hangul meets its digits or letters.
 
     "수도이며" gives the bigrams 수도, 도이, 이며 and the morpheme ``~수도``, so it matches
     "수도는" on ``~수도`` (and the bigram) but not the unrelated bigram 도이.
@@ -82,4 +83,7 @@ def korean_tokenize(text: str) -> list[str]:
     terms = tokenize(text)
     words = _WORD.findall(text.lower())
     terms.extend(m for w in words if _HANGUL.search(w) for m in word_morphemes(w))
+    # tokenize() splits a word where Hangul meets digits or letters ("2019년" is "2019" and
+    # "년"); the bigram across that edge ("9년") keeps the two parts' adjacency.
+    terms.extend(w[i - 1 : i + 1] for w in words if not w.isascii() for i in script_edges(w))
     return terms

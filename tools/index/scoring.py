@@ -129,6 +129,11 @@ _SCRIPT_EDGE = re.compile(
 )
 
 
+def script_edges(text: str) -> list[int]:
+    """Positions in ``text`` where a spaceless script meets letters or digits ("2019년": [4])."""
+    return [m.start() for m in _SCRIPT_EDGE.finditer(text)]
+
+
 def split_scripts(text: str) -> str:
     """``text`` with a space wherever a spaceless script meets letters or digits ("gzip 은").
 
