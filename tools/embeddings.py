@@ -7,6 +7,7 @@ asked for one.
 
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import contextmanager
 from functools import cache
@@ -20,6 +21,23 @@ from tools.token_cache import WordTokenCache, splits_exactly_at_spaces
 DEFAULT_SPEC = "wordllama"
 # Smallest batch worth the tokenizer's parallel call (see _encode_batch).
 PARALLEL_BATCH = 256
+
+
+@contextmanager
+def _root_logging_kept():
+    """Undo what the block does to the root logger's level and handlers.
+
+    ``wordllama`` calls ``logging.basicConfig(level=logging.INFO)`` when imported: every
+    process that embedded offline then printed every library's INFO records on stderr (under
+    ``arag ask`` with a model, a line per HTTP request to the provider).
+    """
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
 
 
 class WordLlamaEmbeddings(Embeddings):
@@ -49,8 +67,9 @@ class WordLlamaEmbeddings(Embeddings):
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    import wordllama
-                    from wordllama import WordLlama
+                    with _root_logging_kept():
+                        import wordllama
+                        from wordllama import WordLlama
 
                     # Point cache_dir at the package folder: the weights and tokenizer config
                     # ship there, and without it WordLlama tries to download the tokenizer.

@@ -143,3 +143,37 @@ def test_contextual_ingest_offline_is_skipped_with_a_note(tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 file ok" in result.output
     assert "contextual" in result.output.lower() and "skipped" in result.output.lower()
+
+
+def test_ask_with_a_model_keeps_library_logs_off_stderr(sample_data_dir, tmp_path):
+    # WordLlama's import used to set the root logger to INFO on stderr: every HTTP request to
+    # the provider then printed a line under the answer.
+    import os
+    import subprocess
+    import sys
+
+    from tests.fakes.openai_server import FakeOpenAIServer, Reply
+
+    with FakeOpenAIServer() as srv:
+        srv.script(*[Reply.server_error(500)] * 20)
+        env = {
+            **os.environ,
+            "ARAG_MODEL": "openai:fake-model",
+            "ARAG_BASE_URL": srv.base_url,
+            "OPENAI_API_KEY": "sk-test-not-a-real-key",
+            "ARAG_MAX_RETRIES": "0",
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "arag", "ask", "What year did Tesla die?"]
+            + ["--data-dir", str(sample_data_dir)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            cwd=tmp_path,
+        )
+        assert srv.chat_requests(), "the model was never asked"
+    assert result.returncode == 0, result.stderr
+    assert "mode: llm" in result.stderr
+    assert "HTTP Request" not in result.stderr
+    assert "INFO" not in result.stderr
