@@ -98,8 +98,8 @@ bench-retrieval: $(VENV)/.installed-bench  ## Seed stack vs our index, side by s
 # Exact vector search against the ANN index on one scale corpus (SIZE, default 1M; the
 # corpus is generated and cached in .arag-bench/ on first use; ~20-30 min at 1M on 2 cores).
 .PHONY: bench-ann
-bench-ann: install-dev  ## ANN vs exact search recall on the scale corpus (SIZE=1M).
-	$(BIN)/python -m benchmarks.retrieval.exact_vs_ann $(or $(SIZE),1M)
+bench-ann: install-dev  ## ANN vs exact search recall on the scale corpus (SIZE=1M, CORPUS=synthetic|other-topics).
+	$(BIN)/python -m benchmarks.retrieval.exact_vs_ann $(or $(SIZE),1M) --corpus $(or $(CORPUS),synthetic)
 
 # Ingestion rate with the default chunks (600 generated files, 2,469 chunks), first run and
 # unchanged re-run, with a digest of the written index; REPEATS=n (default 3), one process.

@@ -13,6 +13,15 @@ How the corpus is made (deterministic, ``SEED``):
 * Texts are the title line, a blank line, then the body (what the chunker produces for a
   one-chunk paragraph).
 
+That recipe (``topics="all"``, 2,219 topics) makes large sizes unrealistically hard: at 1M rows
+each of the 728 gold paragraphs has ~450 generated paragraphs with its title and half their words
+drawn from it. The second recipe (``topics="other"``, ``make bench-ann CORPUS=other-topics``)
+draws the generated paragraphs' topics from the 1,491 HotpotQA paragraphs only (Wikipedia
+paragraphs on other subjects), with the same global unigram distribution: a large corpus of
+unrelated documents around the relevant ones. No generated paragraph takes a gold paragraph's
+title or draws words from it; the shared vocabulary and Wikipedia's overlapping subjects still
+put related text nearby.
+
 The corpus is stored in shards of ``SHARD`` rows (Parquet: ids, title, text and the WordLlama
 vector), so a size of N rows is the first N rows and larger sizes reuse the smaller ones' shards.
 Vectors are computed once, in large batches, and reused by both stacks on reruns.
@@ -61,10 +70,20 @@ class RealCorpus:
     docs: list[Document]
     questions: list[tuple[str, list[str]]]
     model: WordModel
+    topics: str = "all"  # the recipe (load_real)
 
 
-def load_real(data_dir: Path = SHARED_DATA) -> RealCorpus:
-    """Planted documents, their questions, and the word model built from all shared sets."""
+TOPIC_RECIPES = ("all", "other")
+
+
+def load_real(data_dir: Path = SHARED_DATA, topics: str = "all") -> RealCorpus:
+    """Planted documents, their questions, and the word model built from all shared sets.
+
+    ``topics``: the paragraphs generated ones are modelled on, ``"all"`` (planted and HotpotQA)
+    or ``"other"`` (HotpotQA only; see the module docstring).
+    """
+    if topics not in TOPIC_RECIPES:
+        raise ValueError(f"topics must be one of {TOPIC_RECIPES}, got {topics!r}")
     xquad = select(data_dir / XQUAD_EN)
     bele = select(data_dir / BELEBELE, "en")
     hotpot = select(data_dir / HOTPOT)
@@ -77,20 +96,22 @@ def load_real(data_dir: Path = SHARED_DATA) -> RealCorpus:
         for p in planted
     ]
     questions = [(q.text, list(q.gold)) for q in xquad.questions + bele.questions]
-    topics = planted + hotpot.paragraphs
+    every = planted + hotpot.paragraphs
     ids: dict[str, int] = {}
-    token_ids = [[ids.setdefault(w, len(ids)) for w in _WORD.findall(p.text)] for p in topics]
+    token_ids = [[ids.setdefault(w, len(ids)) for w in _WORD.findall(p.text)] for p in every]
     counts = np.bincount(np.concatenate([np.asarray(t) for t in token_ids]), minlength=len(ids))
-    lengths = np.array([len(t) for t in token_ids])
+    first = 0 if topics == "all" else len(planted)
+    topic_ids, topic_paragraphs = token_ids[first:], every[first:]
+    lengths = np.array([len(t) for t in topic_ids])
     model = WordModel(
         vocab=np.array(list(ids), dtype=object),
         probs=counts / counts.sum(),
-        flat=np.concatenate([np.asarray(t) for t in token_ids]),
+        flat=np.concatenate([np.asarray(t) for t in topic_ids]),
         starts=np.concatenate([[0], np.cumsum(lengths)[:-1]]),
         lengths=lengths,
-        titles=[p.title for p in topics],
+        titles=[p.title for p in topic_paragraphs],
     )
-    return RealCorpus(docs, questions, model)
+    return RealCorpus(docs, questions, model, topics)
 
 
 def generate(model: WordModel, count: int, rng: np.random.Generator) -> list[tuple[str, str]]:
@@ -120,9 +141,10 @@ def _shard_path(cache_dir: Path, shard: int) -> Path:
     return cache_dir / f"shard-{shard:05d}.parquet"
 
 
-def cache_dir_for(root: Path) -> Path:
+def cache_dir_for(root: Path, topics: str = "all") -> Path:
     """The cache folder for this corpus recipe (a new recipe gets a new folder)."""
-    return root / f"scale-v{CACHE_VERSION}-seed{SEED}-shard{SHARD}"
+    suffix = "" if topics == "all" else f"-topics-{topics}"
+    return root / f"scale-v{CACHE_VERSION}-seed{SEED}-shard{SHARD}{suffix}"
 
 
 def ensure_corpus(
@@ -181,7 +203,10 @@ def ensure_corpus(
             f"{time.perf_counter() - t0:.1f}s"
         )
     (cache_dir / "recipe.json").write_text(
-        json.dumps({"seed": SEED, "shard": SHARD, "topic_share": TOPIC_SHARE}), encoding="utf-8"
+        json.dumps(
+            {"seed": SEED, "shard": SHARD, "topic_share": TOPIC_SHARE, "topics": real.topics}
+        ),
+        encoding="utf-8",
     )
 
 
