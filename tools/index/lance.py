@@ -608,7 +608,7 @@ class LanceIndex(VectorStore):
             new_ann = "vector" not in indices and self._table.count_rows() >= ANN_MIN_ROWS
             # Compacts fragments and merges rows added since into the existing indices. Before
             # a new index is built, so that it is built over the compacted fragments: after,
-            # compaction would rewrite it (a fresh 2,469-chunk table: 0.3 s of 0.75 s).
+            # compaction would rewrite it (a fresh 2,469-chunk table: 1.0 s -> 0.67 s).
             self._table.optimize()
             if new_fts:
                 self._table.create_index("text", config=self._fts_config(), replace=True)
