@@ -106,6 +106,13 @@ class Services:
         except OSError as exc:
             return None, f"Cannot open the index in {ctx.data_dir!r}: {exc.strerror or exc}"
 
+    def require_index(self, ctx: Context) -> HybridIndex:
+        """:meth:`try_index`, raising ``IndexError_`` with its message when there is no index."""
+        index, error = self.try_index(ctx)
+        if index is None:
+            raise IndexError_(error or "index unavailable")
+        return index
+
     def index_problem(self, ctx: Context) -> str | None:
         """Why the index cannot serve searches (None when it can): opens it, then searches once.
 

@@ -79,9 +79,7 @@ def _probe_searches(state: State, ctx: Context, services: Services):
     query is a translation) the hits for the question as written, else ``[]``. Raises
     ``IndexError_`` or ``FilterError``.
     """
-    index, index_error = services.try_index(ctx)
-    if index is None:
-        raise IndexError_(index_error or "index unavailable")
+    index = services.require_index(ctx)
     query = probe_query(state, index.meta.language)
     where = ctx.doc_filter()
     docs = search(index, query, ctx.k, multihop=ctx.multihop, filters=where)

@@ -52,9 +52,7 @@ def _search_all(queries: list[str], ctx: Context, services: Services):
     Returns the index, the metadata filter and one ranking per query. Raises ``IndexError_``
     or ``FilterError``.
     """
-    index, error = services.try_index(ctx)
-    if index is None:
-        raise IndexError_(error or "index unavailable")
+    index = services.require_index(ctx)
     where = ctx.doc_filter()
     return (
         index,

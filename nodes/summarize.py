@@ -103,13 +103,13 @@ async def _summarize_with(llm, chunks: list[Doc], state: State, ctx: Context):
 async def summarize_documents(state: State, ctx: Context, services: Services) -> dict:
     """Summarize the documents the request is about, with citations; offline, extractively."""
     question = state.get("retrieval_query") or state["question"]
-    index, error = await asyncio.to_thread(services.try_index, ctx)
+
+    def open_and_search() -> list:  # one worker thread for both, as retrieval does
+        index = services.require_index(ctx)
+        return search(index, summary_topic(question), ctx.summary_chunks, filters=ctx.doc_filter())
+
     try:
-        if index is None:
-            raise IndexError_(error or "index unavailable")
-        hits = await asyncio.to_thread(
-            search, index, summary_topic(question), ctx.summary_chunks, filters=ctx.doc_filter()
-        )
+        hits = await asyncio.to_thread(open_and_search)
     except (IndexError_, FilterError) as exc:
         return {
             "route": "error",
