@@ -63,3 +63,7 @@ def configure_logging(secrets: Iterable[str] = (), level: int = logging.INFO) ->
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # httpx (httpx2 under the openai SDK) logs every provider request at INFO: 3-4 lines per
+    # question, each with the provider's URL. The app logs one line per request already.
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

@@ -312,6 +312,10 @@ def test_usage_sums_every_model_call_and_bounds_reach_the_answer_call(sample_dat
             )
         answered = [r.body for r in llm.requests[: len(replies)]]
     assert completion.model_extra["mode"] == "llm"
+    # One access-log line for the request, none per provider call (httpx's INFO lines).
+    log = served.log()
+    assert "/v1/chat/completions" in log
+    assert "HTTP Request" not in log
     expected = [_usage(reply, body) for reply, body in zip(replies, answered, strict=False)]
     assert len(expected) >= 2  # more than one call was summed
     assert completion.usage.prompt_tokens == sum(u["prompt_tokens"] for u in expected)
