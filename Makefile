@@ -133,7 +133,7 @@ bench-threads: install-dev  ## Thread storage over 500 turns: the latest checkpo
 	$(BIN)/python -m benchmarks.thread_growth --turns $(or $(TURNS),500) --out benchmarks/results/thread_growth
 
 .PHONY: bench-serve
-bench-serve: install-dev  ## arag serve under load vs in-process and langgraph dev, offline and simulated LLM (~9 min).
+bench-serve: install-dev  ## arag serve under load vs in-process and langgraph dev, offline and simulated LLM (~11 min).
 	$(BIN)/python -m benchmarks.serve $(if $(LEVELS),--levels $(LEVELS)) $(if $(HOSTS),--hosts $(HOSTS))
 
 # Time to first token on /v1 with the streaming LLM stub (500 ms per call, 80 ms per token):

@@ -2,7 +2,7 @@
 
     python -m benchmarks.serve [--levels 1,8,32,128] [--min-requests 200] [--min-seconds 10]
         [--max-seconds 30]
-        [--hosts serve,inprocess,serve-llm,inprocess-llm,langgraph,langgraph-v1]
+        [--hosts serve,inprocess,serve-llm,serve-llm-x2,inprocess-llm,langgraph,langgraph-v1]
         [--stream-levels 32 | --no-stream] [--llm-ms 300] [--llm-per-100-tokens-ms 5]
         [--out DIR]
 
@@ -10,8 +10,9 @@ Ingests the bundled sample corpus into a temporary data directory, then for each
 runs every level (number of concurrent clients) after a warm-up. ``serve-llm`` and
 ``inprocess-llm`` are ``arag serve`` and the in-process graph with an OpenAI-compatible model
 served by the LLM stub (:mod:`benchmarks.serve.llm_stub`, its own process), which answers every
-call after ``--llm-ms`` (+ ``--llm-per-100-tokens-ms`` per 100 output tokens). Prints one line
-per level and PASS/FAIL per service target, writes ``serve.md``, ``serve.json`` and
+call after ``--llm-ms`` (+ ``--llm-per-100-tokens-ms`` per 100 output tokens);
+``serve-llm-x2`` is two ``arag serve`` processes over that stub, requests alternating. Prints
+one line per level and PASS/FAIL per service target, writes ``serve.md``, ``serve.json`` and
 ``serve_load.png`` into ``--out`` (``benchmarks/results``); the last line of stdout is one line
 of JSON.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -44,6 +46,7 @@ HOSTS = {
     "serve": report.SERVER,
     "inprocess": report.IN_PROCESS,
     "serve-llm": report.SERVER + report.SIMULATED,
+    "serve-llm-x2": report.REPLICAS + report.SIMULATED,
     "inprocess-llm": report.IN_PROCESS + report.SIMULATED,
     "langgraph": "langgraph dev",
     "langgraph-v1": "langgraph dev /v1",
@@ -56,6 +59,9 @@ LLM_DESCRIPTION = (
 DESCRIPTIONS = {
     report.SERVER: "`arag serve` (uvicorn, one process), non-streaming stateless "
     "`POST /v1/chat/completions`",
+    report.REPLICAS: "two `arag serve` processes (one per core here), the load client "
+    "sending each request to the next in turn, as replicas behind a load balancer; stateless "
+    "requests, so they share nothing but the index files",
     report.SERVER + " (stream)": "the same server, `stream: true` (SSE), read to `[DONE]`",
     report.IN_PROCESS: "`build_graph().ainvoke(...)` in the benchmark process, the graph "
     "`arag serve` runs for stateless requests: no HTTP, no JSON",
@@ -72,11 +78,12 @@ NOTES = [
     "waits for ~3.4 calls × 300 ms, so the target tests that `arag serve` overlaps those waits: "
     "no lock, no thread cap, no per-request setup. Offline there is nothing to wait for; the "
     "target is printed for that row too and fails for the reason below. The LLM row still "
-    "needs CPU: ~35 ms per request in the server (about twice the offline graph: each "
-    "`ChatOpenAI` call costs ~5 ms of LangChain and OpenAI SDK work) and as much again in the "
-    "load client on the same cores; the run-specific note at the end says whether that fits. "
-    "What would close a miss on this row: the load client on another machine, more cores, or "
-    "less CPU per LLM call.",
+    "needs CPU: two to three times the offline graph's per request in the server (each "
+    "`ChatOpenAI` call costs several ms of LangChain and OpenAI SDK work: the SDK's request "
+    "transform and response models), all of it in one Python process, so on one core at a "
+    "time; the run-specific note at the end says whether that fits. The `arag serve ×2` row "
+    "measures what a second process (a replica) gives on the same cores. What would close a "
+    "miss: more server processes on more cores, or less CPU per LLM call.",
     "- Thread pool: the graph's nodes are coroutines, so a node waiting on its LLM call awaits "
     "it on the event loop and holds no thread; the loop's default executor (min(32, CPUs + 4) "
     "threads: 6 here) runs only the blocking steps handed to `asyncio.to_thread` (opening the "
@@ -108,10 +115,10 @@ NOTES = [
     "keep-alive expiry, so under load a client sometimes sent a request on a connection the "
     "server was closing (5 ReadErrors of 512 at 128 clients in a first run). `arag serve` now "
     "keeps idle connections 75 s, longer than clients' and load balancers' idle timeouts.",
-    "- The load client shares the machine: httpx spends about as much CPU per request as the "
-    "server does (more at 128 connections, where its pool bookkeeping grows), so on 2 cores "
-    "the HTTP rows measure client plus server; the in-process row has no client cost. A "
-    "lighter client (aiohttp, or wrk on another machine) would raise the HTTP rows' req/s.",
+    "- The load client shares the machine: its CPU per request (the client column: this process "
+    "alone) is a few ms against tens in the server. The servers and the LLM stub are this "
+    "process's children and are counted apart; an earlier version of this benchmark counted "
+    "them in the client column, which then read as high as the server's own.",
     "- `langgraph dev` (in-memory runtime) hands a new run to a worker when its queue poll "
     "comes round, every 0.5 s when idle, so a lone client waits ~1 s per run whatever the "
     "graph costs; under load its runs queue behind the 10 jobs per worker. It is a "
@@ -201,7 +208,7 @@ async def measure(
     if "inprocess" in args.hosts:
         ctx = Context(data_dir=str(data_dir), model="offline", web_search="none")
         await _in_process_rows(report.IN_PROCESS, ctx, questions, args, out, log)
-    if {"serve-llm", "inprocess-llm"} & set(args.hosts):
+    if {"serve-llm", "serve-llm-x2", "inprocess-llm"} & set(args.hosts):
         with hosts.llm_stub(log_dir, args.llm_ms, args.llm_per_100_tokens_ms) as stub:
             async with httpx.AsyncClient(base_url=stub.url, timeout=30) as stub_client:
 
@@ -214,6 +221,15 @@ async def measure(
                     name = report.with_llm(report.SERVER, args.llm_ms)
                     with hosts.arag_serve(data_dir, log_dir, stub.url + "/v1") as host:
                         await _serve_rows(name, host, questions, args, out, log, llm_stats)
+                if "serve-llm-x2" in args.hosts:
+                    name = report.with_llm(report.REPLICAS, args.llm_ms)
+                    with (
+                        hosts.arag_serve(data_dir, log_dir, stub.url + "/v1") as first,
+                        hosts.arag_serve(data_dir, log_dir, stub.url + "/v1") as second,
+                    ):
+                        await _replica_rows(
+                            name, [first, second], questions, args, out, log, llm_stats
+                        )
                 if "inprocess-llm" in args.hosts:
                     ctx = Context(
                         data_dir=str(data_dir),
@@ -278,6 +294,29 @@ async def _in_process_rows(
 
     send = load.graph_ainvoke(build_graph(), ctx, questions)
     out[name] = await _levels(name, send, args.levels, args, None, log, llm)
+
+
+async def _replica_rows(
+    name: str,
+    replicas: list[hosts.Host],
+    questions: list[str],
+    args: argparse.Namespace,
+    out: dict[str, list[dict[str, Any]]],
+    log: Callable[[str], None],
+    llm: Callable[[], Awaitable[dict[str, Any]]],
+) -> None:
+    """Levels over several ``arag serve`` processes, request ``n`` to replica ``n % len``."""
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(_http_client(r.url, max(args.levels))) for r in replicas
+        ]
+        sends = [load.chat_completions(c, questions) for c in clients]
+
+        async def send(n: int) -> None:
+            await sends[n % len(sends)](n)
+
+        watch = [r.proc.pid for r in replicas]
+        out[name] = await _levels(name, send, args.levels, args, watch, log, llm)
 
 
 def _ints(text: str) -> list[int]:

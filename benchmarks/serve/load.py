@@ -51,14 +51,17 @@ class ProcessSampler:
     which 20 times a second would cost the machine under test noticeable CPU.
     """
 
-    def __init__(self, pids: list[int], *, sample_rss: bool = True):
-        """Watch ``pids`` and their children until ``stop()``; CPU only if not ``sample_rss``."""
+    def __init__(self, pids: list[int], *, sample_rss: bool = True, children: bool = True):
+        """Watch ``pids`` (and their children, unless not ``children``) until ``stop()``.
+
+        CPU only if not ``sample_rss``.
+        """
         import psutil
 
         self._tree = []
         for pid in pids:
             process = psutil.Process(pid)
-            self._tree += [process, *process.children(recursive=True)]
+            self._tree += [process, *(process.children(recursive=True) if children else [])]
         self._stop = threading.Event()
         self.peak_rss = 0
         self._cpu_start = self._cpu()
@@ -141,8 +144,10 @@ async def run_level(
             else:
                 latencies.append(time.perf_counter() - t0)
 
-    sampler = ProcessSampler(watch or [os.getpid()])
-    own = ProcessSampler([os.getpid()], sample_rss=False) if watch else sampler
+    # This process alone: the servers and the LLM stub it started are its children, and their
+    # CPU is not the load client's (nor the in-process graph's).
+    sampler = ProcessSampler(watch) if watch else ProcessSampler([os.getpid()], children=False)
+    own = ProcessSampler([os.getpid()], sample_rss=False, children=False) if watch else sampler
     await asyncio.gather(*(client() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     peak_rss, cpu_seconds = sampler.stop()

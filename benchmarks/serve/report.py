@@ -13,6 +13,8 @@ from typing import Any
 SERVER = "arag serve"
 IN_PROCESS = "in-process ainvoke"
 SIMULATED = ", simulated LLM"
+REPLICAS = "arag serve ×2"
+"""Two ``arag serve`` processes, requests alternating between them (replicas behind a balancer)."""
 SERVICE_CLIENTS = 128
 P99_CLIENTS = 32
 
@@ -28,8 +30,10 @@ def baseline_of(host: str) -> str:
 
 
 def target_hosts(hosts: dict[str, Any]) -> list[str]:
-    """The rows the service targets are evaluated on: ``arag serve`` offline and simulated LLM."""
-    return [h for h in hosts if h == SERVER or h.startswith(SERVER + SIMULATED)]
+    """The rows the service targets are judged on: ``arag serve`` (one or two processes)."""
+    return [
+        h for h in hosts if h == SERVER or h.startswith((SERVER + SIMULATED, REPLICAS + SIMULATED))
+    ]
 
 
 def _level(rows: list[dict[str, Any]], concurrency: int) -> dict[str, Any] | None:

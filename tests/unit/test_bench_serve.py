@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from contextlib import asynccontextmanager
 
 import httpx
@@ -139,11 +140,13 @@ def test_main_writes_the_report_and_ends_with_one_json_line(tmp_path, monkeypatc
 def test_targets_are_judged_per_row_and_the_llm_row_against_its_own_in_process_run():
     llm_server = report.with_llm(report.SERVER, 300)
     llm_local = report.with_llm(report.IN_PROCESS, 300)
+    llm_pair = report.with_llm(report.REPLICAS, 300)
     assert llm_server == "arag serve, simulated LLM (300 ms/call)"
     hosts = {
         report.SERVER: [_row(1, 20, 30), _row(32, 500, 900), _row(128, 2000, 3000)],
         report.IN_PROCESS: [_row(1, 16, 25), _row(32, 480, 850), _row(128, 1900, 2800)],
         llm_server: [_row(1, 1000, 1200), _row(32, 1100, 1700), _row(128, 2500, 4000)],
+        llm_pair: [_row(1, 1000, 1200), _row(32, 1300, 2100), _row(128, 2000, 3000)],
         llm_local: [_row(1, 950, 1100), _row(32, 1000, 1500), _row(128, 2400, 3900)],
     }
     verdicts = {t["target"]: t["pass"] for t in report.targets(hosts)}
@@ -152,9 +155,12 @@ def test_targets_are_judged_per_row_and_the_llm_row_against_its_own_in_process_r
         "arag serve: p99 at 32 clients ≤ 2× the single-client p50": False,
         f"{llm_server}: no errors at 128 concurrent clients": True,
         f"{llm_server}: p99 at 32 clients ≤ 2× the single-client p50": True,
+        f"{llm_pair}: no errors at 128 concurrent clients": True,
+        f"{llm_pair}: p99 at 32 clients ≤ 2× the single-client p50": False,  # 2100 > 2 × 1000
     }
     ratios = {(o["host"], o["concurrency"]): o for o in report.overhead(hosts)}
     assert ratios[(llm_server, 1)]["baseline"] == llm_local
+    assert ratios[(llm_pair, 32)]["baseline"] == llm_local
     assert ratios[(llm_server, 1)]["p50_added_ms"] == 50.0
     assert ratios[(report.SERVER, 1)]["p50_added_ms"] == 4.0
     assert not any(host.startswith(report.IN_PROCESS) for host, _ in ratios)
@@ -181,3 +187,24 @@ def test_the_report_labels_both_verdicts_and_shows_llm_calls(tmp_path, monkeypat
     assert "300 ms per call + 5 ms per 100 output tokens" in md
     assert "| 3.4 | 40 |" in md  # LLM calls per request, peak in flight
     assert "3.4 LLM calls per request" in md  # the note on where the time goes
+
+
+def test_the_load_client_cpu_leaves_out_the_processes_it_started():
+    # The benchmark starts the servers and the LLM stub, so they are its children: a busy
+    # child shows in a sample of the process tree, and not in the load client's own figure.
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)  # the child is up and spinning
+        tree = load.ProcessSampler([os.getpid()], sample_rss=False)
+        alone = load.ProcessSampler([os.getpid()], sample_rss=False, children=False)
+        time.sleep(0.8)  # this process sleeps; the child burns about 0.8 s of CPU
+        tree_cpu, alone_cpu = tree.stop()[1], alone.stop()[1]
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    assert tree_cpu >= 0.4
+    assert alone_cpu < 0.2
