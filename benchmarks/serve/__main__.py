@@ -204,7 +204,7 @@ async def measure(
     out: dict[str, list[dict[str, Any]]] = {}
     if "serve" in args.hosts:
         with hosts.arag_serve(data_dir, log_dir) as host:
-            await _serve_rows(report.SERVER, host, questions, args, out, log)
+            await _serve_rows(report.SERVER, [host], questions, args, out, log)
     if "inprocess" in args.hosts:
         ctx = Context(data_dir=str(data_dir), model="offline", web_search="none")
         await _in_process_rows(report.IN_PROCESS, ctx, questions, args, out, log)
@@ -220,14 +220,14 @@ async def measure(
                 if "serve-llm" in args.hosts:
                     name = report.with_llm(report.SERVER, args.llm_ms)
                     with hosts.arag_serve(data_dir, log_dir, stub.url + "/v1") as host:
-                        await _serve_rows(name, host, questions, args, out, log, llm_stats)
+                        await _serve_rows(name, [host], questions, args, out, log, llm_stats)
                 if "serve-llm-x2" in args.hosts:
                     name = report.with_llm(report.REPLICAS, args.llm_ms)
                     with (
                         hosts.arag_serve(data_dir, log_dir, stub.url + "/v1") as first,
                         hosts.arag_serve(data_dir, log_dir, stub.url + "/v1") as second,
                     ):
-                        await _replica_rows(
+                        await _serve_rows(
                             name, [first, second], questions, args, out, log, llm_stats
                         )
                 if "inprocess-llm" in args.hosts:
@@ -262,21 +262,36 @@ async def measure(
 
 async def _serve_rows(
     name: str,
-    host: hosts.Host,
+    replicas: list[hosts.Host],
     questions: list[str],
     args: argparse.Namespace,
     out: dict[str, list[dict[str, Any]]],
     log: Callable[[str], None],
     llm: Callable[[], Awaitable[dict[str, Any]]] | None = None,
 ) -> None:
-    """``arag serve``'s levels (and, offline, its streaming levels) into ``out``."""
-    async with _http_client(host.url, max(args.levels)) as client:
-        send = load.chat_completions(client, questions)
-        watch = [host.proc.pid]
-        out[name] = await _levels(name, send, args.levels, args, watch, log, llm)
+    """``arag serve``'s levels (and, offline, its streaming levels) into ``out``.
+
+    With several ``replicas`` (processes of the same server), request ``n`` goes to replica
+    ``n % len(replicas)``, as a round-robin load balancer would send it.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(_http_client(r.url, max(args.levels))) for r in replicas
+        ]
+
+        def round_robin(stream: bool = False) -> load.Send:
+            sends = [load.chat_completions(c, questions, stream=stream) for c in clients]
+
+            async def send(n: int) -> None:
+                await sends[n % len(sends)](n)
+
+            return send
+
+        watch = [r.proc.pid for r in replicas]
+        out[name] = await _levels(name, round_robin(), args.levels, args, watch, log, llm)
         if args.stream_levels and llm is None:
             stream = name + " (stream)"
-            send = load.chat_completions(client, questions, stream=True)
+            send = round_robin(stream=True)
             out[stream] = await _levels(stream, send, args.stream_levels, args, watch, log)
 
 
@@ -294,29 +309,6 @@ async def _in_process_rows(
 
     send = load.graph_ainvoke(build_graph(), ctx, questions)
     out[name] = await _levels(name, send, args.levels, args, None, log, llm)
-
-
-async def _replica_rows(
-    name: str,
-    replicas: list[hosts.Host],
-    questions: list[str],
-    args: argparse.Namespace,
-    out: dict[str, list[dict[str, Any]]],
-    log: Callable[[str], None],
-    llm: Callable[[], Awaitable[dict[str, Any]]],
-) -> None:
-    """Levels over several ``arag serve`` processes, request ``n`` to replica ``n % len``."""
-    async with contextlib.AsyncExitStack() as stack:
-        clients = [
-            await stack.enter_async_context(_http_client(r.url, max(args.levels))) for r in replicas
-        ]
-        sends = [load.chat_completions(c, questions) for c in clients]
-
-        async def send(n: int) -> None:
-            await sends[n % len(sends)](n)
-
-        watch = [r.proc.pid for r in replicas]
-        out[name] = await _levels(name, send, args.levels, args, watch, log, llm)
 
 
 def _ints(text: str) -> list[int]:
