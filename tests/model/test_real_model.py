@@ -214,6 +214,9 @@ def test_arag_serve_through_the_openai_client(llama_server, sample_data_dir, tmp
     content = reply.choices[0].message.content
     assert content and plain_text(content)[1] is False
     assert "Traceback" not in server.log()
+    # The request is logged once; the real model's calls are not (httpx's INFO lines).
+    assert "/v1/chat/completions" in server.log()
+    assert "HTTP Request" not in server.log()
 
 
 async def test_langgraph_dev_through_the_sdk(llama_server, sample_data_dir, tmp_path):
