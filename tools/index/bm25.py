@@ -27,6 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 from tools.index.scoring import SPACELESS_CHARS
+from tools.index.topk import largest
 
 K1 = 1.2  # Lucene / tantivy defaults
 B = 0.75
@@ -143,8 +144,7 @@ class TermBm25:
         for term in terms:
             start, end = self._offsets[term], self._offsets[term + 1]
             scores[self._docs[start:end]] += self._weights[start:end]
-        hits = np.flatnonzero(scores > 0)
-        if len(hits) > k:
-            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
+        top = largest(scores, k)  # every positive score is among them if fewer than k are
+        hits = top[scores[top] > 0]
         order = sorted(hits.tolist(), key=lambda i: (-scores[i], i))
         return [(i, float(scores[i])) for i in order]

@@ -31,6 +31,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tools.index import bm25
+from tools.index.topk import largest
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class MemoryTable:
             projected, basis = self._funnel
             approx = projected @ (unit @ basis)
             wanted = max(FUNNEL_CANDIDATES, FUNNEL_RATIO * k)
-            candidates = np.argpartition(-approx, wanted - 1)[:wanted]
+            candidates = largest(approx, wanted)
         else:
             candidates = None
         if candidates is None:
@@ -160,7 +161,7 @@ def _top(cosines: np.ndarray, positions: np.ndarray, k: int) -> list[int]:
     k = min(k, len(cosines))
     if k <= 0:
         return []
-    top = np.argpartition(-cosines, k - 1)[:k] if k < len(cosines) else np.arange(k)
+    top = largest(cosines, k)
     order = sorted(top.tolist(), key=lambda i: (-cosines[i], positions[i]))
     return [int(positions[i]) for i in order]
 
