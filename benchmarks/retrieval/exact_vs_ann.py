@@ -87,6 +87,9 @@ def measure(
             "load_avg_1m": round(os.getloadavg()[0], 2),
         }
         log(f"{name}: {json.dumps(out[name])}")
+        if not exact:
+            out["ann_second_pass"] = _second_pass(stack, [text for text, _ in questions], hybrid)
+            log(f"ann, second pass: {json.dumps(out['ann_second_pass'])}")
     lexical = []
     for text, _ in questions:
         rows = index._bm25_rows(text, DEPTH, ["id", "source"], with_vector=False)
@@ -94,6 +97,25 @@ def measure(
     out["bm25"] = score_rankings(lexical, golds)
     stack.close()
     return out
+
+
+def _second_pass(stack, texts: list[str], first: list[list[str]]) -> dict:
+    """The same hybrid searches again: p50/p95 once the index's pages have been read.
+
+    The first pass reads much of the index from disk: the build leaves few of its pages in the
+    page cache. On a 1M index, a new process's first pass measured p50 35.4 ms (p95 255 ms),
+    and the next three processes 19.9-21.8 ms; a server that has been answering is the second.
+    """
+    seconds, rankings = [], []
+    for text in texts:
+        t = time.perf_counter()
+        rankings.append(stack.search(text))
+        seconds.append(time.perf_counter() - t)
+    return {
+        **latency_ms(seconds),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "same_rankings": sum(a == b for a, b in zip(rankings, first, strict=True)),
+    }
 
 
 CORPUS_TEXT = {
@@ -130,6 +152,12 @@ def report(result: dict, command: str) -> str:
             f"| {name} | {h['r1']:.3f} | {h['r5']:.3f} | {h['mrr10']:.3f} | {d['r1']:.3f} "
             f"| {d['r5']:.3f} | {row['p50_ms']:.1f} | {row['load_avg_1m']} |"
         )
+    if again := result.get("ann_second_pass"):
+        h = ann["hybrid"]
+        lines.append(
+            f"| ANN, second pass | {h['r1']:.3f} | {h['r5']:.3f} | {h['mrr10']:.3f} | - | - "
+            f"| {again['p50_ms']:.1f} | {again['load_avg_1m']} |"
+        )
     bm = result["bm25"]
     gap = exact["hybrid"]["r5"] - ann["hybrid"]["r5"]
     verdict = "PASS" if gap <= 0.05 else "FAIL"
@@ -139,6 +167,15 @@ def report(result: dict, command: str) -> str:
         f"- {verdict}: hybrid R@5 with the ANN within 0.05 of exact search "
         f"(exact {exact['hybrid']['r5']:.3f}, ANN {ann['hybrid']['r5']:.3f}, gap {gap:+.3f}).",
     ]
+    if again:
+        p95 = ann["p95_ms"]
+        lines.append(
+            f"- *ANN, second pass*: the same searches again ({again['same_rankings']} of "
+            f"{result['questions']} rankings identical to the first pass's). The first pass (p95 "
+            f"{p95:.1f} ms) may read much of the index from disk, as the build leaves few of its "
+            f"pages in the page cache; a server that has been answering searches like the second "
+            f"(p95 {again['p95_ms']:.1f} ms)."
+        )
     return "\n".join(lines) + "\n"
 
 

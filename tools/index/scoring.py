@@ -192,8 +192,8 @@ def lexical_coverage(
 class QueryTerms:
     """A query's distinct content terms and their weights, for :func:`lexical_coverage`.
 
-    Built once per query: fusion measures the coverage of 20-40 candidates, and weighing the
-    query's terms again for each cost more than the membership tests themselves.
+    Built once per query: fusion measures the coverage of 20-40 candidates, which would
+    otherwise each weigh the same query terms again.
     """
 
     __slots__ = ("_total", "_weights")
